@@ -1,0 +1,14 @@
+//! joulebench's host: manifest → protocol → worker → store → analysis → report.
+//!
+//! The `host` binary is a thin CLI over this library; tests use the library directly.
+
+#[path = "stubs/analysis.rs"]
+pub mod analysis;
+pub mod data;
+#[path = "stubs/energy.rs"]
+pub mod energy;
+pub mod error;
+pub mod manifest;
+pub mod plugin;
+pub mod protocol;
+pub mod store;

@@ -1,0 +1,116 @@
+//! The manifest exactly as written: serde types that reject unknown keys. Only `mod.rs`
+//! reads these; it turns them into validated settings.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::model::LayerSpec;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawManifest {
+    pub experiment: RawExperiment,
+    pub dataset: Option<RawDataset>,
+    pub model: RawModel,
+    pub training: RawTraining,
+    pub energy: Option<RawEnergy>,
+    #[serde(default)]
+    pub plugin: Vec<RawPlugin>,
+    #[serde(default)]
+    pub analysis: Vec<Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExperiment {
+    pub name: Option<String>,
+    pub seed: Option<u64>,
+    pub iterations: Option<u32>,
+    pub warmup: Option<Spanned<String>>,
+    pub rest: Option<Spanned<RawRest>>,
+    pub idle_baseline: Option<Spanned<String>>,
+    pub run_timeout: Option<Spanned<String>>,
+    pub retry_failed: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum RawRest {
+    Fixed(String),
+    UntilIdle(RawUntilIdle),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUntilIdle {
+    pub until_idle: bool,
+    pub max: Option<String>,
+    pub within: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDataset {
+    pub name: Option<String>,
+    pub dir: Option<PathBuf>,
+    pub train_subset: Option<usize>,
+    pub test_subset: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub layers: Vec<LayerSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTraining {
+    pub epochs: u32,
+    pub batch_size: u32,
+    pub threads: Option<RawThreads>,
+    pub cpus: Option<String>,
+    pub device: Option<String>,
+    pub optimizer: Option<RawOptimizer>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum RawThreads {
+    Count(u32),
+    Word(String),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawOptimizer {
+    pub kind: Option<String>,
+    pub learning_rate: Option<f64>,
+    pub beta1: Option<f64>,
+    pub beta2: Option<f64>,
+    pub epsilon: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnergy {
+    pub source: Option<Spanned<String>>,
+    pub tdp_watts: Option<f64>,
+    pub idle_share: Option<f64>,
+    pub sample_interval: Option<Spanned<String>>,
+    pub powercap_root: Option<PathBuf>,
+    pub msr_root: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlugin {
+    pub name: Spanned<String>,
+    pub path: PathBuf,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    pub timeout: Option<Spanned<String>>,
+}

@@ -1,0 +1,280 @@
+//! The host's side of a run: start a worker process, follow its events, enforce the timeout,
+//! and turn whatever happened (success, error, panic, crash, hang) into a [`RunOutcome`].
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::events::{Event, Mark};
+
+/// How to start one worker.
+pub struct WorkerLaunch<'a> {
+    pub manifest: &'a Path,
+    pub manifest_sha256: &'a str,
+    pub plugin: usize,
+    pub iteration: u32,
+    pub samples_csv: Option<&'a Path>,
+    /// The worker's stderr (framework logs, panics) goes here in full.
+    pub log: &'a Path,
+    pub timeout: Duration,
+    /// Pin the worker to these CPUs (a `taskset`-style list), if set.
+    pub cpus: Option<&'a str>,
+}
+
+/// Everything the worker said, and how it ended.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    pub events: Vec<Event>,
+    /// `None` when the run completed; else why it failed, in one line.
+    pub failure: Option<String>,
+    pub interrupted: bool,
+    pub wall: Duration,
+}
+
+impl RunOutcome {
+    /// Start and end marks of each completed phase: `(phase, epoch, start, end)`.
+    pub fn phases(&self) -> Vec<(String, Option<u32>, Mark, Mark)> {
+        let mut open: Option<(String, Option<u32>, Mark)> = None;
+        let mut done = Vec::new();
+        for e in &self.events {
+            match e {
+                Event::PhaseStart { phase, epoch, at } => {
+                    open = Some((phase.clone(), *epoch, at.clone()))
+                }
+                Event::PhaseEnd { phase, epoch, at } => {
+                    if let Some((p, ep, start)) = open.take() {
+                        if &p == phase && ep == *epoch {
+                            done.push((p, ep, start, at.clone()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        done
+    }
+}
+
+/// Runs one worker to completion (or timeout, or interruption via `stop`).
+/// `on_event` sees each event as it arrives (progress display).
+pub fn run_worker(
+    launch: &WorkerLaunch<'_>,
+    stop: &AtomicBool,
+    mut on_event: impl FnMut(&Event),
+) -> anyhow::Result<RunOutcome> {
+    let exe =
+        std::env::current_exe().context("cannot find the host executable to start a worker")?;
+    let log = File::create(launch.log)
+        .with_context(|| format!("cannot create worker log {}", launch.log.display()))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("worker")
+        .arg("--manifest")
+        .arg(launch.manifest)
+        .arg("--manifest-sha256")
+        .arg(launch.manifest_sha256)
+        .arg("--plugin-index")
+        .arg(launch.plugin.to_string())
+        .arg("--iteration")
+        .arg(launch.iteration.to_string());
+    if let Some(s) = launch.samples_csv {
+        cmd.arg("--samples").arg(s);
+    }
+    let cpus = match launch.cpus {
+        Some(list) => Some(parse_cpu_list(list)?),
+        None => None,
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log));
+    // Own process group, so a timeout kills everything the framework started; and die with
+    // the host (kill -9 of the host must not leave a worker burning energy).
+    cmd.process_group(0);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if let Some(cpus) = &cpus {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                for &c in cpus {
+                    libc::CPU_SET(c, &mut set);
+                }
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().context("cannot start a worker process")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("worker stdout was not captured")?;
+
+    let (tx, rx) = mpsc::channel::<Result<Event, String>>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let parsed = serde_json::from_str::<Event>(&line)
+                .map_err(|e| format!("unreadable worker event ({e}): {line}"));
+            if tx.send(parsed).is_err() {
+                break;
+            }
+        }
+    });
+
+    let deadline = started + launch.timeout;
+    let mut outcome = RunOutcome::default();
+    let mut kill_reason: Option<String> = None;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            outcome.interrupted = true;
+            kill_reason = Some("interrupted by the user".into());
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            kill_reason = Some(format!(
+                "timed out after {}",
+                humantime::format_duration(launch.timeout)
+            ));
+            break;
+        }
+        match rx.recv_timeout((deadline - now).min(Duration::from_millis(200))) {
+            Ok(Ok(event)) => {
+                on_event(&event);
+                outcome.events.push(event);
+            }
+            Ok(Err(bad)) => outcome.events.push(Event::Error {
+                phase: "worker".into(),
+                message: bad,
+            }),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if kill_reason.is_some() {
+        // SAFETY: signalling the worker's own process group (its pgid is its pid).
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    }
+    let status = child.wait().context("cannot wait for the worker")?;
+    let _ = reader.join();
+    outcome.wall = started.elapsed();
+    outcome.failure = kill_reason.or_else(|| failure_of(&outcome.events, status, launch.log));
+    Ok(outcome)
+}
+
+/// Why a finished worker failed, or `None` if it completed.
+fn failure_of(events: &[Event], status: ExitStatus, log: &Path) -> Option<String> {
+    let reported = events.iter().find_map(|e| match e {
+        Event::Error { phase, message } => Some(format!("{phase}: {message}")),
+        _ => None,
+    });
+    let finished = events.iter().any(|e| matches!(e, Event::Finished));
+    if let Some(sig) = status.signal() {
+        let tail = log_tail(log, 3);
+        return Some(format!(
+            "worker killed by {}{}{}",
+            signal_name(sig),
+            reported.map(|r| format!(" after: {r}")).unwrap_or_default(),
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(" — stderr: {tail}")
+            }
+        ));
+    }
+    if let Some(r) = reported {
+        return Some(r);
+    }
+    if !status.success() || !finished {
+        let tail = log_tail(log, 3);
+        return Some(format!(
+            "worker exited with {} before finishing{}",
+            status
+                .code()
+                .map_or("no code".into(), |c| format!("code {c}")),
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(" — stderr: {tail}")
+            }
+        ));
+    }
+    None
+}
+
+/// The last `n` non-empty lines of the worker's log, joined on one line.
+pub fn log_tail(log: &Path, n: usize) -> String {
+    let Ok(text) = std::fs::read_to_string(log) else {
+        return String::new();
+    };
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGSEGV => "SIGSEGV (segmentation fault)",
+        libc::SIGABRT => "SIGABRT (abort)",
+        libc::SIGBUS => "SIGBUS (bus error)",
+        libc::SIGILL => "SIGILL (illegal instruction)",
+        libc::SIGFPE => "SIGFPE (arithmetic error)",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_string()
+}
+
+/// Parses a CPU list like "0-1,4" (as `taskset -c` takes it).
+pub fn parse_cpu_list(list: &str) -> anyhow::Result<Vec<usize>> {
+    let mut cpus = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || {
+            crate::error::usage(format!(
+                "[training] cpus: `{part}` is not a CPU number or range like 0-3"
+            ))
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                );
+                if a > b {
+                    return Err(bad());
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if cpus.is_empty() || cpus.iter().any(|&c| c >= libc::CPU_SETSIZE as usize) {
+        return Err(crate::error::usage(format!(
+            "[training] cpus: `{list}` names no usable CPU"
+        )));
+    }
+    Ok(cpus)
+}
+
+/// Paths of a run's files inside the campaign folder.
+pub fn run_file_stem(iteration: u32, plugin: &str) -> PathBuf {
+    PathBuf::from(format!("{iteration}-{plugin}"))
+}

@@ -1,0 +1,348 @@
+//! The worker: one process, one plugin, one measured run.
+//!
+//! `host worker` prepares the data, starts the energy monitor, then runs the phases
+//! setup (load + new_trainer) → epoch 1..n (`train_epochs(1)`) → eval, reading every meter at
+//! each boundary and streaming [`Event`]s as JSON lines to the host. Frameworks print to
+//! stdout freely (TensorFlow does), so the event stream gets its own descriptor: the original
+//! stdout is duplicated for events, and fd 1 is pointed at stderr before any plugin code runs.
+
+use std::fs::File;
+use std::io::{LineWriter, Write};
+use std::os::fd::FromRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::sabi_types::RRef;
+use abi_stable::std_types::{RNone, RResult, RSlice, RStr};
+use anyhow::{bail, Context};
+use plugin_api::{Dataset, Images, KeyValue, ProgressSink, ProgressSink_TO, Session};
+
+use super::events::{Event, Mark};
+use super::load;
+use crate::data::{self, PreparedData};
+use crate::energy::{EnergyMonitor, Snapshot};
+use crate::manifest::Manifest;
+use crate::protocol::plan;
+
+/// What the host asks one worker to do.
+#[derive(Debug, Clone)]
+pub struct WorkerJob {
+    pub manifest: PathBuf,
+    /// SHA-256 the manifest had when the campaign started; a changed file is refused.
+    pub manifest_sha256: Option<String>,
+    pub plugin: usize,
+    pub iteration: u32,
+    pub samples_csv: Option<PathBuf>,
+}
+
+/// Where events go: the duplicated original stdout.
+struct EventSink(Mutex<LineWriter<File>>);
+
+impl EventSink {
+    /// Takes over fd 1: events go to a duplicate of it, and fd 1 itself now points at stderr.
+    fn take_stdout() -> anyhow::Result<EventSink> {
+        std::io::stdout().flush().ok();
+        // SAFETY: dup/dup2 on the process's own standard descriptors; the new descriptor is
+        // owned by the File from here on.
+        let events_fd = unsafe { libc::dup(1) };
+        if events_fd < 0 {
+            bail!("dup(stdout) failed: {}", std::io::Error::last_os_error());
+        }
+        if unsafe { libc::dup2(2, 1) } < 0 {
+            bail!(
+                "dup2(stderr, stdout) failed: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        let file = unsafe { File::from_raw_fd(events_fd) };
+        Ok(EventSink(Mutex::new(LineWriter::new(file))))
+    }
+
+    fn send(&self, event: &Event) {
+        if let Ok(mut w) = self.0.lock() {
+            // If the host has gone there is no one to tell; the run ends anyway.
+            let _ = writeln!(w, "{}", event.to_line());
+        }
+    }
+}
+
+/// Forwards the trainer's progress callbacks as events, at most every 100 ms.
+struct ProgressForwarder<'a> {
+    sink: &'a EventSink,
+    last: Mutex<Option<Instant>>,
+}
+
+impl ProgressSink for ProgressForwarder<'_> {
+    fn batch_done(&self, epoch: u32, batch: u64, batches: u64) {
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        let due = last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+        if due || batch == batches {
+            *last = Some(Instant::now());
+            self.sink.send(&Event::Progress {
+                epoch,
+                batch,
+                batches,
+            });
+        }
+    }
+}
+
+/// Runs the job; returns the process exit code. Errors are reported as events, not panics.
+pub fn run(job: &WorkerJob) -> i32 {
+    let sink = match EventSink::take_stdout() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("worker: {e:#}");
+            return 1;
+        }
+    };
+    match run_phases(job, &sink) {
+        Ok(()) => {
+            sink.send(&Event::Finished);
+            0
+        }
+        Err(PhaseError { phase, error }) => {
+            sink.send(&Event::Error {
+                phase: phase.into(),
+                message: format!("{error:#}"),
+            });
+            1
+        }
+    }
+}
+
+struct PhaseError {
+    phase: &'static str,
+    error: anyhow::Error,
+}
+
+trait InPhase<T> {
+    fn in_phase(self, phase: &'static str) -> Result<T, PhaseError>;
+}
+
+impl<T, E: Into<anyhow::Error>> InPhase<T> for Result<T, E> {
+    fn in_phase(self, phase: &'static str) -> Result<T, PhaseError> {
+        self.map_err(|e| PhaseError {
+            phase,
+            error: e.into(),
+        })
+    }
+}
+
+fn mark(snapshot: &Snapshot) -> Mark {
+    Mark {
+        mono_s: snapshot.elapsed.as_secs_f64(),
+        unix_ms: snapshot.unix_ms,
+        joules: snapshot.joules.clone(),
+        cpu_time_s: snapshot.cpu_time_s,
+    }
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
+    let manifest = Manifest::load(&job.manifest).in_phase("prepare")?;
+    if let Some(expected) = &job.manifest_sha256 {
+        if &manifest.sha256 != expected {
+            return Err(anyhow::anyhow!(
+                "{} changed since the campaign started (SHA-256 {} ≠ {expected}); \
+                 runs of one campaign must share one manifest",
+                job.manifest.display(),
+                manifest.sha256
+            ))
+            .in_phase("prepare");
+        }
+    }
+    let spec = manifest
+        .plugins
+        .get(job.plugin)
+        .with_context(|| format!("plugin index {} out of range", job.plugin))
+        .in_phase("prepare")?;
+    let prepared = data::prepare(&manifest.dataset).in_phase("prepare")?;
+    let order = plan::sample_order(
+        manifest.experiment.seed,
+        job.iteration,
+        manifest.training.epochs,
+        prepared.train.count,
+    );
+    let options: Vec<KeyValue<'_>> = spec
+        .options
+        .iter()
+        .map(|(k, v)| KeyValue {
+            key: RStr::from_str(k),
+            value: RStr::from_str(v),
+        })
+        .collect();
+    let session = build_session(
+        &manifest,
+        &spec.name,
+        &prepared,
+        &order,
+        &options,
+        plan::trainer_seed(manifest.experiment.seed, job.iteration),
+    );
+
+    let monitor =
+        EnergyMonitor::start(&manifest.energy, job.samples_csv.as_deref()).in_phase("prepare")?;
+    sink.send(&Event::Started {
+        pid: std::process::id(),
+        meter: monitor.label(),
+        measured: monitor.measured(),
+        domains: monitor.domains().into_iter().map(|d| d.name).collect(),
+        unused_sources: monitor.unused_sources(),
+    });
+    let result = measured_phases(&manifest, &spec.path, &session, &monitor, sink);
+    let faults = monitor.stop().in_phase("energy")?;
+    if !faults.is_empty() {
+        sink.send(&Event::Faults {
+            faults: faults
+                .iter()
+                .map(|f| format!("{} {}: {}", f.domain, f.kind, f.detail))
+                .collect(),
+        });
+    }
+    result
+}
+
+fn measured_phases(
+    manifest: &Manifest,
+    plugin_path: &Path,
+    session: &Session<'_>,
+    monitor: &EnergyMonitor,
+    sink: &EventSink,
+) -> Result<(), PhaseError> {
+    let snap = |phase: &'static str| monitor.snapshot().map(|s| mark(&s)).in_phase(phase);
+
+    sink.send(&Event::PhaseStart {
+        phase: "setup".into(),
+        epoch: None,
+        at: snap("setup")?,
+    });
+    let loaded = load::load(plugin_path).in_phase("setup")?;
+    sink.send(&Event::Plugin {
+        name: loaded.info.name.to_string(),
+        framework: loaded.info.framework.to_string(),
+        framework_version: loaded.info.framework_version.to_string(),
+    });
+    let mut trainer = match (loaded.module.new_trainer())(session) {
+        RResult::ROk(t) => t,
+        RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase("setup"),
+    };
+    let info = trainer.run_info();
+    sink.send(&Event::PhaseEnd {
+        phase: "setup".into(),
+        epoch: None,
+        at: snap("setup")?,
+    });
+    sink.send(&Event::RunInfo {
+        framework: info.framework.to_string(),
+        framework_version: info.framework_version.to_string(),
+        threads: info.threads,
+        notes: info
+            .notes
+            .iter()
+            .map(|n| (n.key.to_string(), n.value.to_string()))
+            .collect(),
+    });
+
+    let forwarder = ProgressForwarder {
+        sink,
+        last: Mutex::new(None),
+    };
+    let progress = ProgressSink_TO::from_ptr(RRef::new(&forwarder), TD_Opaque);
+    for epoch in 1..=manifest.training.epochs {
+        sink.send(&Event::PhaseStart {
+            phase: "epoch".into(),
+            epoch: Some(epoch),
+            at: snap("train")?,
+        });
+        let report = match trainer.train_epochs(1, &progress) {
+            RResult::ROk(r) => r,
+            RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase("train"),
+        };
+        sink.send(&Event::PhaseEnd {
+            phase: "epoch".into(),
+            epoch: Some(epoch),
+            at: snap("train")?,
+        });
+        sink.send(&Event::Trained {
+            epoch,
+            samples: report.samples,
+            loss: report.epoch_losses.last().copied().and_then(finite),
+            notes: report
+                .notes
+                .iter()
+                .map(|n| (n.key.to_string(), n.value.to_string()))
+                .collect(),
+        });
+    }
+
+    sink.send(&Event::PhaseStart {
+        phase: "eval".into(),
+        epoch: None,
+        at: snap("eval")?,
+    });
+    let eval = match trainer.evaluate() {
+        RResult::ROk(r) => r,
+        RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase("eval"),
+    };
+    sink.send(&Event::PhaseEnd {
+        phase: "eval".into(),
+        epoch: None,
+        at: snap("eval")?,
+    });
+    sink.send(&Event::Evaluated {
+        accuracy: finite(eval.accuracy),
+        loss: finite(eval.loss),
+        samples: eval.samples,
+        notes: eval
+            .notes
+            .iter()
+            .map(|n| (n.key.to_string(), n.value.to_string()))
+            .collect(),
+    });
+    Ok(())
+}
+
+/// The ABI session over the host's buffers.
+pub fn build_session<'a>(
+    manifest: &'a Manifest,
+    plugin_name: &'a str,
+    data: &'a PreparedData,
+    order: &'a [u32],
+    options: &'a [KeyValue<'a>],
+    seed: u64,
+) -> Session<'a> {
+    let images = |split: &'a data::PreparedSplit| Images {
+        pixels: RSlice::from_slice(&split.pixels),
+        labels: RSlice::from_slice(&split.labels),
+        count: split.count as u32,
+        channels: 1,
+        height: split.rows as u32,
+        width: split.cols as u32,
+    };
+    Session {
+        plugin_name: RStr::from_str(plugin_name),
+        model: RSlice::from_slice(&manifest.model),
+        optimizer: manifest.training.optimizer,
+        epochs: manifest.training.epochs,
+        batch_size: manifest.training.batch_size,
+        seed,
+        threads: manifest.training.threads,
+        device: RStr::from_str(&manifest.training.device),
+        data: Dataset {
+            train: images(&data.train),
+            test: images(&data.test),
+            classes: data.classes,
+        },
+        order: RSlice::from_slice(order),
+        initial_weights: RNone,
+        options: RSlice::from_slice(options),
+    }
+}

@@ -1,0 +1,5 @@
+//! Scheduling: what runs when. `plan` is pure; `campaign` drives workers through it.
+
+pub mod campaign;
+pub mod plan;
+pub mod rng;

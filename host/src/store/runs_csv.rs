@@ -1,0 +1,160 @@
+//! runs.csv: one row per run, appended and fsynced as each run ends, so a crash of the host
+//! loses at most the run in flight.
+//!
+//! The header is fixed when the file is created: the contract's columns, then per-phase,
+//! per-epoch and per-domain columns. A row's domains are matched by name.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::record::RunRecord;
+
+/// The contract's leading columns (DESIGN.md); scripts depend on them: extend, don't break.
+pub const BASE_COLUMNS: [&str; 14] = [
+    "iteration",
+    "order",
+    "plugin",
+    "framework",
+    "status",
+    "time_s",
+    "energy_j",
+    "power_w",
+    "edp_js",
+    "cpu_time_s",
+    "accuracy",
+    "loss",
+    "meter",
+    "error",
+];
+
+pub struct RunsCsv {
+    path: PathBuf,
+    file: File,
+    header: Vec<String>,
+    domains: Vec<String>,
+    epochs: u32,
+}
+
+impl RunsCsv {
+    /// Creates `path` with its header (epochs and domains fix the extra columns).
+    pub fn create(path: &Path, epochs: u32, domains: &[String]) -> anyhow::Result<RunsCsv> {
+        let header = header(epochs, domains);
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(&header)?;
+        file.write_all(&w.into_inner().context("csv buffer")?)?;
+        file.sync_all()?;
+        Ok(RunsCsv {
+            path: path.to_path_buf(),
+            file,
+            header,
+            domains: domains.to_vec(),
+            epochs,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Appends one row and fsyncs it.
+    pub fn append(&mut self, r: &RunRecord) -> anyhow::Result<()> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(self.row(r))?;
+        let bytes = w.into_inner().context("csv buffer")?;
+        self.file
+            .write_all(&bytes)
+            .and_then(|_| self.file.sync_data())
+            .with_context(|| format!("cannot append to {}", self.path.display()))
+    }
+
+    fn row(&self, r: &RunRecord) -> Vec<String> {
+        let mut row = vec![
+            r.iteration.to_string(),
+            r.order.to_string(),
+            r.plugin.clone(),
+            r.framework.clone(),
+            r.status.clone(),
+            num(r.time_s),
+            num(r.energy_j),
+            num(r.power_w()),
+            num(r.edp_js()),
+            num(r.cpu_time_s),
+            num(r.accuracy),
+            num(r.loss),
+            r.meter.clone(),
+            one_line(&r.error),
+        ];
+        for phase in [r.setup, r.train, r.eval] {
+            row.push(num(phase.map(|p| p.0)));
+            row.push(num(phase.map(|p| p.1)));
+        }
+        for e in 0..self.epochs as usize {
+            let epoch = r.epochs.get(e);
+            row.push(num(epoch.map(|p| p.0)));
+            row.push(num(epoch.map(|p| p.1)));
+        }
+        for d in &self.domains {
+            row.push(num(r.domains.iter().find(|(n, _)| n == d).map(|(_, j)| *j)));
+        }
+        row.push(r.threads.map(|t| t.to_string()).unwrap_or_default());
+        row.push(r.started_unix_ms.map(|t| t.to_string()).unwrap_or_default());
+        row.push(one_line(&r.faults.join("; ")));
+        row
+    }
+}
+
+fn header(epochs: u32, domains: &[String]) -> Vec<String> {
+    let mut h: Vec<String> = BASE_COLUMNS.iter().map(|s| s.to_string()).collect();
+    for phase in ["setup", "train", "eval"] {
+        h.push(format!("{phase}_time_s"));
+        h.push(format!("{phase}_energy_j"));
+    }
+    for e in 1..=epochs {
+        h.push(format!("epoch{e}_time_s"));
+        h.push(format!("epoch{e}_energy_j"));
+    }
+    for d in domains {
+        h.push(domain_column(d));
+    }
+    h.extend(["threads", "started_unix_ms", "faults"].map(String::from));
+    h
+}
+
+/// `package-0` → `energy_package_0_j`.
+pub fn domain_column(domain: &str) -> String {
+    let clean: String = domain
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("energy_{clean}_j")
+}
+
+/// Full precision, shortest round-trip form; empty when unknown.
+fn num(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v}"),
+        _ => String::new(),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,166 @@
+//! What the host hands a trainer: the work to do, described so that every plugin does the
+//! same work (same model, same hyper-parameters, same data in the same order).
+
+use abi_stable::{
+    std_types::{ROption, RSlice, RStr},
+    StableAbi,
+};
+
+/// Everything a trainer needs. Borrowed from the host for `'a`; a trainer created from a
+/// session may keep the slices (they are `Copy`) for as long as it lives.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy, Debug)]
+pub struct Session<'a> {
+    /// The name the manifest gave this plugin entry (`[[plugin]] name`), e.g. `keras`.
+    pub plugin_name: RStr<'a>,
+    /// The model, input to output. The last `Dense` layer produces logits.
+    pub model: RSlice<'a, Layer>,
+    pub optimizer: Optimizer,
+    /// Epochs the host will ask for in total (it calls `train_epochs(1, ..)` once per epoch).
+    pub epochs: u32,
+    /// Samples per batch; the last batch of an epoch is smaller when `train.count` is not a
+    /// multiple of it, and must be trained on, not dropped.
+    pub batch_size: u32,
+    pub seed: u64,
+    /// Threads the trainer may use for compute (intra-op). 0 never appears: the host resolves
+    /// "all" to a number.
+    pub threads: u32,
+    /// `cpu`, or a device the plugin listed in its `PluginInfo::devices`, e.g. `cuda:0`.
+    pub device: RStr<'a>,
+    pub data: Dataset<'a>,
+    /// The host's sample order: `epochs` consecutive permutations of `0..train.count`.
+    /// Epoch `e` (0-based) trains on `order[e*n .. (e+1)*n]`, batch after batch, in that order.
+    pub order: RSlice<'a, u32>,
+    /// Weights every plugin should start from, when the host supplies them; else the plugin
+    /// initialises from `seed`. Layout: see [`Tensor`].
+    pub initial_weights: ROption<RSlice<'a, Tensor<'a>>>,
+    /// Free-form key/values from the manifest's `[[plugin]] options`.
+    pub options: RSlice<'a, KeyValue<'a>>,
+}
+
+impl<'a> Session<'a> {
+    /// The value of plugin option `key`, if the manifest set it.
+    pub fn option(&self, key: &str) -> Option<&'a str> {
+        self.options
+            .as_slice()
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str())
+    }
+
+    /// The sample indices of epoch `epoch` (0-based), or `None` past the last epoch.
+    pub fn epoch_order(&self, epoch: u32) -> Option<&'a [u32]> {
+        let n = self.data.train.count as usize;
+        let start = (epoch as usize).checked_mul(n)?;
+        self.order.as_slice().get(start..start.checked_add(n)?)
+    }
+}
+
+/// One layer of the model. Spatial layers work on images laid out as
+/// `[batch, channels, height, width]` conceptually; a plugin may use any internal layout as
+/// long as the function computed is the same.
+#[repr(u8)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq)]
+pub enum Layer {
+    /// 2-D convolution, stride 1, square kernel.
+    Conv2d {
+        filters: u32,
+        kernel: u32,
+        padding: Padding,
+        activation: Activation,
+    },
+    /// Max pooling with a square window.
+    MaxPool2d { size: u32, stride: u32 },
+    /// Flattens `[channels, height, width]` into one vector (channel-major order).
+    Flatten,
+    /// Drops each activation with probability `rate` while training; identity at evaluation.
+    Dropout { rate: f32 },
+    /// Fully connected layer.
+    Dense { units: u32, activation: Activation },
+}
+
+#[repr(u8)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// Output has the input's height and width (Keras `same`).
+    Same,
+    /// No padding (Keras `valid`).
+    Valid,
+}
+
+#[repr(u8)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// Identity: the layer's output is used as is (logits for the last layer).
+    None,
+    Relu,
+}
+
+/// The optimizer and its hyper-parameters, spelled out so that no framework default leaks in.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq)]
+pub struct Optimizer {
+    pub kind: OptimizerKind,
+    pub learning_rate: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub epsilon: f64,
+}
+
+#[repr(u8)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptimizerKind {
+    /// Adam (Kingma & Ba), without decoupled weight decay (not AdamW).
+    Adam,
+}
+
+/// The training and test sets, loaded once by the host.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy, Debug)]
+pub struct Dataset<'a> {
+    pub train: Images<'a>,
+    pub test: Images<'a>,
+    /// Number of classes; labels are `0..classes`.
+    pub classes: u32,
+}
+
+/// A set of images and their labels.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy, Debug)]
+pub struct Images<'a> {
+    /// `count × channels × height × width` values, already scaled to `[0, 1]` by the host,
+    /// image after image, row-major within an image.
+    pub pixels: RSlice<'a, f32>,
+    /// One label per image.
+    pub labels: RSlice<'a, u8>,
+    pub count: u32,
+    pub channels: u32,
+    pub height: u32,
+    pub width: u32,
+}
+
+impl Images<'_> {
+    /// Values per image (`channels × height × width`).
+    pub fn image_len(&self) -> usize {
+        self.channels as usize * self.height as usize * self.width as usize
+    }
+}
+
+/// A named tensor of initial weights. Names are `<layer index>.weight` and `<layer index>.bias`
+/// (index into `Session::model`). Convolution weights are `[out, in, kh, kw]`, dense weights
+/// `[out, in]` (PyTorch's layouts); plugins transpose as their framework needs.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy, Debug)]
+pub struct Tensor<'a> {
+    pub name: RStr<'a>,
+    pub shape: RSlice<'a, u32>,
+    pub values: RSlice<'a, f32>,
+}
+
+/// One `key = "value"` of a plugin's options.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy, Debug)]
+pub struct KeyValue<'a> {
+    pub key: RStr<'a>,
+    pub value: RStr<'a>,
+}

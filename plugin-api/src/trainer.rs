@@ -1,0 +1,85 @@
+//! The trainer interface as it crosses the boundary (`#[sabi_trait]` objects), and the plain
+//! Rust trait [`Train`] that plugin authors implement instead.
+
+// `#[sabi_trait]` expands to impls that rustc flags as non-local; they are harmless.
+#![allow(non_local_definitions)]
+
+use abi_stable::{
+    sabi_trait,
+    sabi_types::RRef,
+    std_types::{RBox, RResult},
+};
+
+use crate::guard::{catch_panic, catch_panic_or};
+use crate::report::{EvalReport, PluginError, RunInfo, TrainReport};
+
+/// Where a trainer reports progress; the host draws progress bars from it.
+#[sabi_trait]
+pub trait ProgressSink {
+    /// Called after each batch: `epoch` is 0-based over the whole session, `batch` is the
+    /// number of batches done in that epoch (1..=batches).
+    fn batch_done(&self, epoch: u32, batch: u64, batches: u64);
+}
+
+/// A borrowed progress sink, as passed to [`Trainer::train_epochs`].
+pub type Progress<'a> = ProgressSink_TO<'a, RRef<'a, ()>>;
+
+/// A trainer as the host sees it. Build one with [`into_trainer`]; do not implement this
+/// trait directly (the wrapper keeps panics from crossing the boundary).
+#[sabi_trait]
+pub trait Trainer {
+    /// The framework and settings in effect.
+    fn run_info(&self) -> RunInfo;
+
+    /// Trains `epochs` more epochs, continuing from where the last call stopped.
+    fn train_epochs(
+        &mut self,
+        epochs: u32,
+        progress: &Progress<'_>,
+    ) -> RResult<TrainReport, PluginError>;
+
+    /// Evaluates on the whole test set, without dropout and without updating weights.
+    #[sabi(last_prefix_field)]
+    fn evaluate(&mut self) -> RResult<EvalReport, PluginError>;
+}
+
+/// A boxed trainer that may borrow the session's data for `'a`.
+pub type TrainerBox<'a> = Trainer_TO<'a, RBox<()>>;
+
+/// What a plugin author implements: the same three calls with ordinary `Result`s.
+/// Panics are allowed to happen (they become `PluginError`s of kind `Panicked`).
+pub trait Train {
+    fn run_info(&self) -> RunInfo;
+    fn train_epochs(
+        &mut self,
+        epochs: u32,
+        progress: &Progress<'_>,
+    ) -> Result<TrainReport, PluginError>;
+    fn evaluate(&mut self) -> Result<EvalReport, PluginError>;
+}
+
+/// Wraps a [`Train`] implementation into the boxed trainer `new_trainer` returns. Every call
+/// into it runs under `catch_unwind`.
+pub fn into_trainer<'a, T: Train + 'a>(trainer: T) -> TrainerBox<'a> {
+    Trainer_TO::from_value(Guarded(trainer), abi_stable::sabi_trait::TD_Opaque)
+}
+
+struct Guarded<T>(T);
+
+impl<T: Train> Trainer for Guarded<T> {
+    fn run_info(&self) -> RunInfo {
+        catch_panic_or(|| self.0.run_info(), RunInfo::default())
+    }
+
+    fn train_epochs(
+        &mut self,
+        epochs: u32,
+        progress: &Progress<'_>,
+    ) -> RResult<TrainReport, PluginError> {
+        catch_panic(|| self.0.train_epochs(epochs, progress))
+    }
+
+    fn evaluate(&mut self) -> RResult<EvalReport, PluginError> {
+        catch_panic(|| self.0.evaluate())
+    }
+}

@@ -1,0 +1,281 @@
+//! `spin`: a tiny pure-Rust trainer for tests and quick campaigns.
+//!
+//! It trains multinomial logistic regression (one dense layer, softmax cross-entropy) with
+//! Adam, and ignores the session's layer list on purpose: it exists to exercise the host
+//! (worker processes, energy snapshots, progress, reports) in seconds, not to compete. It does
+//! honour everything else in the session: epochs, batch size, the host's sample order, the
+//! optimizer's hyper-parameters, the seed and the thread count. It reaches ~85-90 % on MNIST
+//! after one epoch, so "it learns" is a real check.
+
+use plugin_api::{
+    export_plugin, into_trainer, EvalReport, Note, PluginError, PluginInfo, Progress, RunInfo,
+    Session, Train, TrainReport, TrainerBox,
+};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn info() -> PluginInfo {
+    PluginInfo::new("spin", "spin (softmax regression)", VERSION, &["cpu"])
+}
+
+fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError> {
+    Ok(into_trainer(Spin::new(session)?))
+}
+
+export_plugin! { info: info, new_trainer: new_trainer }
+
+/// Softmax regression: `logits = W x + b`, `W` is `classes × inputs`.
+pub struct Spin<'a> {
+    session: Session<'a>,
+    inputs: usize,
+    classes: usize,
+    threads: usize,
+    /// Weights then biases, one flat vector so Adam updates them in one loop.
+    params: Vec<f32>,
+    adam: Adam,
+    epoch: u32,
+}
+
+impl<'a> Spin<'a> {
+    pub fn new(session: &Session<'a>) -> Result<Self, PluginError> {
+        if session.device.as_str() != "cpu" {
+            return Err(PluginError::unsupported(format!(
+                "spin trains on cpu only, not {}",
+                session.device
+            )));
+        }
+        if session.batch_size == 0 {
+            return Err(PluginError::unsupported("batch size 0"));
+        }
+        let inputs = session.data.train.image_len();
+        let classes = session.data.classes as usize;
+        let expected = inputs * session.data.train.count as usize;
+        if session.data.train.pixels.len() != expected || classes == 0 {
+            return Err(PluginError::failed(format!(
+                "training set holds {} values, expected {} images × {} = {}",
+                session.data.train.pixels.len(),
+                session.data.train.count,
+                inputs,
+                expected
+            )));
+        }
+        let mut params = vec![0.0f32; classes * inputs + classes];
+        // Small random weights from the seed, so runs are reproducible and symmetry is broken.
+        let mut rng = SplitMix64(session.seed);
+        for w in &mut params[..classes * inputs] {
+            *w = (rng.next_f32() - 0.5) * 0.01;
+        }
+        let threads = (session.threads as usize).max(1);
+        Ok(Spin {
+            session: *session,
+            inputs,
+            classes,
+            threads,
+            adam: Adam::new(params.len(), session),
+            params,
+            epoch: 0,
+        })
+    }
+
+    fn train_one_epoch(&mut self, progress: &Progress<'_>) -> Result<(u64, f64), PluginError> {
+        let order = self.session.epoch_order(self.epoch).ok_or_else(|| {
+            PluginError::failed(format!(
+                "asked to train epoch {} but the session has {}",
+                self.epoch + 1,
+                self.session.epochs
+            ))
+        })?;
+        let batch_size = self.session.batch_size as usize;
+        let batches = order.len().div_ceil(batch_size) as u64;
+        let mut loss_sum = 0.0f64;
+        let mut grad = vec![0.0f32; self.params.len()];
+        for (b, batch) in order.chunks(batch_size).enumerate() {
+            loss_sum += self.gradient(batch, &mut grad);
+            let scale = 1.0 / batch.len() as f32;
+            grad.iter_mut().for_each(|g| *g *= scale);
+            self.adam.step(&mut self.params, &grad);
+            progress.batch_done(self.epoch, b as u64 + 1, batches);
+        }
+        self.epoch += 1;
+        Ok((order.len() as u64, loss_sum / order.len().max(1) as f64))
+    }
+
+    /// Summed gradient of the batch's loss into `grad`; returns the summed loss.
+    /// The batch is split across `threads` scoped threads, each with its own buffer.
+    fn gradient(&self, batch: &[u32], grad: &mut [f32]) -> f64 {
+        let per_thread = batch.len().div_ceil(self.threads);
+        let mut partials: Vec<(Vec<f32>, f64)> = Vec::new();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .chunks(per_thread.max(1))
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let mut g = vec![0.0f32; self.params.len()];
+                        let loss = self.accumulate(chunk, &mut g);
+                        (g, loss)
+                    })
+                })
+                .collect();
+            for handle in handles {
+                // A panic in a gradient thread is re-raised here and caught by the ABI guard.
+                partials.push(
+                    handle
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                );
+            }
+        });
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        let mut loss = 0.0;
+        for (g, l) in partials {
+            grad.iter_mut().zip(&g).for_each(|(a, b)| *a += b);
+            loss += l;
+        }
+        loss
+    }
+
+    fn accumulate(&self, samples: &[u32], grad: &mut [f32]) -> f64 {
+        let train = &self.session.data.train;
+        let mut probs = vec![0.0f32; self.classes];
+        let mut loss = 0.0;
+        for &i in samples {
+            let x = &train.pixels.as_slice()[i as usize * self.inputs..][..self.inputs];
+            let label = train.labels.as_slice()[i as usize] as usize;
+            loss += self.softmax(x, &mut probs, label);
+            probs[label] -= 1.0; // d(loss)/d(logits) = softmax - one_hot
+            let (w, b) = grad.split_at_mut(self.classes * self.inputs);
+            for (c, &d) in probs.iter().enumerate() {
+                let row = &mut w[c * self.inputs..][..self.inputs];
+                row.iter_mut().zip(x).for_each(|(g, &xi)| *g += d * xi);
+                b[c] += d;
+            }
+        }
+        loss
+    }
+
+    /// Writes softmax probabilities into `probs`; returns the cross-entropy for `label`.
+    fn softmax(&self, x: &[f32], probs: &mut [f32], label: usize) -> f64 {
+        let (w, b) = self.params.split_at(self.classes * self.inputs);
+        for (c, p) in probs.iter_mut().enumerate() {
+            let row = &w[c * self.inputs..][..self.inputs];
+            *p = b[c] + row.iter().zip(x).map(|(a, b)| a * b).sum::<f32>();
+        }
+        let max = probs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let mut total = 0.0;
+        for p in probs.iter_mut() {
+            *p = (*p - max).exp();
+            total += *p;
+        }
+        probs.iter_mut().for_each(|p| *p /= total);
+        -(probs[label].max(f32::MIN_POSITIVE) as f64).ln()
+    }
+}
+
+impl Train for Spin<'_> {
+    fn run_info(&self) -> RunInfo {
+        RunInfo {
+            framework: "spin (softmax regression)".into(),
+            framework_version: VERSION.into(),
+            threads: self.threads as u32,
+            notes: vec![Note::new(
+                "model",
+                "softmax regression; the layer list is ignored",
+            )]
+            .into(),
+        }
+    }
+
+    fn train_epochs(
+        &mut self,
+        epochs: u32,
+        progress: &Progress<'_>,
+    ) -> Result<TrainReport, PluginError> {
+        let mut report = TrainReport::default();
+        for _ in 0..epochs {
+            let (samples, loss) = self.train_one_epoch(progress)?;
+            report.samples += samples;
+            report.epoch_losses.push(loss);
+        }
+        Ok(report)
+    }
+
+    fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
+        let test = &self.session.data.test;
+        let n = test.count as usize;
+        if test.pixels.len() != n * self.inputs || test.labels.len() != n {
+            return Err(PluginError::failed("test set sizes disagree"));
+        }
+        let mut probs = vec![0.0f32; self.classes];
+        let (mut hits, mut loss) = (0usize, 0.0f64);
+        for i in 0..n {
+            let x = &test.pixels.as_slice()[i * self.inputs..][..self.inputs];
+            let label = test.labels.as_slice()[i] as usize;
+            loss += self.softmax(x, &mut probs, label);
+            let predicted = (0..self.classes)
+                .max_by(|&a, &b| probs[a].total_cmp(&probs[b]))
+                .unwrap_or(0);
+            hits += usize::from(predicted == label);
+        }
+        Ok(EvalReport {
+            accuracy: hits as f64 / n.max(1) as f64,
+            loss: loss / n.max(1) as f64,
+            samples: n as u64,
+            notes: Default::default(),
+        })
+    }
+}
+
+/// Adam (Kingma & Ba 2015) with bias correction, the session's hyper-parameters.
+struct Adam {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+}
+
+impl Adam {
+    fn new(len: usize, session: &Session<'_>) -> Self {
+        let o = session.optimizer;
+        Adam {
+            m: vec![0.0; len],
+            v: vec![0.0; len],
+            t: 0,
+            lr: o.learning_rate as f32,
+            beta1: o.beta1 as f32,
+            beta2: o.beta2 as f32,
+            eps: o.epsilon as f32,
+        }
+    }
+
+    fn step(&mut self, params: &mut [f32], grad: &[f32]) {
+        self.t += 1;
+        let c1 = 1.0 - self.beta1.powi(self.t);
+        let c2 = 1.0 - self.beta2.powi(self.t);
+        for i in 0..params.len() {
+            self.m[i] = self.beta1 * self.m[i] + (1.0 - self.beta1) * grad[i];
+            self.v[i] = self.beta2 * self.v[i] + (1.0 - self.beta2) * grad[i] * grad[i];
+            let m_hat = self.m[i] / c1;
+            let v_hat = self.v[i] / c2;
+            params[i] -= self.lr * m_hat / (v_hat.sqrt() + self.eps);
+        }
+    }
+}
+
+/// SplitMix64: a small, well-mixed generator; enough for initial weights.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
