@@ -80,6 +80,9 @@ fn describe(path: &Path, err: &LibraryError) -> String {
              rebuild the plugin against this plugin-api"
         ),
         LibraryError::AbiInstability(report) => {
+            if std::env::var_os("JOULEBENCH_ABI_REPORT").is_some() {
+                eprintln!("{shown}: abi_stable's full layout report:\n{report}");
+            }
             format!("{shown}: its ABI does not match the host's: {}", summarize_abi_report(&report.to_string()))
         }
         LibraryError::RootModule { err, .. } => {
@@ -94,39 +97,68 @@ fn describe(path: &Path, err: &LibraryError) -> String {
 }
 
 /// abi_stable's layout report runs to hundreds of lines. Keep what a person needs: which
-/// type or field differs, and what was expected against what was found (at most two lines).
+/// type and field differ, and what was expected against what was found.
+///
+/// The report's shape (abi_stable 0.11): for each check, "N error(s)inside:" followed by the
+/// path to the offending item as `type:` / `field_name:` lines, the two full layouts, then
+/// "Error:<kind>", "Expected:" and "Found:" each followed by a value on the next line.
 pub fn summarize_abi_report(report: &str) -> String {
+    let lines: Vec<&str> = report.lines().map(str::trim).collect();
+    let mut path: Option<String> = None;
     let mut kind = None;
     let mut expected = None;
     let mut found = None;
-    let mut fields: Vec<String> = Vec::new();
-    for line in report.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("Error:") {
-            kind.get_or_insert_with(|| rest.trim().to_string());
-        } else if let Some(rest) = line.strip_prefix("Expected:") {
-            expected.get_or_insert_with(|| rest.trim().to_string());
-        } else if let Some(rest) = line.strip_prefix("Found:") {
-            found.get_or_insert_with(|| rest.trim().to_string());
-        } else if let Some(rest) = line.strip_prefix("field:") {
-            let name = rest
-                .trim()
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_string();
-            if !name.is_empty() && fields.last() != Some(&name) {
-                fields.push(name);
+    let next_value = |i: usize| {
+        lines[i + 1..]
+            .iter()
+            .find(|l| !l.is_empty())
+            .map(|l| l.to_string())
+    };
+    for (i, line) in lines.iter().enumerate() {
+        let failing_check = line
+            .split_once(" error(s)")
+            .and_then(|(n, _)| n.parse::<usize>().ok())
+            .is_some_and(|n| n > 0);
+        if failing_check && path.is_none() {
+            // Walk the path: remember the last named (non-numeric) field and its owner type.
+            let (mut owner, mut last_type, mut field) =
+                (None::<String>, None::<String>, None::<String>);
+            for l in lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.starts_with("Layout of expected type"))
+            {
+                if let Some(t) = l.strip_prefix("type:") {
+                    last_type = Some(t.to_string());
+                } else if let Some(f) = l.strip_prefix("field_name:") {
+                    if f.parse::<usize>().is_err() && !f.starts_with("__") {
+                        owner = last_type.clone();
+                        field = Some(f.to_string());
+                    }
+                }
             }
+            path = match (owner, field) {
+                (Some(o), Some(f)) => Some(format!("{o}.{f}")),
+                (None, Some(f)) => Some(f),
+                _ => None,
+            };
+        } else if let Some(rest) = line.strip_prefix("Error:") {
+            kind.get_or_insert_with(|| rest.trim().to_string());
+        } else if *line == "Expected:" && expected.is_none() {
+            expected = next_value(i);
+        } else if *line == "Found:" && found.is_none() {
+            found = next_value(i);
         }
     }
     let mut out = String::new();
-    if !fields.is_empty() {
-        out.push_str(&format!("at {}: ", fields.join(" → ")));
+    if let Some(p) = path {
+        out.push_str(&format!("{p}: "));
     }
     out.push_str(kind.as_deref().unwrap_or("layouts differ"));
     if let (Some(e), Some(f)) = (expected, found) {
         out.push_str(&format!(" (host expects {e}, plugin has {f})"));
     }
-    out.push_str("\n  rebuild the plugin against this host's plugin-api");
+    out.push_str(
+        "\n  rebuild the plugin against this host's plugin-api (JOULEBENCH_ABI_REPORT=1 prints the full report)",
+    );
     out
 }

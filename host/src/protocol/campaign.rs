@@ -46,8 +46,16 @@ pub fn preflight(manifest: &Manifest) -> anyhow::Result<Vec<String>> {
             Err(e) => problems.push(format!("  plugin `{}`: {e}", p.name)),
         }
     }
-    if let Err(e) = crate::data::mnist::locate(manifest.dataset.dir.as_deref()) {
-        problems.push(format!("  data: {e:#}"));
+    // Verify the data fully here (once, ~1 s) so a corrupt file stops the campaign before it
+    // starts instead of failing every run.
+    let data = crate::data::mnist::locate(manifest.dataset.dir.as_deref())
+        .and_then(|dir| crate::data::mnist::load(&dir, crate::data::mnist::Verify::Sha256));
+    match data {
+        Ok(d) => lines.push(format!(
+            "  data       MNIST from {} (SHA-256 verified)",
+            d.dir.display()
+        )),
+        Err(e) => problems.push(format!("  data: {e:#}")),
     }
     if !problems.is_empty() {
         return Err(crate::error::usage(format!(

@@ -1,0 +1,104 @@
+//! Test-only plugin: fails in the way its `fault` option names, in the phase its `phase`
+//! option names (`setup`, `train` — the default — or `eval`), so the host's tests can check
+//! that every kind of failure becomes a `failed` row with its reason while the campaign goes on.
+//!
+//! Faults: `panic`, `abort` (std::process::abort), `segfault` (a null dereference),
+//! `hang` (sleeps for an hour), `error` (returns a PluginError), `none` (behaves).
+
+use plugin_api::{
+    export_plugin, into_trainer, EvalReport, PluginError, PluginInfo, Progress, RunInfo, Session,
+    Train, TrainReport, TrainerBox,
+};
+
+fn info() -> PluginInfo {
+    PluginInfo::new(
+        "faulty",
+        "faulty (test only)",
+        env!("CARGO_PKG_VERSION"),
+        &["cpu"],
+    )
+}
+
+fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError> {
+    let fault = session.option("fault").unwrap_or("none").to_string();
+    let phase = session.option("phase").unwrap_or("train").to_string();
+    if !["panic", "abort", "segfault", "hang", "error", "none"].contains(&fault.as_str()) {
+        return Err(PluginError::unsupported(format!("unknown fault `{fault}`")));
+    }
+    let faulty = Faulty {
+        fault,
+        phase,
+        samples: session.data.train.count as u64,
+        test: session.data.test.count as u64,
+    };
+    faulty.maybe_fail("setup")?;
+    Ok(into_trainer(faulty))
+}
+
+export_plugin! { info: info, new_trainer: new_trainer }
+
+struct Faulty {
+    fault: String,
+    phase: String,
+    samples: u64,
+    test: u64,
+}
+
+impl Faulty {
+    fn maybe_fail(&self, phase: &str) -> Result<(), PluginError> {
+        if self.phase != phase {
+            return Ok(());
+        }
+        match self.fault.as_str() {
+            "panic" => panic!("deliberate panic in {phase}"),
+            "abort" => std::process::abort(),
+            "segfault" => {
+                // A real invalid memory access, as a buggy native framework would make.
+                let null: *const u64 = std::ptr::null();
+                let value = unsafe { std::ptr::read_volatile(null) };
+                Err(PluginError::failed(format!("read {value} from null")))
+            }
+            "hang" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(())
+            }
+            "error" => Err(PluginError::failed(format!("deliberate error in {phase}"))),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Train for Faulty {
+    fn run_info(&self) -> RunInfo {
+        RunInfo {
+            framework: "faulty (test only)".into(),
+            threads: 1,
+            ..Default::default()
+        }
+    }
+
+    fn train_epochs(
+        &mut self,
+        epochs: u32,
+        progress: &Progress<'_>,
+    ) -> Result<TrainReport, PluginError> {
+        self.maybe_fail("train")?;
+        for e in 0..epochs {
+            progress.batch_done(e, 1, 1);
+        }
+        let mut report = TrainReport::default();
+        report.samples = (self.samples * epochs as u64) as _;
+        report.epoch_losses = vec![1.0; epochs as usize].into();
+        Ok(report)
+    }
+
+    fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
+        self.maybe_fail("eval")?;
+        Ok(EvalReport {
+            accuracy: 0.1,
+            loss: 2.3,
+            samples: self.test,
+            notes: Default::default(),
+        })
+    }
+}
