@@ -271,7 +271,7 @@ impl Manifest {
             })?;
         }
         if let Some(w) = en.tdp_watts {
-            if !(w > 0.0) {
+            if w.is_nan() || w <= 0.0 {
                 return Err(usage(format!(
                     "{}: [energy] `tdp_watts` must be positive",
                     here(None)

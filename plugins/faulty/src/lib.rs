@@ -86,10 +86,11 @@ impl Train for Faulty {
         for e in 0..epochs {
             progress.batch_done(e, 1, 1);
         }
-        let mut report = TrainReport::default();
-        report.samples = (self.samples * epochs as u64) as _;
-        report.epoch_losses = vec![1.0; epochs as usize].into();
-        Ok(report)
+        Ok(TrainReport {
+            samples: (self.samples * epochs as u64) as _,
+            epoch_losses: vec![1.0; epochs as usize].into(),
+            ..Default::default()
+        })
     }
 
     fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
