@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
@@ -37,7 +37,9 @@ enum Command {
         /// Results folder (default: results/<campaign>-<UTC time>)
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Continue an interrupted campaign in DIR (not yet available)
+        /// Continue an interrupted campaign in DIR (its runs.csv and saved plan): no run
+        /// measured twice, none missing. The manifest must match the one it started with
+        /// (analysis steps and iterations may change).
         #[arg(long, value_name = "DIR")]
         resume: Option<PathBuf>,
         /// Override the manifest's number of iterations
@@ -121,9 +123,9 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             iterations,
             dry_run,
         } => {
-            if resume.is_some() {
+            if resume.is_some() && out.is_some() {
                 return Err(error::usage(
-                    "--resume is not available yet in this version",
+                    "--resume continues the campaign in its own folder; drop --out",
                 ));
             }
             if iterations == Some(0) {
@@ -135,6 +137,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 out,
                 iterations,
                 dry_run,
+                resume,
             };
             let result = campaign::run(&manifest, &opts, &stop)?;
             if dry_run {
@@ -148,11 +151,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 result.dir.display()
             );
             if result.interrupted {
-                println!(
-                    "interrupted: finished runs are kept in {}/runs.csv",
-                    result.dir.display()
-                );
-                return Ok(ExitCode::from(1));
+                // 130: the conventional status of a program stopped by Ctrl-C.
+                return Ok(ExitCode::from(130));
             }
             if ok > 0 {
                 let steps = if manifest.analysis.is_empty() {
@@ -346,12 +346,13 @@ fn plugins(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// SIGINT/SIGTERM set a flag: the running worker is stopped, finished runs are kept.
+/// SIGINT/SIGTERM set a flag: the running worker is stopped, finished runs are kept. A
+/// second signal while the first is being handled exits at once (status 130).
 fn install_stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    let _ = stop.load(Ordering::SeqCst);
     Ok(stop)
 }

@@ -1,36 +1,59 @@
 //! Driving a campaign: preflight, warm-up, the planned runs (each in its own worker), rests,
-//! and the results folder, written run by run.
+//! retries, resuming, and the results folder, written run by run.
 
-use std::io::{IsTerminal, Write};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
 
 use super::plan::{self, PlannedRun};
+use super::progress::CampaignProgress;
 use crate::energy::EnergyMonitor;
+use crate::error::usage;
 use crate::manifest::{Manifest, Rest};
-use crate::plugin::events::Event;
 use crate::plugin::{load, supervisor};
 use crate::store::record::RunRecord;
-use crate::store::runs_csv::RunsCsv;
+use crate::store::runs_csv::{ExistingRun, RunsCsv};
 use crate::store::CampaignDir;
 
 pub struct CampaignOptions {
     pub out: Option<PathBuf>,
     pub iterations: Option<u32>,
     pub dry_run: bool,
+    /// Continue the campaign in this folder.
+    pub resume: Option<PathBuf>,
 }
 
 pub struct CampaignResult {
     pub dir: PathBuf,
+    /// Rows written by this invocation.
     pub records: Vec<RunRecord>,
     pub interrupted: bool,
 }
 
+/// What a campaign folder remembers about how it was started (campaign.json), so that
+/// `--resume` recomputes the same plan and refuses an incomparable manifest.
+#[derive(Debug, Serialize, Deserialize)]
+struct CampaignState {
+    manifest_sha256: String,
+    iterations: u32,
+    seed: u64,
+    plugins: Vec<String>,
+    host_version: String,
+}
+
+/// One run to do: a planned run, or the k-th retry of a failed one.
+#[derive(Debug, Clone)]
+struct Job {
+    run: PlannedRun,
+    retry: u32,
+}
+
 /// Checks what can be checked before measuring anything: plugins load and speak our
-/// interface, the data is where the manifest says. Returns one line per plugin.
+/// interface, the data is present and verified. Returns one line per item.
 pub fn preflight(manifest: &Manifest) -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
     let mut problems = Vec::new();
@@ -58,7 +81,7 @@ pub fn preflight(manifest: &Manifest) -> anyhow::Result<Vec<String>> {
         Err(e) => problems.push(format!("  data: {e:#}")),
     }
     if !problems.is_empty() {
-        return Err(crate::error::usage(format!(
+        return Err(usage(format!(
             "{}: cannot start the campaign:\n{}",
             manifest.path.display(),
             problems.join("\n")
@@ -72,7 +95,14 @@ pub fn run(
     opts: &CampaignOptions,
     stop: &AtomicBool,
 ) -> anyhow::Result<CampaignResult> {
-    let iterations = opts.iterations.unwrap_or(manifest.experiment.iterations);
+    let resumed = match &opts.resume {
+        Some(dir) => Some(open_for_resume(manifest, dir)?),
+        None => None,
+    };
+    let iterations = opts
+        .iterations
+        .or(resumed.as_ref().map(|(_, s)| s.iterations))
+        .unwrap_or(manifest.experiment.iterations);
     let planned = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
     let plugin_lines = preflight(manifest)?;
     println!(
@@ -95,11 +125,6 @@ pub fn run(
         });
     }
 
-    let dir = CampaignDir::create(opts.out.as_deref(), &manifest.experiment.name)?;
-    dir.write_synced(&dir.manifest_copy(), manifest.text.as_bytes())?;
-    let manifest_path = std::fs::canonicalize(&manifest.path)
-        .with_context(|| format!("cannot resolve {}", manifest.path.display()))?;
-
     // Learn the meter's domains (they fix runs.csv's columns) and tell the user what measures.
     let probe = EnergyMonitor::start(&manifest.energy, None)?;
     let domains: Vec<String> = probe.domains().into_iter().map(|d| d.name).collect();
@@ -108,61 +133,270 @@ pub fn run(
         println!("  not used: {why}");
     }
     probe.stop()?;
-    let mut csv = RunsCsv::create(&dir.runs_csv(), manifest.training.epochs, &domains)?;
+
+    let (dir, mut csv, existing) = match resumed {
+        Some((dir, _)) => {
+            let (csv, existing) =
+                RunsCsv::reopen(&dir.runs_csv(), manifest.training.epochs, &domains)?;
+            (dir, csv, existing)
+        }
+        None => {
+            let dir = CampaignDir::create(opts.out.as_deref(), &manifest.experiment.name)?;
+            dir.write_synced(&dir.manifest_copy(), manifest.text.as_bytes())?;
+            let csv = RunsCsv::create(&dir.runs_csv(), manifest.training.epochs, &domains)?;
+            (dir, csv, Vec::new())
+        }
+    };
+    let state = CampaignState {
+        manifest_sha256: manifest.sha256.clone(),
+        iterations,
+        seed: manifest.experiment.seed,
+        plugins: manifest.plugins.iter().map(|p| p.name.clone()).collect(),
+        host_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    dir.write_synced(
+        &dir.root.join("campaign.json"),
+        serde_json::to_string_pretty(&state)?.as_bytes(),
+    )?;
     println!("results: {}", dir.root.display());
 
-    warm_up(manifest.experiment.warmup, stop);
+    let mut history: HistoryIndex = HistoryIndex::from_rows(&existing);
+    let mut todo: Vec<Job> = planned
+        .iter()
+        .filter(|r| !history.has_run(r.iteration, &manifest.plugins[r.plugin].name))
+        .map(|r| Job {
+            run: r.clone(),
+            retry: 0,
+        })
+        .collect();
+    if !existing.is_empty() {
+        println!(
+            "resuming: {} run(s) already recorded, {} to go",
+            existing.len(),
+            todo.len()
+        );
+    }
+    let manifest_path = std::fs::canonicalize(&manifest.path)
+        .with_context(|| format!("cannot resolve {}", manifest.path.display()))?;
 
+    if !todo.is_empty() {
+        warm_up(manifest.experiment.warmup, stop);
+    }
+    let rest_len = match manifest.experiment.rest {
+        Rest::Fixed(d) => d,
+        Rest::UntilIdle { max, .. } => max,
+    };
+    let mut progress = CampaignProgress::new(
+        (existing.len() + todo.len()) as u64,
+        existing.len() as u64,
+        manifest.training.epochs,
+        rest_len,
+    );
     let mut records = Vec::new();
     let mut interrupted = false;
-    for (i, run) in planned.iter().enumerate() {
+    let mut rested: Option<f64> = None;
+    let mut next = 0;
+    loop {
+        if next == todo.len() {
+            // The plan is done: queue retries of runs that failed and have retries left.
+            let retries = history.retries_due(&planned, manifest, manifest.experiment.retry_failed);
+            if retries.is_empty() {
+                break;
+            }
+            progress.println(format!("retrying {} failed run(s)", retries.len()));
+            todo.extend(retries);
+        }
         if stop.load(Ordering::SeqCst) {
             interrupted = true;
             break;
         }
-        let spec = &manifest.plugins[run.plugin];
-        let stem = supervisor::run_file_stem(run.iteration, &spec.name);
-        let samples = dir.samples(&stem);
-        let log = dir.log(&stem);
-        println!(
-            "[{}/{}] iteration {} · {} (order {})",
-            i + 1,
-            planned.len(),
-            run.iteration,
+        let job = todo[next].clone();
+        next += 1;
+        if records.len() + existing.len() > 0 && rested.is_none() {
+            let started = Instant::now();
+            rest(&manifest.experiment.rest, stop);
+            rested = Some(started.elapsed().as_secs_f64());
+            if stop.load(Ordering::SeqCst) {
+                interrupted = true;
+                break;
+            }
+        }
+        let spec = &manifest.plugins[job.run.plugin];
+        let stem = supervisor::run_file_stem(job.run.iteration, &spec.name);
+        let stem = if job.retry > 0 {
+            PathBuf::from(format!("{}-retry{}", stem.display(), job.retry))
+        } else {
+            stem
+        };
+        let (samples, log) = (dir.samples(&stem), dir.log(&stem));
+        let label = format!(
+            "iteration {} · {}{}",
+            job.run.iteration,
             spec.name,
-            run.order
+            if job.retry > 0 {
+                format!(" (retry {})", job.retry)
+            } else {
+                String::new()
+            }
         );
+        progress.println(format!(
+            "[{}/{}] {label}",
+            existing.len() + records.len() + 1,
+            existing.len() + todo.len()
+        ));
+        progress.start_run(&label);
         let launch = supervisor::WorkerLaunch {
             manifest: &manifest_path,
             manifest_sha256: &manifest.sha256,
-            plugin: run.plugin,
-            iteration: run.iteration,
+            plugin: job.run.plugin,
+            iteration: job.run.iteration,
             samples_csv: Some(&samples),
             log: &log,
             timeout: manifest.timeout_for(spec),
             cpus: manifest.training.cpus.as_deref(),
         };
-        let mut progress = ProgressLine::new(manifest.training.epochs);
         let outcome = supervisor::run_worker(&launch, stop, |e| progress.on_event(e))?;
-        progress.finish();
+        progress.finish_run(outcome.wall);
         if outcome.interrupted {
             interrupted = true;
-            println!("  interrupted: this run is not recorded");
+            progress
+                .println("  interrupted: this run is not recorded and will run again on resume");
             break;
         }
-        let record = RunRecord::from_outcome(run.iteration, run.order, &spec.name, &outcome);
+        let mut record =
+            RunRecord::from_outcome(job.run.iteration, job.run.order, &spec.name, &outcome);
+        record.retry = job.retry;
+        record.rest_s = Some(rested.take().unwrap_or(0.0));
         csv.append(&record)?;
-        print_record(&record, &log);
+        history.add(job.run.iteration, &spec.name, record.status == "ok");
+        progress.println(describe_record(&record, &log));
         records.push(record);
-        if i + 1 < planned.len() {
-            rest(&manifest.experiment.rest, stop);
-        }
+    }
+    progress.finish();
+    if interrupted {
+        println!(
+            "\nstopped. Finished runs are kept in {}.\nresume with: host run {} --resume {}",
+            csv.path().display(),
+            manifest.path.display(),
+            dir.root.display()
+        );
     }
     Ok(CampaignResult {
         dir: dir.root,
         records,
         interrupted,
     })
+}
+
+/// Checks that `dir` holds a campaign this manifest may continue.
+fn open_for_resume(
+    manifest: &Manifest,
+    dir: &Path,
+) -> anyhow::Result<(CampaignDir, CampaignState)> {
+    let state_path = dir.join("campaign.json");
+    let state: CampaignState =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| {
+            usage(format!(
+                "{}: not a campaign folder to resume ({e})",
+                state_path.display()
+            ))
+        })?)
+        .map_err(|e| usage(format!("{}: unreadable ({e})", state_path.display())))?;
+    let saved_path = dir.join("manifest.toml");
+    let saved = std::fs::read_to_string(&saved_path)
+        .map_err(|e| usage(format!("cannot read {} ({e})", saved_path.display())))?;
+    let differing = incomparable_sections(&saved, &manifest.text);
+    if !differing.is_empty() {
+        return Err(usage(format!(
+            "{} differs from the manifest this campaign started with ({}) in {}: runs would not be \
+             comparable, so the campaign cannot be resumed with it. Resume with the saved copy: \
+             host run {} --resume {}",
+            manifest.path.display(),
+            saved_path.display(),
+            differing.join(", "),
+            saved_path.display(),
+            dir.display()
+        )));
+    }
+    Ok((
+        CampaignDir {
+            root: dir.to_path_buf(),
+        },
+        state,
+    ))
+}
+
+/// Top-level manifest sections (or `experiment.<key>`) that differ in a way that changes what
+/// is measured. The analysis steps and the number of iterations may change on resume.
+fn incomparable_sections(saved: &str, current: &str) -> Vec<String> {
+    let parse = |t: &str| t.parse::<toml::Table>().unwrap_or_default();
+    let (mut a, mut b) = (parse(saved), parse(current));
+    let mut differing = Vec::new();
+    for table in [&mut a, &mut b] {
+        table.remove("analysis");
+        if let Some(toml::Value::Table(e)) = table.get_mut("experiment") {
+            e.remove("iterations");
+        }
+    }
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for k in keys {
+        if a.get(k) != b.get(k) {
+            differing.push(format!("[{k}]"));
+        }
+    }
+    differing
+}
+
+/// Which (iteration, plugin) runs exist, which succeeded, and how often each was retried.
+#[derive(Default)]
+struct HistoryIndex {
+    /// (iteration, plugin) → (any ok, highest retry number)
+    runs: HashMap<(u32, String), (bool, u32)>,
+}
+
+impl HistoryIndex {
+    fn from_rows(rows: &[ExistingRun]) -> Self {
+        let mut h = HistoryIndex::default();
+        for r in rows {
+            let e = h
+                .runs
+                .entry((r.iteration, r.plugin.clone()))
+                .or_insert((false, 0));
+            e.0 |= r.ok;
+            e.1 = e.1.max(r.retry);
+        }
+        h
+    }
+
+    fn has_run(&self, iteration: u32, plugin: &str) -> bool {
+        self.runs.contains_key(&(iteration, plugin.to_string()))
+    }
+
+    /// Records a finished run (its retry number was counted when it was queued).
+    fn add(&mut self, iteration: u32, plugin: &str, ok: bool) {
+        self.runs
+            .entry((iteration, plugin.to_string()))
+            .or_insert((false, 0))
+            .0 |= ok;
+    }
+
+    /// Retries to run now: runs with no success and fewer than `max` retries so far.
+    fn retries_due(&mut self, planned: &[PlannedRun], manifest: &Manifest, max: u32) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for r in planned {
+            let name = &manifest.plugins[r.plugin].name;
+            if let Some(e) = self.runs.get_mut(&(r.iteration, name.clone())) {
+                if !e.0 && e.1 < max {
+                    e.1 += 1;
+                    jobs.push(Job {
+                        run: r.clone(),
+                        retry: e.1,
+                    });
+                }
+            }
+        }
+        jobs
+    }
 }
 
 fn print_plan(manifest: &Manifest, planned: &[PlannedRun]) {
@@ -195,9 +429,9 @@ fn print_plan(manifest: &Manifest, planned: &[PlannedRun]) {
     );
 }
 
-fn print_record(r: &RunRecord, log: &Path) {
+fn describe_record(r: &RunRecord, log: &Path) -> String {
     if r.status == "ok" {
-        println!(
+        format!(
             "  ok: {:.2} s, {:.1} J ({}), accuracy {}",
             r.time_s.unwrap_or(0.0),
             r.energy_j.unwrap_or(0.0),
@@ -205,9 +439,9 @@ fn print_record(r: &RunRecord, log: &Path) {
             r.accuracy
                 .map(|a| format!("{:.2} %", a * 100.0))
                 .unwrap_or_else(|| "-".into())
-        );
+        )
     } else {
-        println!("  FAILED: {} (log: {})", r.error, log.display());
+        format!("  FAILED: {} (log: {})", r.error, log.display())
     }
 }
 
@@ -251,59 +485,26 @@ fn rest(rest: &Rest, stop: &AtomicBool) {
     };
     let deadline = Instant::now() + duration;
     while Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(50).min(deadline - Instant::now()));
+        std::thread::sleep(
+            Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now())),
+        );
     }
 }
 
-/// A one-line progress display: redrawn in place on a terminal, sparse log lines otherwise.
-struct ProgressLine {
-    epochs: u32,
-    tty: bool,
-    drawn: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl ProgressLine {
-    fn new(epochs: u32) -> Self {
-        ProgressLine {
-            epochs,
-            tty: std::io::stdout().is_terminal(),
-            drawn: false,
-        }
-    }
-
-    fn on_event(&mut self, event: &Event) {
-        match event {
-            Event::Progress {
-                epoch,
-                batch,
-                batches,
-            } if self.tty => {
-                print!(
-                    "\r  epoch {}/{} batch {batch}/{batches}   ",
-                    epoch + 1,
-                    self.epochs
-                );
-                let _ = std::io::stdout().flush();
-                self.drawn = true;
-            }
-            Event::Trained { epoch, loss, .. } => {
-                self.finish();
-                println!(
-                    "  epoch {epoch}/{}: loss {}",
-                    self.epochs,
-                    loss.map(|l| format!("{l:.4}"))
-                        .unwrap_or_else(|| "-".into())
-                );
-            }
-            _ => {}
-        }
-    }
-
-    fn finish(&mut self) {
-        if self.drawn {
-            print!("\r{:60}\r", "");
-            let _ = std::io::stdout().flush();
-            self.drawn = false;
-        }
+    #[test]
+    fn only_measurement_sections_block_a_resume() {
+        let a = "[experiment]\niterations = 3\nseed = 1\n[training]\nepochs = 1\n[[analysis]]\nstep = \"clean\"\n";
+        let more_iterations = a.replace("iterations = 3", "iterations = 10");
+        let other_analysis = a.replace("\"clean\"", "\"describe\"");
+        assert!(incomparable_sections(a, &more_iterations).is_empty());
+        assert!(incomparable_sections(a, &other_analysis).is_empty());
+        let other_epochs = a.replace("epochs = 1", "epochs = 2");
+        assert_eq!(incomparable_sections(a, &other_epochs), vec!["[training]"]);
+        let other_seed = a.replace("seed = 1", "seed = 2");
+        assert_eq!(incomparable_sections(a, &other_seed), vec!["[experiment]"]);
     }
 }

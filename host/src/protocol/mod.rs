@@ -2,4 +2,5 @@
 
 pub mod campaign;
 pub mod plan;
+pub mod progress;
 pub mod rng;

@@ -31,6 +31,12 @@ pub struct RunRecord {
     pub domains: Vec<(String, f64)>,
     /// Counter faults flagged during the run (resets, implausible power), one per entry.
     pub faults: Vec<String>,
+    /// Seconds rested before this run (0 for the first).
+    pub rest_s: Option<f64>,
+    /// 0 for a planned run; k for the k-th retry of a failed one (`retry_failed`).
+    pub retry: u32,
+    /// energy − idle power × time, when an idle baseline was measured.
+    pub energy_dynamic_j: Option<f64>,
 }
 
 impl RunRecord {

@@ -30,6 +30,15 @@ pub const BASE_COLUMNS: [&str; 14] = [
     "error",
 ];
 
+/// A row already in runs.csv, as much as resuming needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingRun {
+    pub iteration: u32,
+    pub plugin: String,
+    pub ok: bool,
+    pub retry: u32,
+}
+
 pub struct RunsCsv {
     path: PathBuf,
     file: File,
@@ -66,6 +75,67 @@ impl RunsCsv {
 
     pub fn header(&self) -> &[String] {
         &self.header
+    }
+
+    /// Reopens an existing runs.csv to append (resume). Its header must be the one this
+    /// campaign would write, or the rows would not line up. A last line cut short by a crash
+    /// (no newline) is removed: that run is measured again.
+    pub fn reopen(
+        path: &Path,
+        epochs: u32,
+        domains: &[String],
+    ) -> anyhow::Result<(RunsCsv, Vec<ExistingRun>)> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let complete = match text.rfind('\n') {
+            Some(i) => &text[..=i],
+            None => "",
+        };
+        if complete.len() != text.len() {
+            std::fs::write(path, complete)
+                .with_context(|| format!("cannot repair {}", path.display()))?;
+        }
+        let expected = header(epochs, domains);
+        let mut reader = csv::Reader::from_reader(complete.as_bytes());
+        let found: Vec<String> = reader.headers()?.iter().map(String::from).collect();
+        if found != expected {
+            anyhow::bail!(
+                "{}: its columns differ from what this campaign writes (different energy domains or epochs?)\n  found:    {}\n  expected: {}",
+                path.display(),
+                found.join(","),
+                expected.join(",")
+            );
+        }
+        let at = |name: &str| found.iter().position(|h| h == name);
+        let (it, pl, st, rt) = (at("iteration"), at("plugin"), at("status"), at("retry"));
+        let mut existing = Vec::new();
+        for (i, rec) in reader.records().enumerate() {
+            let rec =
+                rec.with_context(|| format!("{}: row {} is unreadable", path.display(), i + 2))?;
+            let field = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("");
+            existing.push(ExistingRun {
+                iteration: field(it)
+                    .parse()
+                    .with_context(|| format!("{}: row {}: bad iteration", path.display(), i + 2))?,
+                plugin: field(pl).to_string(),
+                ok: field(st) == "ok",
+                retry: field(rt).parse().unwrap_or(0),
+            });
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot append to {}", path.display()))?;
+        Ok((
+            RunsCsv {
+                path: path.to_path_buf(),
+                file,
+                header: expected,
+                domains: domains.to_vec(),
+                epochs,
+            },
+            existing,
+        ))
     }
 
     /// Appends one row and fsyncs it.
@@ -111,6 +181,9 @@ impl RunsCsv {
         row.push(r.threads.map(|t| t.to_string()).unwrap_or_default());
         row.push(r.started_unix_ms.map(|t| t.to_string()).unwrap_or_default());
         row.push(one_line(&r.faults.join("; ")));
+        row.push(num(r.rest_s));
+        row.push(r.retry.to_string());
+        row.push(num(r.energy_dynamic_j));
         row
     }
 }
@@ -128,7 +201,17 @@ fn header(epochs: u32, domains: &[String]) -> Vec<String> {
     for d in domains {
         h.push(domain_column(d));
     }
-    h.extend(["threads", "started_unix_ms", "faults"].map(String::from));
+    h.extend(
+        [
+            "threads",
+            "started_unix_ms",
+            "faults",
+            "rest_s",
+            "retry",
+            "energy_dynamic_j",
+        ]
+        .map(String::from),
+    );
     h
 }
 

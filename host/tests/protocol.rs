@@ -1,0 +1,199 @@
+//! The campaign protocol through the real binary: rests and warm-up, retries, interruption
+//! and resume.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn two_spins(extra_experiment: &str) -> String {
+    let spin = plugin("spin");
+    manifest(&format!(
+        "[[plugin]]\nname = \"a\"\npath = \"{0}\"\n\n[[plugin]]\nname = \"b\"\npath = \"{0}\"\n",
+        spin.display()
+    ))
+    .replace(
+        "iterations = 1\n",
+        &format!("iterations = 3\n{extra_experiment}"),
+    )
+}
+
+fn ok_rows(dir: &Path) -> Vec<(String, String, String)> {
+    let (h, rows) = read_csv(&dir.join("runs.csv"));
+    rows.iter()
+        .map(|r| {
+            (
+                r[col(&h, "iteration")].clone(),
+                r[col(&h, "plugin")].clone(),
+                r[col(&h, "status")].clone(),
+            )
+        })
+        .collect()
+}
+
+fn assert_complete(dir: &Path) {
+    let mut rows = ok_rows(dir);
+    rows.sort();
+    let expected: Vec<(String, String, String)> = (1..=3)
+        .flat_map(|i| ["a", "b"].map(|p| (i.to_string(), p.to_string(), "ok".to_string())))
+        .collect();
+    assert_eq!(rows, expected, "exactly one ok row per (iteration, plugin)");
+}
+
+/// Waits until runs.csv holds at least `n` rows.
+fn wait_for_rows(csv: &Path, n: usize, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(t) = std::fs::read_to_string(csv) {
+            if t.lines().count() > n {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("runs.csv did not reach {n} rows in {limit:?}");
+}
+
+fn spawn_host(dir: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_host"))
+        .current_dir(dir)
+        .env("MNIST_DIR", mnist_dir())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("host starts")
+}
+
+#[test]
+fn kill_9_then_resume_ends_with_every_run_exactly_once() {
+    let dir = temp_dir("kill9-resume");
+    std::fs::write(dir.join("m.toml"), two_spins("")).unwrap();
+    let mut child = spawn_host(&dir, &["run", "m.toml", "--out", "res"]);
+    wait_for_rows(&dir.join("res/runs.csv"), 2, Duration::from_secs(120));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = ok_rows(&dir.join("res")).len();
+    assert!(
+        before < 6,
+        "the kill should land mid-campaign ({before} rows)"
+    );
+
+    let out = host(&dir, &["run", "m.toml", "--resume", "res"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("resuming:"), "{}", text(&out));
+    assert_complete(&dir.join("res"));
+}
+
+#[test]
+fn sigint_keeps_finished_runs_prints_the_resume_command_and_resumes() {
+    let dir = temp_dir("sigint-resume");
+    std::fs::write(dir.join("m.toml"), two_spins("")).unwrap();
+    let child = spawn_host(&dir, &["run", "m.toml", "--out", "res"]);
+    wait_for_rows(&dir.join("res/runs.csv"), 1, Duration::from_secs(120));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("resume with: host run m.toml --resume res"),
+        "{t}"
+    );
+    // Whatever was recorded is well-formed and complete rows only.
+    let rows = ok_rows(&dir.join("res"));
+    assert!(!rows.is_empty() && rows.len() < 6, "{rows:?}");
+    assert!(rows.iter().all(|r| r.2 == "ok"));
+
+    let out = host(&dir, &["run", "m.toml", "--resume", "res"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_complete(&dir.join("res"));
+}
+
+#[test]
+fn resume_refuses_a_manifest_that_changes_what_is_measured() {
+    let dir = temp_dir("resume-changed");
+    let m = two_spins("").replace("iterations = 3", "iterations = 1");
+    std::fs::write(dir.join("m.toml"), &m).unwrap();
+    let out = host(&dir, &["run", "m.toml", "--out", "res"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    std::fs::write(
+        dir.join("m.toml"),
+        m.replace("batch_size = 32", "batch_size = 16"),
+    )
+    .unwrap();
+    let out = host(&dir, &["run", "m.toml", "--resume", "res"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("[training]") && text(&out).contains("cannot be resumed"),
+        "{}",
+        text(&out)
+    );
+
+    // More iterations are fine: the campaign grows, the finished runs stay.
+    std::fs::write(dir.join("m.toml"), &m).unwrap();
+    let out = host(
+        &dir,
+        &["run", "m.toml", "--resume", "res", "--iterations", "3"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_complete(&dir.join("res"));
+}
+
+#[test]
+fn warm_up_and_rests_are_honoured_and_recorded() {
+    let dir = temp_dir("rests");
+    let m = two_spins("warmup = \"2s\"\n")
+        .replace("iterations = 3", "iterations = 1")
+        .replace("rest = \"0s\"", "rest = \"1500ms\"");
+    std::fs::write(dir.join("m.toml"), m).unwrap();
+    let start = Instant::now();
+    let out = host(&dir, &["run", "m.toml", "--out", "res"]);
+    let wall = start.elapsed();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("warm-up: 2s"), "{}", text(&out));
+    assert!(
+        wall >= Duration::from_millis(3500),
+        "warm-up 2 s + rest 1.5 s, took {wall:?}"
+    );
+    let (h, rows) = read_csv(&dir.join("res/runs.csv"));
+    let rests: Vec<f64> = rows
+        .iter()
+        .map(|r| r[col(&h, "rest_s")].parse().unwrap())
+        .collect();
+    assert_eq!(rests[0], 0.0, "no rest before the first run");
+    assert!(
+        (1.4..3.0).contains(&rests[1]),
+        "rest before the second run: {}",
+        rests[1]
+    );
+}
+
+#[test]
+fn failed_runs_are_retried_at_the_end_and_marked() {
+    let dir = temp_dir("retries");
+    let m = manifest(&format!(
+        "[[plugin]]\nname = \"spin\"\npath = \"{}\"\n\n[[plugin]]\nname = \"bad\"\npath = \"{}\"\noptions = {{ fault = \"error\" }}\n",
+        plugin("spin").display(),
+        plugin("faulty").display()
+    ))
+    .replace("run_timeout", "retry_failed = 2\nrun_timeout");
+    std::fs::write(dir.join("m.toml"), m).unwrap();
+    let out = host(&dir, &["run", "m.toml", "--out", "res"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let (h, rows) = read_csv(&dir.join("res/runs.csv"));
+    let bad: Vec<(String, String)> = rows
+        .iter()
+        .filter(|r| r[col(&h, "plugin")] == "bad")
+        .map(|r| (r[col(&h, "status")].clone(), r[col(&h, "retry")].clone()))
+        .collect();
+    let failed = |n: &str| ("failed".to_string(), n.to_string());
+    assert_eq!(bad, vec![failed("0"), failed("1"), failed("2")]);
+    let spin: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r[col(&h, "plugin")] == "spin")
+        .collect();
+    assert_eq!(spin.len(), 1, "a run that succeeded is not retried");
+}
