@@ -9,7 +9,7 @@ mod model;
 mod raw;
 
 pub use duration::parse_duration;
-pub use model::{layers_from_specs, LayerSpec};
+pub use model::{layers_from_specs, parse_layer_tables, LayerSpec};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -206,8 +206,9 @@ impl Manifest {
             }
         }
 
-        let model = layers_from_specs(&raw.model.layers)
-            .map_err(|err| usage(format!("{}: [model] {err}", here(None))))?;
+        let model = parse_layer_tables(&raw.model.layers, |offset| line_at(&text, offset))
+            .and_then(|specs| layers_from_specs(&specs))
+            .map_err(|err| usage(format!("{}: [model] {}", here(err.line), err.message)))?;
 
         let t = raw.training;
         let o = t.optimizer.unwrap_or_default();
@@ -424,4 +425,82 @@ pub(crate) fn line_at(text: &str, offset: usize) -> usize {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUICK: &str = include_str!("../../../manifests/quick.toml");
+    const STUDY: &str = include_str!("../../../manifests/mnist.toml");
+
+    fn parse(text: &str) -> anyhow::Result<Manifest> {
+        Manifest::parse(Path::new("manifests/test.toml"), text.to_string())
+    }
+
+    fn error(text: &str) -> String {
+        let err = parse(text).expect_err("should be refused");
+        assert!(
+            crate::error::is_usage(&err),
+            "manifest errors are usage errors (exit 2)"
+        );
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn the_shipped_manifests_parse() {
+        let quick = parse(QUICK).expect("quick.toml");
+        assert_eq!(quick.dataset.train_subset, Some(2000));
+        assert_eq!(quick.model.len(), 6);
+        let study = parse(STUDY).expect("mnist.toml");
+        assert_eq!(study.experiment.iterations, 30);
+        assert_eq!(study.experiment.warmup, Duration::from_secs(300));
+        assert_eq!(study.experiment.rest, Rest::Fixed(Duration::from_secs(60)));
+        assert_eq!(study.training.epochs, 3);
+        assert_eq!(study.training.batch_size, 64);
+        assert_eq!(study.training.optimizer.epsilon, 1e-8);
+        assert_eq!(
+            study.model[2],
+            Layer::Conv2d {
+                filters: 128,
+                kernel: 5,
+                padding: plugin_api::Padding::Same,
+                activation: plugin_api::Activation::Relu
+            }
+        );
+        // Relative plugin paths resolve against the manifest's folder.
+        assert!(study.plugins[0].path.starts_with("manifests/.."));
+    }
+
+    #[test]
+    fn typos_name_the_key_and_line() {
+        let e = error(&QUICK.replace("batch_size = 64", "batchsize = 64"));
+        assert!(
+            e.contains("test.toml:29:1:") && e.contains("batchsize"),
+            "{e}"
+        );
+        let e = error(&QUICK.replace("filters = 64", "filter = 64"));
+        assert!(e.contains("test.toml:19:") && e.contains("`filter`"), "{e}");
+        let e = error(&QUICK.replace("kind = \"flatten\"", "kind = \"flaten\""));
+        assert!(e.contains("test.toml:23:") && e.contains("flaten"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = error(&QUICK.replace("rest = \"2s\"", "rest = \"2\""));
+        assert!(e.contains("`rest`") && e.contains("not a duration"), "{e}");
+        let e = error(&QUICK.replace(
+            "{ kind = \"dense\", units = 10 }",
+            "{ kind = \"dense\", units = 10, activation = \"relu\" }",
+        ));
+        assert!(e.contains("logits"), "{e}");
+        let e = error(&QUICK.replace("threads = 1", "threads = \"many\""));
+        assert!(e.contains("\"all\""), "{e}");
+        let e = error(&QUICK.replace("source = \"auto\"", "source = \"rapl\""));
+        assert!(e.contains("source"), "{e}");
+        let e = error(&format!(
+            "{QUICK}\n[[plugin]]\nname = \"spin\"\npath = \"x.so\"\n"
+        ));
+        assert!(e.contains("appears twice"), "{e}");
+    }
 }

@@ -40,16 +40,43 @@ fn default_activation() -> String {
     "none".into()
 }
 
+/// Reads each layer table into a [`LayerSpec`]; errors name the layer's line via `line_of`.
+pub fn parse_layer_tables(
+    tables: &[toml::Spanned<toml::Table>],
+    line_of: impl Fn(usize) -> usize,
+) -> Result<Vec<(LayerSpec, usize)>, LayerError> {
+    tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let line = line_of(t.span().start);
+            LayerSpec::deserialize(toml::Value::Table(t.get_ref().clone()))
+                .map(|spec| (spec, line))
+                .map_err(|e| LayerError {
+                    line: Some(line),
+                    message: format!("layer {}: {}", i + 1, e.message().trim_end()),
+                })
+        })
+        .collect()
+}
+
 /// Converts and checks the layer list: known words, positive sizes, a flatten before the
 /// first dense layer, a dense layer last (its outputs are the logits).
-pub fn layers_from_specs(specs: &[LayerSpec]) -> Result<Vec<Layer>, String> {
+pub fn layers_from_specs(specs: &[(LayerSpec, usize)]) -> Result<Vec<Layer>, LayerError> {
+    let whole = |message: &str| LayerError {
+        line: None,
+        message: message.into(),
+    };
     if specs.is_empty() {
-        return Err("`layers` is empty".into());
+        return Err(whole("`layers` is empty"));
     }
     let mut layers = Vec::with_capacity(specs.len());
     let mut flat = false;
-    for (i, spec) in specs.iter().enumerate() {
-        let at = |msg: String| format!("layer {} ({:?}): {msg}", i + 1, kind_name(spec));
+    for (i, (spec, line)) in specs.iter().enumerate() {
+        let at = |msg: String| LayerError {
+            line: Some(*line),
+            message: format!("layer {} ({}): {msg}", i + 1, kind_name(spec)),
+        };
         let layer = match spec {
             LayerSpec::Conv2d {
                 filters,
@@ -113,12 +140,18 @@ pub fn layers_from_specs(specs: &[LayerSpec]) -> Result<Vec<Layer>, String> {
             activation: Activation::None,
             ..
         }) => Ok(layers),
-        _ => Err(
+        _ => Err(whole(
             "the last layer must be `dense` with no activation: its outputs are the logits \
-                  of the softmax cross-entropy"
-                .into(),
-        ),
+             of the softmax cross-entropy",
+        )),
     }
+}
+
+/// A problem in the layer list, with the line of the layer when there is one.
+#[derive(Debug)]
+pub struct LayerError {
+    pub line: Option<usize>,
+    pub message: String,
 }
 
 fn kind_name(spec: &LayerSpec) -> &'static str {

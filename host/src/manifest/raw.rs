@@ -7,8 +7,6 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::LayerSpec;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawManifest {
@@ -63,7 +61,9 @@ pub struct RawDataset {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawModel {
-    pub layers: Vec<LayerSpec>,
+    /// Kept as tables with their positions so that an error in one layer names its line
+    /// (serde's tagged enums lose the position); converted in `model.rs`.
+    pub layers: Vec<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
