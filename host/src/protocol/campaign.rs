@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use super::estimate;
 use super::plan::{self, PlannedRun};
 use super::progress::CampaignProgress;
 use crate::energy::EnergyMonitor;
@@ -417,16 +418,60 @@ fn print_plan(manifest: &Manifest, planned: &[PlannedRun]) {
     if !line.is_empty() {
         println!("{line}");
     }
-    let rests = planned.len().saturating_sub(1) as u32;
     let rest = match manifest.experiment.rest {
         Rest::Fixed(d) => d,
         Rest::UntilIdle { max, .. } => max,
     };
+    let overhead = manifest.experiment.warmup
+        + manifest.experiment.idle_baseline
+        + rest * planned.len().saturating_sub(1) as u32;
     println!(
-        "fixed overhead: warm-up {} + rests up to {} (run times come on top)",
+        "overhead: warm-up {} + idle baseline {} + {} rests of up to {} = {}",
         humantime::format_duration(manifest.experiment.warmup),
-        humantime::format_duration(rest * rests)
+        humantime::format_duration(manifest.experiment.idle_baseline),
+        planned.len().saturating_sub(1),
+        humantime::format_duration(rest),
+        humantime::format_duration(overhead)
     );
+
+    // Run times: extrapolated from comparable campaigns already measured on this machine.
+    let rates = estimate::measured_rates(Path::new("results"), manifest);
+    let mut total = overhead;
+    let mut unknown = Vec::new();
+    for p in &manifest.plugins {
+        match rates.get(&p.name) {
+            Some(rate) => {
+                let per_run = estimate::run_duration(manifest, rate);
+                total += per_run
+                    * planned
+                        .iter()
+                        .filter(|r| manifest.plugins[r.plugin].name == p.name)
+                        .count() as u32;
+                println!(
+                    "  {:<10} ~{} per run (from {} measured run(s): {:.0} training images/s)",
+                    p.name,
+                    humantime::format_duration(Duration::from_secs(per_run.as_secs())),
+                    rate.runs,
+                    rate.train_per_s
+                );
+            }
+            None => unknown.push(p.name.as_str()),
+        }
+    }
+    if unknown.is_empty() {
+        println!(
+            "expected duration: ~{}",
+            humantime::format_duration(Duration::from_secs(total.as_secs()))
+        );
+    } else {
+        println!(
+            "expected duration: at least {} — no comparable measured runs in results/ for {} \
+             (same model, batch size and threads): run a short campaign of this manifest first, \
+             e.g. --iterations 1",
+            humantime::format_duration(Duration::from_secs(total.as_secs())),
+            unknown.join(", ")
+        );
+    }
 }
 
 fn describe_record(r: &RunRecord, log: &Path) -> String {
