@@ -24,6 +24,9 @@ pub enum Event {
         meter: String,
         measured: bool,
         domains: Vec<String>,
+        /// Per domain: whether it adds to the run's total (sub-domains such as `core` are
+        /// inside their package and must not be counted twice). The meter decides.
+        in_total: Vec<bool>,
         unused_sources: Vec<String>,
     },
     /// The plugin loaded; its static info.

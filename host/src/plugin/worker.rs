@@ -194,7 +194,8 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         pid: std::process::id(),
         meter: monitor.label(),
         measured: monitor.measured(),
-        domains: monitor.domains().into_iter().map(|d| d.name).collect(),
+        domains: monitor.domains().iter().map(|d| d.name.clone()).collect(),
+        in_total: monitor.domains().iter().map(|d| d.in_total).collect(),
         unused_sources: monitor.unused_sources(),
     });
     let result = measured_phases(&manifest, &spec.path, &session, &monitor, sink);

@@ -65,13 +65,18 @@ impl RunRecord {
             ..Default::default()
         };
         let mut domains: Vec<String> = Vec::new();
+        let mut in_total: Vec<bool> = Vec::new();
         for e in &outcome.events {
             match e {
                 Event::Started {
-                    meter, domains: d, ..
+                    meter,
+                    domains: d,
+                    in_total: t,
+                    ..
                 } => {
                     r.meter = meter.clone();
                     domains = d.clone();
+                    in_total = t.clone();
                 }
                 Event::Plugin {
                     framework,
@@ -101,7 +106,7 @@ impl RunRecord {
         let span = |s: &Mark, e: &Mark| {
             (
                 e.mono_s - s.mono_s,
-                total_energy(&domains, &e.joules) - total_energy(&domains, &s.joules),
+                total_energy(&in_total, &e.joules) - total_energy(&in_total, &s.joules),
             )
         };
         let mut train: Option<(f64, f64)> = None;
@@ -126,7 +131,7 @@ impl RunRecord {
                 r.started_unix_ms = Some(start.unix_ms);
                 r.time_s = Some(end.mono_s - start.mono_s);
                 r.energy_j = Some(
-                    total_energy(&domains, &end.joules) - total_energy(&domains, &start.joules),
+                    total_energy(&in_total, &end.joules) - total_energy(&in_total, &start.joules),
                 );
                 r.cpu_time_s = Some(end.cpu_time_s - start.cpu_time_s);
                 r.domains = domains
@@ -163,40 +168,12 @@ fn join_version(framework: &str, version: &str) -> String {
     }
 }
 
-/// Whether a domain's energy belongs in the run's total. Sub-domains (`core`, `uncore`) are
-/// inside their package and `psys` covers the whole platform: adding them would count the
-/// same joules twice. `psys` counts only when no package domain exists.
-pub fn counts_in_total(name: &str, all: &[String]) -> bool {
-    let has_package = all.iter().any(|d| d.starts_with("package"));
-    match name {
-        "core" | "uncore" => false,
-        "psys" => !has_package,
-        n if n.starts_with("core") || n.starts_with("uncore") => false,
-        _ => true,
-    }
-}
-
-fn total_energy(domains: &[String], joules: &[f64]) -> f64 {
-    domains
+/// Joules of the domains the meter says add to the total.
+fn total_energy(in_total: &[bool], joules: &[f64]) -> f64 {
+    in_total
         .iter()
         .zip(joules)
-        .filter(|(d, _)| counts_in_total(d, domains))
+        .filter(|(counted, _)| **counted)
         .map(|(_, j)| *j)
         .sum()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn totals_skip_subdomains() {
-        let d: Vec<String> = ["package-0", "core", "uncore", "dram", "psys"]
-            .map(String::from)
-            .to_vec();
-        let total = total_energy(&d, &[10.0, 6.0, 1.0, 2.0, 15.0]);
-        assert_eq!(total, 12.0);
-        let only_psys = vec!["psys".to_string()];
-        assert_eq!(total_energy(&only_psys, &[15.0]), 15.0);
-    }
 }

@@ -1,0 +1,245 @@
+//! Unwrapping one raw energy counter into a monotonic total, and judging each step.
+//!
+//! RAPL counters are 32 bits wide (powercap exposes them in µJ with `max_energy_range_uj`): on
+//! AMD they wrap at 65,536 J, about 27 minutes at 40 W. A reading lower than the previous one is
+//! a *wrap* when adding the counter's range back gives a plausible power over the time between
+//! the two readings; otherwise it is a *reset* (driver reload, CPU reset, a replaced fake file).
+//!
+//! What is done with each case, so that nothing is silently used or dropped:
+//! - wrap: the range is added back; no fault.
+//! - reset: the counter is taken to have restarted from zero, so its new value is counted, plus
+//!   the stretch before the restart at the recent power (interpolated). A `reset` fault
+//!   says how many joules were interpolated.
+//! - a window of reads (at least [`POWER_WINDOW_S`]) whose power exceeds the domain's bound
+//!   ([`max_power_w`]): counted, and flagged
+//!   `implausible-power`.
+//! - a step long enough that a whole extra wrap would still be plausible: counted as read (no
+//!   wrap assumed), and flagged `gap`, because whole wraps may be missing.
+//!
+//! The total is kept in raw units as an integer, so summing millions of steps loses nothing.
+
+use std::time::Instant;
+
+/// Upper bound of believable power per domain (W), by base name. Generous on purpose: the
+/// biggest server packages draw ~500 W and the biggest GPUs ~1,200 W; anything above the bound
+/// is a counter glitch, not physics. The bound also decides how often the sampler must read:
+/// at this power a counter must not wrap twice between two reads.
+pub fn max_power_w(domain: &str) -> f64 {
+    match super::meter::base_name(domain) {
+        "package" | "core" => 1_000.0,
+        "uncore" | "dram" => 500.0,
+        "psys" => 2_000.0,
+        "gpu" => 1_500.0,
+        _ => 2_000.0,
+    }
+}
+
+/// Power is judged over windows at least this long, never over one step: counters advance in
+/// steps (RAPL about every millisecond, NVML less often), so two reads a few microseconds apart
+/// can straddle a step and show any power at all.
+pub const POWER_WINDOW_S: f64 = 0.1;
+
+/// A step that was not taken at face value; see the module docs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flag {
+    /// `reset`, `gap` or `implausible-power`.
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+/// The unwrapping state of one counter.
+#[derive(Debug, Clone)]
+pub struct Unwrapper {
+    scale_j: f64,
+    modulus: Option<u64>,
+    max_power_w: f64,
+    granularity_s: f64,
+    last_raw: u64,
+    last_at: Instant,
+    total_raw: u128,
+    /// Joules interpolated across resets (not in `total_raw`, which holds whole raw units).
+    interpolated_j: f64,
+    window_at: Instant,
+    window_start_j: f64,
+    /// Mean power of the last closed window, for interpolating across a reset.
+    recent_power_w: f64,
+}
+
+impl Unwrapper {
+    /// `first` is the raw value at open, where the total starts at zero. `granularity_s` is how
+    /// long the counter may sit still before it moves (its update period, with room for lateness).
+    pub fn new(
+        first: u64,
+        at: Instant,
+        scale_j: f64,
+        modulus: Option<u64>,
+        max_power_w: f64,
+        granularity_s: f64,
+    ) -> Self {
+        Unwrapper {
+            scale_j,
+            modulus,
+            max_power_w,
+            granularity_s,
+            last_raw: first,
+            last_at: at,
+            total_raw: 0,
+            interpolated_j: 0.0,
+            window_at: at,
+            window_start_j: 0.0,
+            recent_power_w: 0.0,
+        }
+    }
+
+    /// Cumulative joules since open.
+    pub fn joules(&self) -> f64 {
+        self.total_raw as f64 * self.scale_j + self.interpolated_j
+    }
+
+    /// Seconds one wrap takes at the bound power: the longest safe time between two reads.
+    pub fn wrap_period_at_bound_s(&self) -> Option<f64> {
+        self.modulus
+            .map(|m| m as f64 * self.scale_j / self.max_power_w)
+    }
+
+    /// Takes in a new raw reading made at `at`; a flag when the step was not plain.
+    pub fn update(&mut self, raw: u64, at: Instant) -> Option<Flag> {
+        let dt = at.saturating_duration_since(self.last_at).as_secs_f64();
+        let last = self.last_raw;
+        let mut flag = None;
+        let counted = if raw >= last {
+            raw - last
+        } else if let Some(d) = self.as_wrap(last, raw, dt) {
+            d
+        } else {
+            flag = Some(self.reset(last, raw, dt));
+            raw
+        };
+        if flag.is_none() {
+            flag = self.gap(counted, dt);
+        }
+        self.total_raw += u128::from(counted);
+        self.last_raw = raw;
+        self.last_at = at;
+        let window_s = at.saturating_duration_since(self.window_at).as_secs_f64();
+        if window_s >= POWER_WINDOW_S {
+            let joules = self.joules() - self.window_start_j;
+            self.recent_power_w = joules / window_s;
+            self.window_at = at;
+            self.window_start_j = self.joules();
+            if self.recent_power_w > self.max_power_w && flag.is_none() {
+                flag = Some(Flag {
+                    kind: "implausible-power",
+                    detail: format!(
+                        "{joules:.6} J in {:.1} ms is {:.0} W, above the {:.0} W bound; counted \
+                         as read",
+                        window_s * 1e3,
+                        self.recent_power_w,
+                        self.max_power_w
+                    ),
+                });
+            }
+        }
+        flag
+    }
+
+    /// The raw increase if a drop from `last` to `raw` is one wrap at a believable power.
+    fn as_wrap(&self, last: u64, raw: u64, dt: f64) -> Option<u64> {
+        let m = self.modulus?;
+        if last >= m {
+            return None;
+        }
+        let d = m - last + raw;
+        let believable = self.max_power_w * (dt + self.granularity_s);
+        (d as f64 * self.scale_j <= believable).then_some(d)
+    }
+
+    /// Not a wrap: the counter restarted. Its value now is what it counted since; the time
+    /// before the restart is filled in at the recent power, and said so.
+    fn reset(&mut self, last: u64, raw: u64, dt: f64) -> Flag {
+        let since_restart_j = raw as f64 * self.scale_j;
+        let gap_j = (self.recent_power_w * dt - since_restart_j).max(0.0);
+        self.interpolated_j += gap_j;
+        Flag {
+            kind: "reset",
+            detail: format!(
+                "counter went back from {last} to {raw} in {:.1} ms, which no wrap explains \
+                 (range {}); counted {since_restart_j:.6} J since a restart from zero and \
+                 interpolated {gap_j:.6} J at the recent power ({:.1} W)",
+                dt * 1e3,
+                self.modulus
+                    .map_or_else(|| "none".to_string(), |m| m.to_string()),
+                self.recent_power_w
+            ),
+        }
+    }
+
+    /// Flags a step so long that one more whole wrap would still be believable.
+    fn gap(&self, counted: u64, dt: f64) -> Option<Flag> {
+        let m = self.modulus?;
+        let one_more_j = (counted as f64 + m as f64) * self.scale_j;
+        (one_more_j <= self.max_power_w * dt).then(|| Flag {
+            kind: "gap",
+            detail: format!(
+                "{:.1} ms between reads is longer than one wrap at the {:.0} W bound ({:.1} ms); \
+                 whole wraps may be missing",
+                dt * 1e3,
+                self.max_power_w,
+                m as f64 * self.scale_j / self.max_power_w * 1e3
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(base: Instant, ms: u64) -> Instant {
+        base + Duration::from_millis(ms)
+    }
+
+    fn unwrapper(first: u64, t0: Instant) -> Unwrapper {
+        // 1 µJ units, range 100 J, 1000 W bound, 5 ms granularity.
+        Unwrapper::new(first, t0, 1e-6, Some(100_000_000), 1000.0, 0.005)
+    }
+
+    #[test]
+    fn wrap_is_added_back() {
+        let t0 = Instant::now();
+        let mut u = unwrapper(99_000_000, t0);
+        assert_eq!(u.update(1_000_000, at(t0, 10)), None);
+        assert!((u.joules() - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reset_is_flagged_and_interpolated() {
+        let t0 = Instant::now();
+        let mut u = unwrapper(0, t0);
+        assert_eq!(u.update(40_000_000, at(t0, 100)), None); // 400 W over a full window
+        let flag = u.update(42_000_000, at(t0, 105));
+        assert_eq!(flag, None);
+        let flag = u.update(2_000_000, at(t0, 115)); // restarted 5 ms ago
+        assert_eq!(flag.map(|f| f.kind), Some("reset"));
+        assert!((u.joules() - 46.0).abs() < 1e-6, "{}", u.joules());
+    }
+
+    #[test]
+    fn implausible_reset_and_gap() {
+        let t0 = Instant::now();
+        let mut u = unwrapper(0, t0);
+        // One quick step is not judged alone...
+        assert_eq!(u.update(2_000_000, at(t0, 1)), None);
+        assert_eq!(u.update(20_000_000, at(t0, 100)), None);
+        assert_eq!(u.update(99_000_000, at(t0, 150)), None);
+        // ...a window is: a believable wrap, but 130 J in 100 ms.
+        let flag = u.update(50_000_000, at(t0, 200));
+        assert_eq!(flag.map(|f| f.kind), Some("implausible-power"));
+        let flag = u.update(10_000_000, at(t0, 210));
+        assert_eq!(flag.map(|f| f.kind), Some("reset"));
+        let flag = u.update(11_000_000, at(t0, 10_210));
+        assert_eq!(flag.map(|f| f.kind), Some("gap"));
+        assert!(u.joules() >= 150.0 + 11.0);
+    }
+}
