@@ -2,10 +2,8 @@
 //!
 //! The `host` binary is a thin CLI over this library; tests use the library directly.
 
-#[path = "stubs/analysis.rs"]
 pub mod analysis;
 pub mod data;
-#[path = "stubs/energy.rs"]
 pub mod energy;
 pub mod error;
 pub mod manifest;

@@ -494,7 +494,7 @@ mod tests {
             "{ kind = \"dense\", units = 10, activation = \"relu\" }",
         ));
         assert!(e.contains("logits"), "{e}");
-        let e = error(&QUICK.replace("threads = 1", "threads = \"many\""));
+        let e = error(&QUICK.replace("threads = \"all\"", "threads = \"many\""));
         assert!(e.contains("\"all\""), "{e}");
         let e = error(&QUICK.replace("source = \"auto\"", "source = \"rapl\""));
         assert!(e.contains("source"), "{e}");

@@ -1,0 +1,139 @@
+//! The in-memory shapes data takes on its way through the pipeline: raw runs as read,
+//! then one value per run and metric (the tidy table every step works on).
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+/// One energy counter's trace over a run, kept raw so that `clean` can decide how to
+/// treat wrap-arounds (unwrap or drop) with its own options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterTrace {
+    /// Sum of the sample-to-sample deltas that were not negative, in joules.
+    pub forward_j: f64,
+    /// Every place where the counter went backwards (a wrap, or a fault).
+    pub wraps: Vec<Wrap>,
+    /// The largest reading seen: the wrap modulus is inferred from it.
+    pub max_reading_j: f64,
+}
+
+/// A backwards step of a cumulative counter between two consecutive samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wrap {
+    /// 1-based data row of the sample after the wrap.
+    pub row: usize,
+    pub before_j: f64,
+    pub after_j: f64,
+}
+
+/// How a run's energy was recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Energy {
+    /// A total already computed by whoever wrote the file (runs.csv `energy_j`).
+    Total(f64),
+    /// A cumulative counter sampled over the run (EnergiBridge CSV).
+    Counter(CounterTrace),
+}
+
+/// One successful run as read from an input, before metrics are derived.
+#[derive(Debug, Clone)]
+pub struct RawRun {
+    /// The group it belongs to: a plugin or framework name.
+    pub group: String,
+    /// A label unique within the group: the iteration or the file name.
+    pub run: String,
+    /// Where it came from, for messages: a file, or a file and line.
+    pub source: String,
+    pub time_s: f64,
+    pub energy: Energy,
+    /// Extra metrics read as they are (per-phase or per-domain columns), by key.
+    pub extras: Vec<(String, f64)>,
+}
+
+/// A metric's identity: its key in summary.json and how to print it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Metric {
+    /// `time`, `energy`, `power`, `edp`, or a per-phase key like `train_energy`.
+    pub key: String,
+    /// Human label, e.g. `Energy`.
+    pub label: String,
+    /// Unit symbol, e.g. `J`.
+    pub unit: String,
+}
+
+impl Metric {
+    pub fn new(key: &str, label: &str, unit: &str) -> Self {
+        Metric {
+            key: key.to_string(),
+            label: label.to_string(),
+            unit: unit.to_string(),
+        }
+    }
+
+    /// `Energy (J)`: for axes and table headers.
+    pub fn label_with_unit(&self) -> String {
+        format!("{} ({})", self.label, self.unit)
+    }
+}
+
+/// One run's metric values after derivation; `None` where missing or dropped.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub group: String,
+    pub run: String,
+    pub values: Vec<Option<f64>>,
+}
+
+/// The tidy table: runs × metrics, with group order kept as the inputs gave it.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub metrics: Vec<Metric>,
+    pub groups: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+impl Table {
+    /// The values of one metric for one group, in run order, dropped ones left out.
+    pub fn sample(&self, group: &str, metric: usize) -> Vec<f64> {
+        self.rows
+            .iter()
+            .filter(|r| r.group == group)
+            .filter_map(|r| r.values.get(metric).copied().flatten())
+            .collect()
+    }
+
+    /// Number of runs (rows) of a group still present.
+    pub fn runs_in(&self, group: &str) -> usize {
+        self.rows.iter().filter(|r| r.group == group).count()
+    }
+
+    /// Writes the tidy CSV that `exec` hands out: one row per run and metric,
+    /// columns `group,run,metric,unit,value`. Dropped values are left out.
+    pub fn write_tidy_csv(&self, path: &Path) -> anyhow::Result<()> {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+        w.write_record(["group", "run", "metric", "unit", "value"])?;
+        for row in &self.rows {
+            for (metric, value) in self.metrics.iter().zip(&row.values) {
+                if let Some(v) = value {
+                    w.write_record([
+                        row.group.as_str(),
+                        row.run.as_str(),
+                        metric.key.as_str(),
+                        metric.unit.as_str(),
+                        &format!("{v}"),
+                    ])?;
+                }
+            }
+        }
+        let mut inner = w
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+        inner
+            .flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+}

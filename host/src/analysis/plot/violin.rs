@@ -1,0 +1,311 @@
+//! Violin plots: per group, a Gaussian kernel density (Scott's bandwidth, as SciPy's
+//! `gaussian_kde`) mirrored around the group's position, the interquartile box with
+//! 1.5·IQR whiskers, the median as a white dot, points beyond the whiskers as circles and
+//! values dropped by `clean` as red crosses, so nothing removed is hidden.
+
+use std::path::Path;
+
+use anyhow::anyhow;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::font::FAMILY;
+use crate::analysis::stats;
+
+/// One group's values on one metric.
+#[derive(Debug, Clone)]
+pub struct ViolinGroup {
+    pub name: String,
+    pub values: Vec<f64>,
+    /// Values `clean` dropped, drawn apart.
+    pub dropped: Vec<f64>,
+}
+
+/// One plot.
+#[derive(Debug, Clone)]
+pub struct ViolinPlot {
+    pub title: String,
+    /// Axis label with the unit, e.g. "Energy (J)".
+    pub y_label: String,
+    pub groups: Vec<ViolinGroup>,
+    pub size: (u32, u32),
+}
+
+/// Seaborn's "deep" palette: distinct, and readable for most colour-blind readers.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(76, 114, 176),
+    RGBColor(221, 132, 82),
+    RGBColor(85, 168, 104),
+    RGBColor(196, 78, 82),
+    RGBColor(129, 114, 179),
+    RGBColor(147, 120, 96),
+];
+
+/// Points along the density curve.
+const GRID: usize = 128;
+
+pub fn write_svg(plot: &ViolinPlot, path: &Path) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, plot.size).into_drawing_area();
+    draw(plot, &root)?;
+    root.present()
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}
+
+pub fn write_png(plot: &ViolinPlot, path: &Path) -> anyhow::Result<()> {
+    let root = BitMapBackend::new(path, plot.size).into_drawing_area();
+    draw(plot, &root)?;
+    root.present()
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}
+
+/// Quartiles and whiskers of a sample (NumPy's linear quantiles).
+struct BoxStats {
+    q1: f64,
+    median: f64,
+    q3: f64,
+    low: f64,
+    high: f64,
+}
+
+fn box_stats(x: &[f64]) -> Option<BoxStats> {
+    let (q1, median, q3) = (
+        stats::quantile(x, 0.25)?,
+        stats::median(x)?,
+        stats::quantile(x, 0.75)?,
+    );
+    let reach = 1.5 * (q3 - q1);
+    let inside = x
+        .iter()
+        .copied()
+        .filter(|v| *v >= q1 - reach && *v <= q3 + reach);
+    let low = inside.clone().fold(f64::INFINITY, f64::min);
+    let high = inside.fold(f64::NEG_INFINITY, f64::max);
+    Some(BoxStats {
+        q1,
+        median,
+        q3,
+        low,
+        high,
+    })
+}
+
+fn y_range(plot: &ViolinPlot) -> (f64, f64) {
+    let all = plot
+        .groups
+        .iter()
+        .flat_map(|g| g.values.iter().chain(&g.dropped))
+        .copied();
+    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let span = if hi > lo {
+        hi - lo
+    } else {
+        lo.abs().max(1.0) * 0.1
+    };
+    (lo - 0.12 * span, hi + 0.12 * span)
+}
+
+fn draw<DB: DrawingBackend>(plot: &ViolinPlot, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plotting failed: {err}");
+    root.fill(&WHITE).map_err(e)?;
+    let k = plot.groups.len().max(1);
+    let (y0, y1) = y_range(plot);
+    // Large values get one shared power of ten on the axis label, not per tick.
+    let exponent = engineering_exponent(y0.abs().max(y1.abs()));
+    let scale = 10f64.powi(exponent);
+    let y_label = match exponent {
+        0 => plot.y_label.clone(),
+        e => match plot.y_label.rfind('(') {
+            Some(i) => format!(
+                "{}(×10{} {}",
+                &plot.y_label[..i],
+                superscript(e),
+                &plot.y_label[i + 1..]
+            ),
+            None => format!("{} (×10{})", plot.y_label, superscript(e)),
+        },
+    };
+    let names: Vec<String> = plot
+        .groups
+        .iter()
+        .map(|g| format!("{} (n = {})", g.name, g.values.len()))
+        .collect();
+    let mut chart = ChartBuilder::on(root)
+        .caption(&plot.title, (FAMILY, 22).into_font().style(FontStyle::Bold))
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(95)
+        .build_cartesian_2d(-0.5f64..(k as f64 - 0.5), y0..y1)
+        .map_err(e)?;
+    let label_at = |x: &f64| -> String {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            names.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(k)
+        .x_label_formatter(&label_at)
+        .y_labels(8)
+        .y_label_formatter(&|v| tick(*v / scale, (y1 - y0) / scale))
+        .y_desc(&y_label)
+        .label_style((FAMILY, 16))
+        .axis_desc_style((FAMILY, 17))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(220, 220, 220))
+        .draw()
+        .map_err(e)?;
+
+    let mut any_dropped = false;
+    for (i, group) in plot.groups.iter().enumerate() {
+        let x = i as f64;
+        let color = PALETTE[i % PALETTE.len()];
+        if let Some(outline) = density_outline(&group.values, x, (y0, y1)) {
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline.clone(),
+                    color.mix(0.45).filled(),
+                )))
+                .map_err(e)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    outline,
+                    color.stroke_width(2),
+                )))
+                .map_err(e)?;
+        }
+        if let Some(b) = box_stats(&group.values) {
+            let dark = RGBColor(40, 40, 40);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, b.low), (x, b.high)],
+                    dark.stroke_width(2),
+                )))
+                .map_err(e)?;
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x - 0.035, b.q1), (x + 0.035, b.q3)],
+                    dark.filled(),
+                )))
+                .map_err(e)?;
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (x, b.median),
+                    5,
+                    WHITE.filled(),
+                )))
+                .map_err(e)?;
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (x, b.median),
+                    5,
+                    dark.stroke_width(1),
+                )))
+                .map_err(e)?;
+            let outlying = group.values.iter().filter(|v| **v < b.low || **v > b.high);
+            chart
+                .draw_series(outlying.map(|v| Circle::new((x, *v), 4, color.stroke_width(2))))
+                .map_err(e)?;
+        }
+        if !group.dropped.is_empty() {
+            let series = chart
+                .draw_series(
+                    group
+                        .dropped
+                        .iter()
+                        .map(|v| Cross::new((x, *v), 5, RED.stroke_width(2))),
+                )
+                .map_err(e)?;
+            if !any_dropped {
+                series
+                    .label("dropped by clean")
+                    .legend(|(lx, ly)| Cross::new((lx, ly), 5, RED.stroke_width(2)));
+                any_dropped = true;
+            }
+        }
+    }
+    if any_dropped {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FAMILY, 15))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()
+            .map_err(e)?;
+    }
+    Ok(())
+}
+
+/// The violin's closed outline: the density scaled so its widest point is 0.4 wide on
+/// each side, cut two bandwidths beyond the data (as seaborn does) and to the axes.
+fn density_outline(values: &[f64], x: f64, (y0, y1): (f64, f64)) -> Option<Vec<(f64, f64)>> {
+    let d = stats::describe(values)?;
+    let sd = d.std.filter(|s| *s > 0.0)?;
+    let bandwidth = sd * (values.len() as f64).powf(-0.2);
+    let (lo, hi) = (
+        (d.min - 2.0 * bandwidth).max(y0),
+        (d.max + 2.0 * bandwidth).min(y1),
+    );
+    let grid: Vec<f64> = (0..GRID)
+        .map(|j| lo + (hi - lo) * j as f64 / (GRID - 1) as f64)
+        .collect();
+    let density = stats::gaussian_kde(values, &grid)?;
+    let peak = density.iter().copied().fold(0.0, f64::max);
+    if !(peak > 0.0 && peak.is_finite()) {
+        return None;
+    }
+    let half: Vec<f64> = density.iter().map(|v| 0.4 * v / peak).collect();
+    let mut outline: Vec<(f64, f64)> = grid.iter().zip(&half).map(|(y, w)| (x - w, *y)).collect();
+    outline.extend(grid.iter().zip(&half).rev().map(|(y, w)| (x + w, *y)));
+    Some(outline)
+}
+
+/// Axis ticks: as many decimals as the axis span needs to tell ticks apart, no more.
+fn tick(v: f64, span: f64) -> String {
+    let step = span / 8.0;
+    let decimals = if step > 0.0 && step.is_finite() {
+        (-step.log10()).ceil().clamp(0.0, 6.0) as usize
+    } else {
+        3
+    };
+    format!("{v:.decimals$}")
+}
+
+/// 0 below a million, else the multiple of 3 at or below log10(x).
+fn engineering_exponent(x: f64) -> i32 {
+    if !(x.is_finite() && x >= 1e6) {
+        return 0;
+    }
+    (x.log10() / 3.0).floor() as i32 * 3
+}
+
+fn superscript(n: i32) -> String {
+    n.to_string()
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            '0' => '⁰',
+            '1' => '¹',
+            '2' => '²',
+            '3' => '³',
+            '4' => '⁴',
+            '5' => '⁵',
+            '6' => '⁶',
+            '7' => '⁷',
+            '8' => '⁸',
+            _ => '⁹',
+        })
+        .collect()
+}

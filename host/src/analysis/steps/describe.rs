@@ -1,0 +1,40 @@
+//! `describe`: n, mean, median, sample variance and standard deviation (ddof 1), min and
+//! max per group and metric.
+
+use super::Context;
+use crate::analysis::stats;
+use crate::analysis::summary::finite;
+
+pub fn run(ctx: &mut Context) -> String {
+    let groups = ctx.table.groups.clone();
+    let mut cells = 0;
+    for group in &groups {
+        for m in 0..ctx.table.metrics.len() {
+            let sample = ctx.table.sample(group, m);
+            let gm = ctx.group_metric(group, m);
+            gm.n = sample.len();
+            let Some(d) = stats::describe(&sample) else {
+                for f in ["mean", "median", "variance", "std", "min", "max"] {
+                    gm.reasons.insert(f.into(), "no values".into());
+                }
+                continue;
+            };
+            cells += 1;
+            gm.mean = finite(d.mean);
+            gm.median = finite(d.median);
+            gm.min = finite(d.min);
+            gm.max = finite(d.max);
+            gm.variance = d.variance.and_then(finite);
+            gm.std = d.std.and_then(finite);
+            for (field, value) in [("variance", gm.variance), ("std", gm.std)] {
+                if value.is_none() {
+                    gm.reasons.insert(
+                        field.into(),
+                        format!("needs at least 2 values, has {}", d.n),
+                    );
+                }
+            }
+        }
+    }
+    format!("described {cells} group × metric sample(s)")
+}

@@ -1,0 +1,371 @@
+//! The registry of analysis steps: each is named, documented and configured by one
+//! `[[analysis]]` table of a manifest (`step = "clean"`, `k = 3.0`, …), and they run in
+//! the order given. [`parse`] turns the tables into typed steps once, so a typo is a
+//! usage error before anything runs.
+
+mod clean;
+mod compare;
+mod describe;
+mod exec;
+mod normality;
+mod options;
+mod report;
+mod table;
+mod violin;
+
+use std::path::PathBuf;
+
+use super::data::Table;
+use super::ingest::{IngestOptions, Ingested};
+use super::metrics::{self, RunFault, WrapPolicy};
+use super::summary::{GroupMetric, RunCount, StepRecord, Summary};
+use options::Options;
+
+/// One `[[analysis]]` table of a manifest: the step's name, its other keys, and the
+/// manifest line it starts on (for error messages).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepSpec {
+    pub step: String,
+    pub options: toml::Table,
+    pub line: Option<usize>,
+}
+
+impl StepSpec {
+    /// A step with default options.
+    pub fn named(step: &str) -> Self {
+        StepSpec {
+            step: step.to_string(),
+            options: toml::Table::new(),
+            line: None,
+        }
+    }
+}
+
+/// A step's entry in the registry: what `host analyze --help` and docs can list.
+#[derive(Debug, Clone, Copy)]
+pub struct StepInfo {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// (option, meaning and default).
+    pub options: &'static [(&'static str, &'static str)],
+}
+
+/// Every step there is, in the order a pipeline usually runs them.
+pub const REGISTRY: &[StepInfo] = &[
+    StepInfo {
+        name: "ingest",
+        summary: "how inputs are read (only as the first step)",
+        options: &[(
+            "energy_column",
+            "EnergiBridge energy column (default CPU_ENERGY (J), else PACKAGE_ENERGY (J))",
+        )],
+    },
+    StepInfo {
+        name: "clean",
+        summary: "drop counter faults and k-sigma outliers, listing each drop",
+        options: clean::OPTIONS,
+    },
+    StepInfo {
+        name: "describe",
+        summary: "n, mean, median, sample variance and std (ddof 1), min, max",
+        options: &[],
+    },
+    StepInfo {
+        name: "normality",
+        summary: "Shapiro–Wilk W and p (Royston 1995) per group and metric",
+        options: &[],
+    },
+    StepInfo {
+        name: "compare",
+        summary: "pairwise Welch t or Mann–Whitney U, effect sizes, Holm correction",
+        options: compare::OPTIONS,
+    },
+    StepInfo {
+        name: "table",
+        summary: "tables.md and tables.csv: medians and % change per pair",
+        options: table::OPTIONS,
+    },
+    StepInfo {
+        name: "violin",
+        summary: "violin plots per metric (SVG and PNG)",
+        options: violin::OPTIONS,
+    },
+    StepInfo {
+        name: "report",
+        summary: "report.html, self-contained, plots embedded",
+        options: report::OPTIONS,
+    },
+    StepInfo {
+        name: "exec",
+        summary: "run an external command on tidy.csv and the output folder",
+        options: exec::OPTIONS,
+    },
+];
+
+/// The study's pipeline: clean (3σ), describe, normality, compare, table, violin, report.
+pub fn default_pipeline() -> Vec<StepSpec> {
+    [
+        "clean",
+        "describe",
+        "normality",
+        "compare",
+        "table",
+        "violin",
+        "report",
+    ]
+    .into_iter()
+    .map(StepSpec::named)
+    .collect()
+}
+
+/// Checks every step name and option without running anything.
+pub fn validate(steps: &[StepSpec]) -> anyhow::Result<()> {
+    parse(steps).map(|_| ())
+}
+
+/// A validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub ingest: IngestOptions,
+    pub steps: Vec<Step>,
+}
+
+/// A configured step.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Clean(clean::Config),
+    Describe,
+    Normality,
+    Compare(compare::Config),
+    Table(table::Config),
+    Violin(violin::Config),
+    Report(report::Config),
+    Exec(exec::Config),
+}
+
+/// Parses the `[[analysis]]` tables; any unknown step or option is a usage error.
+pub fn parse(specs: &[StepSpec]) -> anyhow::Result<Plan> {
+    let mut plan = Plan {
+        ingest: IngestOptions::default(),
+        steps: Vec::new(),
+    };
+    for (i, spec) in specs.iter().enumerate() {
+        let index = i + 1;
+        let info = REGISTRY
+            .iter()
+            .find(|s| s.name == spec.step)
+            .ok_or_else(|| {
+                let known: Vec<&str> = REGISTRY.iter().map(|s| s.name).collect();
+                crate::error::usage(format!(
+                    "{}: unknown step `{}`; known: {}",
+                    options::where_(index, &spec.step, spec.line)
+                        .replace(&format!(" `{}`", spec.step), ""),
+                    spec.step,
+                    known.join(", ")
+                ))
+            })?;
+        let known: Vec<&str> = info.options.iter().map(|(k, _)| *k).collect();
+        let opts = Options::new(spec, index, &known)?;
+        let step = match info.name {
+            "ingest" => {
+                if index != 1 {
+                    return Err(opts.error("`ingest` can only be the first step"));
+                }
+                plan.ingest.energy_column = opts.string("energy_column")?;
+                continue;
+            }
+            "clean" => Step::Clean(clean::Config::parse(&opts)?),
+            "describe" => Step::Describe,
+            "normality" => Step::Normality,
+            "compare" => Step::Compare(compare::Config::parse(&opts)?),
+            "table" => Step::Table(table::Config::parse(&opts)?),
+            "violin" => Step::Violin(violin::Config::parse(&opts)?),
+            "report" => Step::Report(report::Config::parse(&opts)?),
+            _ => Step::Exec(exec::Config::parse(&opts)?),
+        };
+        plan.steps.push(step);
+    }
+    Ok(plan)
+}
+
+/// What steps share while the pipeline runs.
+pub struct Context {
+    pub ingested: Ingested,
+    /// The current table: steps read it, `clean` replaces it.
+    pub table: Table,
+    pub summary: Summary,
+    pub out: PathBuf,
+    /// Counter faults of the current table that nobody dropped (no `clean` step).
+    faults: Vec<RunFault>,
+    described: bool,
+    normality_tested: bool,
+}
+
+impl Context {
+    pub fn new(ingested: Ingested, out: PathBuf) -> Self {
+        let (table, faults) = metrics::derive(&ingested, WrapPolicy::default());
+        let summary = Summary {
+            energy_source: ingested.energy_source.label(),
+            energy_estimated: ingested.energy_source.is_estimate(),
+            inputs: ingested.inputs.clone(),
+            metrics: table.metrics.clone(),
+            ignored: ingested.ignored.clone(),
+            warnings: ingested.warnings.clone(),
+            ..Summary::default()
+        };
+        Context {
+            ingested,
+            table,
+            summary,
+            out,
+            faults,
+            described: false,
+            normality_tested: false,
+        }
+    }
+
+    /// The summary entry of `group` × metric number `m`.
+    pub fn group_metric(&mut self, group: &str, m: usize) -> &mut GroupMetric {
+        let metric = &self.table.metrics[m];
+        let (key, unit) = (metric.key.clone(), metric.unit.clone());
+        self.summary
+            .groups
+            .entry(group, Default::default)
+            .entry(&key, || GroupMetric {
+                unit,
+                ..GroupMetric::default()
+            })
+    }
+
+    /// Updates `runs` (analysed and ignored per group) from the current table.
+    pub fn count_runs(&mut self) {
+        for group in self.table.groups.clone() {
+            let ignored = self
+                .summary
+                .ignored
+                .iter()
+                .filter(|i| i.group == group)
+                .count();
+            let analysed = self.table.runs_in(&group);
+            *self.summary.runs.entry(&group, Default::default) = RunCount { analysed, ignored };
+        }
+    }
+
+    fn record(&mut self, step: &str, note: String) {
+        self.summary.steps.push(StepRecord {
+            step: step.to_string(),
+            note,
+            exec: None,
+        });
+    }
+
+    /// Completes the summary: run counts, entries for every group and metric, and a
+    /// reason for every figure no step computed.
+    pub fn finish(mut self) -> Summary {
+        for fault in std::mem::take(&mut self.faults) {
+            self.summary.warnings.push(format!(
+                "{} run {}: {} (kept: no `clean` step)",
+                fault.group, fault.run, fault.reason
+            ));
+        }
+        self.count_runs();
+        let groups = self.table.groups.clone();
+        for group in &groups {
+            for m in 0..self.table.metrics.len() {
+                let n = self.table.sample(group, m).len();
+                let (described, tested) = (self.described, self.normality_tested);
+                let gm = self.group_metric(group, m);
+                if !described {
+                    gm.n = n;
+                    for f in ["mean", "median", "variance", "std", "min", "max"] {
+                        gm.reasons.insert(
+                            f.into(),
+                            "not computed: no `describe` step in the pipeline".into(),
+                        );
+                    }
+                }
+                if !tested {
+                    for f in ["shapiro_w", "shapiro_p"] {
+                        gm.reasons.insert(
+                            f.into(),
+                            "not computed: no `normality` step in the pipeline".into(),
+                        );
+                    }
+                }
+            }
+        }
+        self.summary
+    }
+}
+
+impl Step {
+    /// Runs the step, recording what it did in the summary.
+    pub fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        match self {
+            Step::Clean(c) => {
+                let note = clean::run(c, ctx);
+                ctx.faults.clear();
+                ctx.record("clean", note);
+            }
+            Step::Describe => {
+                let note = describe::run(ctx);
+                ctx.described = true;
+                ctx.record("describe", note);
+            }
+            Step::Normality => {
+                let note = normality::run(ctx);
+                ctx.normality_tested = true;
+                ctx.record("normality", note);
+            }
+            Step::Compare(c) => {
+                let note = compare::run(c, ctx)?;
+                ctx.record("compare", note);
+            }
+            Step::Table(c) => {
+                let note = table::run(c, ctx)?;
+                ctx.record("table", note);
+            }
+            Step::Violin(c) => {
+                let note = violin::run(c, ctx)?;
+                ctx.record("violin", note);
+            }
+            Step::Report(c) => {
+                let note = report::run(c, ctx)?;
+                ctx.record("report", note);
+            }
+            Step::Exec(c) => {
+                let record = exec::run(c, ctx)?;
+                ctx.summary.steps.push(record);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Metric indices selected by a `metrics = [...]` option (all when `None`); an unknown
+/// key is a usage error listing the known ones.
+pub(crate) fn select_metrics(
+    table: &Table,
+    step: &str,
+    wanted: &Option<Vec<String>>,
+) -> anyhow::Result<Vec<usize>> {
+    let Some(wanted) = wanted else {
+        return Ok((0..table.metrics.len()).collect());
+    };
+    wanted
+        .iter()
+        .map(|key| {
+            table
+                .metrics
+                .iter()
+                .position(|m| &m.key == key)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = table.metrics.iter().map(|m| m.key.as_str()).collect();
+                    crate::error::usage(format!(
+                        "[[analysis]] `{step}`: unknown metric `{key}`; this data has: {}",
+                        known.join(", ")
+                    ))
+                })
+        })
+        .collect()
+}

@@ -1,0 +1,197 @@
+//! `summary.json`: the machine-readable result of an analysis. Scripts depend on it, so
+//! fields are only ever added, never renamed or removed.
+//!
+//! ```text
+//! { "groups": { "<group>": { "<metric>": {
+//!       "n", "mean", "median", "variance", "std", "min", "max", "shapiro_w", "shapiro_p",
+//!       "unit", "reasons": { "<field>": "why it is null" } } } },
+//!   "comparisons": [ { "a", "b", "metric", "test": "welch" | "mann-whitney", "statistic",
+//!       "p_value", "p_holm", "mean_difference", "median_difference", "median_change_pct",
+//!       "cohens_d", "cliffs_delta",
+//!       "unit", "n_a", "n_b", "median_a", "median_b", "df", "method", "alpha",
+//!       "significant", "why", "reasons": { … } } ],
+//!   "dropped": [ { "group", "run", "metric", "value", "reason" } ],
+//!   "energy_source": "measured: …" | "estimate: …",
+//!   "energy_estimated", "inputs", "metrics": [ { "key", "label", "unit" } ],
+//!   "runs": { "<group>": { "analysed", "ignored" } }, "ignored": [ { "group", "run", "status", "reason" } ],
+//!   "steps": [ { "step", "note", "exec"?: { "command", "exit_code", "success", "stdout", "stderr" } } ],
+//!   "files": [ … ], "warnings": [ … ] }
+//! ```
+//!
+//! Conventions: variance and std are sample ones (ddof 1); differences are a − b;
+//! `median_change_pct` is (median b − median a) / median a × 100; `p_holm` is Holm's
+//! step-down adjustment over every comparison of the `compare` step. A number that does
+//! not exist (too few values, constant data, a test that cannot run) is `null`, and
+//! `reasons` says why under the field's name: the file never holds NaN or infinity.
+//! In `dropped`, `metric` is `*` when the whole run was dropped (counter fault, non-positive
+//! totals); otherwise one metric's value was dropped (k-sigma outlier) and `value` holds it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use super::data::Metric;
+use super::ingest::Ignored;
+
+/// A map that keeps insertion order when serialised (groups in input order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ordered<T>(pub Vec<(String, T)>);
+
+impl<T> Default for Ordered<T> {
+    fn default() -> Self {
+        Ordered(Vec::new())
+    }
+}
+
+impl<T> Ordered<T> {
+    pub fn get(&self, key: &str) -> Option<&T> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The entry for `key`, created with `make` when absent.
+    pub fn entry(&mut self, key: &str, make: impl FnOnce() -> T) -> &mut T {
+        let pos = match self.0.iter().position(|(k, _)| k == key) {
+            Some(p) => p,
+            None => {
+                self.0.push((key.to_string(), make()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[pos].1
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+impl<T: Serialize> Serialize for Ordered<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Why fields are null, by field name.
+pub type Reasons = BTreeMap<String, String>;
+
+/// One group's figures for one metric (`describe` and `normality` fill them).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct GroupMetric {
+    pub n: usize,
+    pub mean: Option<f64>,
+    pub median: Option<f64>,
+    pub variance: Option<f64>,
+    pub std: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub shapiro_w: Option<f64>,
+    pub shapiro_p: Option<f64>,
+    pub unit: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reasons: Reasons,
+}
+
+/// One pairwise test on one metric.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Comparison {
+    pub a: String,
+    pub b: String,
+    pub metric: String,
+    /// `welch` or `mann-whitney`.
+    pub test: String,
+    pub statistic: Option<f64>,
+    pub p_value: Option<f64>,
+    pub p_holm: Option<f64>,
+    pub mean_difference: Option<f64>,
+    pub median_difference: Option<f64>,
+    pub median_change_pct: Option<f64>,
+    pub cohens_d: Option<f64>,
+    pub cliffs_delta: Option<f64>,
+    pub unit: String,
+    pub n_a: usize,
+    pub n_b: usize,
+    pub median_a: Option<f64>,
+    pub median_b: Option<f64>,
+    /// Welch's degrees of freedom.
+    pub df: Option<f64>,
+    /// Mann–Whitney: `exact` or `asymptotic`.
+    pub method: Option<String>,
+    pub alpha: f64,
+    /// Holm-adjusted p below alpha.
+    pub significant: Option<bool>,
+    /// Why this test was chosen.
+    pub why: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reasons: Reasons,
+}
+
+/// A value or run left out of the analysis, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Dropped {
+    pub group: String,
+    pub run: String,
+    /// A metric key, or `*` for the whole run.
+    pub metric: String,
+    pub value: Option<f64>,
+    pub reason: String,
+}
+
+/// Runs per group.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RunCount {
+    pub analysed: usize,
+    pub ignored: usize,
+}
+
+/// What an `exec` step did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ExecRecord {
+    pub command: Vec<String>,
+    pub exit_code: Option<i32>,
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// What one step did, in a sentence.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StepRecord {
+    pub step: String,
+    pub note: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecRecord>,
+}
+
+/// The whole result; see the module documentation for the JSON layout.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub groups: Ordered<Ordered<GroupMetric>>,
+    pub comparisons: Vec<Comparison>,
+    pub dropped: Vec<Dropped>,
+    pub energy_source: String,
+    pub energy_estimated: bool,
+    pub inputs: Vec<String>,
+    pub metrics: Vec<Metric>,
+    pub runs: Ordered<RunCount>,
+    pub ignored: Vec<Ignored>,
+    pub steps: Vec<StepRecord>,
+    pub files: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// `Some(x)` when `x` is finite: the one gate every number passes on its way to JSON.
+pub fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// Writes `summary` as pretty JSON.
+pub fn write_json(summary: &Summary, path: &Path) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(summary).context("cannot serialise summary.json")?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
