@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use super::environment::{self, EnergySummary, PluginProvenance, Roots};
 use super::estimate;
 use super::plan::{self, PlannedRun};
 use super::progress::CampaignProgress;
@@ -53,20 +54,36 @@ struct Job {
     retry: u32,
 }
 
+/// What preflight found: one line per item for the user, and each plugin's provenance.
+pub struct Preflight {
+    pub lines: Vec<String>,
+    pub plugins: Vec<PluginProvenance>,
+}
+
 /// Checks what can be checked before measuring anything: plugins load and speak our
-/// interface, the data is present and verified. Returns one line per item.
-pub fn preflight(manifest: &Manifest) -> anyhow::Result<Vec<String>> {
+/// interface, the data is present and verified.
+pub fn preflight(manifest: &Manifest) -> anyhow::Result<Preflight> {
     let mut lines = Vec::new();
+    let mut plugins = Vec::new();
     let mut problems = Vec::new();
     for p in &manifest.plugins {
         match load::load(&p.path) {
-            Ok(l) => lines.push(format!(
-                "  {:<10} {} {} ({})",
-                p.name,
-                l.info.framework,
-                l.info.framework_version,
-                p.path.display()
-            )),
+            Ok(l) => {
+                lines.push(format!(
+                    "  {:<10} {} {} ({})",
+                    p.name,
+                    l.info.framework,
+                    l.info.framework_version,
+                    p.path.display()
+                ));
+                plugins.push(PluginProvenance {
+                    name: p.name.clone(),
+                    path: p.path.clone(),
+                    sha256: environment::sha256_file(&p.path)?,
+                    framework: l.info.framework.to_string(),
+                    framework_version: l.info.framework_version.to_string(),
+                });
+            }
             Err(e) => problems.push(format!("  plugin `{}`: {e}", p.name)),
         }
     }
@@ -88,7 +105,7 @@ pub fn preflight(manifest: &Manifest) -> anyhow::Result<Vec<String>> {
             problems.join("\n")
         )));
     }
-    Ok(lines)
+    Ok(Preflight { lines, plugins })
 }
 
 pub fn run(
@@ -105,7 +122,7 @@ pub fn run(
         .or(resumed.as_ref().map(|(_, s)| s.iterations))
         .unwrap_or(manifest.experiment.iterations);
     let planned = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
-    let plugin_lines = preflight(manifest)?;
+    let checked = preflight(manifest)?;
     println!(
         "{}: {} iteration(s) × {} plugin(s) = {} runs, {} epoch(s) each",
         manifest.experiment.name,
@@ -114,7 +131,7 @@ pub fn run(
         planned.len(),
         manifest.training.epochs
     );
-    for l in &plugin_lines {
+    for l in &checked.lines {
         println!("{l}");
     }
     if opts.dry_run {
@@ -133,7 +150,28 @@ pub fn run(
     for why in probe.unused_sources() {
         println!("  not used: {why}");
     }
+    let energy = EnergySummary {
+        label: probe.label(),
+        measured: probe.measured(),
+        domains: domains.clone(),
+        unused_sources: probe.unused_sources(),
+    };
     probe.stop()?;
+
+    // Provenance, and the "is this machine quiet?" checklist: reported, never enforced.
+    let roots = Roots::default();
+    let mut env = environment::capture(
+        &roots,
+        &manifest.path,
+        &manifest.sha256,
+        &checked.plugins,
+        &energy,
+    );
+    let warnings = environment::quiet_machine_warnings(&roots, &env);
+    for w in &warnings {
+        println!("warning: {w}");
+    }
+    env.record_warnings(&warnings);
 
     let (dir, mut csv, existing) = match resumed {
         Some((dir, _)) => {
@@ -159,6 +197,16 @@ pub fn run(
         &dir.root.join("campaign.json"),
         serde_json::to_string_pretty(&state)?.as_bytes(),
     )?;
+    // A resumed campaign keeps the original environment.json and adds one per resume.
+    let env_file = if existing.is_empty() && !dir.root.join("environment.json").exists() {
+        dir.root.join("environment.json")
+    } else {
+        dir.root.join(format!(
+            "environment-resume-{}.json",
+            env.captured_at.replace(':', "")
+        ))
+    };
+    env.write_json(&env_file)?;
     println!("results: {}", dir.root.display());
 
     let mut history: HistoryIndex = HistoryIndex::from_rows(&existing);

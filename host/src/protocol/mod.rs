@@ -1,6 +1,7 @@
 //! Scheduling: what runs when. `plan` is pure; `campaign` drives workers through it.
 
 pub mod campaign;
+pub mod environment;
 pub mod estimate;
 pub mod plan;
 pub mod progress;

@@ -60,9 +60,10 @@ impl fmt::Display for Warning {
                 // A CPU count fits f64 exactly.
                 #[allow(clippy::cast_precision_loss)]
                 let per_cpu = load / *cpus as f64;
+                let plural = if *cpus == 1 { "" } else { "s" };
                 write!(
                     f,
-                    "1-minute load average is {load:.2} on {cpus} CPUs ({per_cpu:.2} per CPU, \
+                    "1-minute load average is {load:.2} on {cpus} CPU{plural} ({per_cpu:.2} per CPU, \
                      quiet is below {LOAD_PER_CPU}): wait for other jobs to finish (`top` shows them)"
                 )
             }
