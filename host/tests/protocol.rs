@@ -197,3 +197,56 @@ fn failed_runs_are_retried_at_the_end_and_marked() {
         .collect();
     assert_eq!(spin.len(), 1, "a run that succeeded is not retried");
 }
+
+#[test]
+fn idle_baseline_gives_dynamic_energy_and_rests_wait_for_idle_at_most_max() {
+    let dir = temp_dir("idle");
+    let m = two_spins("idle_baseline = \"1s\"\nidle_baseline_after = true\n")
+        .replace("iterations = 3", "iterations = 1")
+        .replace(
+            "rest = \"0s\"",
+            "rest = { until_idle = true, max = \"3s\", within = 0.05 }",
+        );
+    std::fs::write(dir.join("m.toml"), m).unwrap();
+    let out = host(&dir, &["run", "m.toml", "--out", "res"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("idle baseline:"), "{}", text(&out));
+
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("res/campaign.json")).unwrap())
+            .unwrap();
+    let idle = state["idle_power_w"].as_f64().expect("idle power recorded");
+    assert!(
+        idle > 0.0 && state["idle_power_after_w"].as_f64().is_some(),
+        "{state}"
+    );
+
+    let (h, rows) = read_csv(&dir.join("res/runs.csv"));
+    for r in &rows {
+        let f = |c: &str| r[col(&h, c)].parse::<f64>().unwrap();
+        let expected = f("energy_j") - idle * f("time_s");
+        assert!(
+            (f("energy_dynamic_j") - expected).abs() <= 1e-9 * f("energy_j").abs().max(1.0),
+            "{r:?}"
+        );
+    }
+    let rest: f64 = rows[1][col(&h, "rest_s")].parse().unwrap();
+    assert!(
+        rest > 0.0 && rest < 4.5,
+        "rest until idle is bounded by max = 3 s: {rest}"
+    );
+}
+
+#[test]
+fn resting_until_idle_without_a_baseline_is_a_manifest_error() {
+    let dir = temp_dir("idle-missing");
+    let m = two_spins("").replace("rest = \"0s\"", "rest = { until_idle = true }");
+    std::fs::write(dir.join("m.toml"), m).unwrap();
+    let out = host(&dir, &["run", "m.toml", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("needs `idle_baseline`"),
+        "{}",
+        text(&out)
+    );
+}

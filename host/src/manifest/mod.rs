@@ -46,6 +46,8 @@ pub struct Experiment {
     pub warmup: Duration,
     pub rest: Rest,
     pub idle_baseline: Duration,
+    /// Measure the idle baseline again after the last run (drift check).
+    pub idle_baseline_after: bool,
     /// Per-run limit; a worker still running after it is killed and its run recorded failed.
     pub run_timeout: Duration,
     pub retry_failed: u32,
@@ -176,9 +178,18 @@ impl Manifest {
             warmup: duration(&e.warmup, "warmup", Duration::ZERO)?,
             rest,
             idle_baseline: duration(&e.idle_baseline, "idle_baseline", Duration::ZERO)?,
+            idle_baseline_after: e.idle_baseline_after.unwrap_or(false),
             run_timeout: duration(&e.run_timeout, "run_timeout", Duration::from_secs(3600))?,
             retry_failed: e.retry_failed.unwrap_or(0),
         };
+
+        if matches!(experiment.rest, Rest::UntilIdle { .. }) && experiment.idle_baseline.is_zero() {
+            return Err(usage(format!(
+                "{}: `rest = {{ until_idle = true, .. }}` rests until power is back near the idle \
+                 baseline, so it needs `idle_baseline` (e.g. \"30s\") in [experiment]",
+                here(rest_line)
+            )));
+        }
 
         let d = raw.dataset.unwrap_or_default();
         if let Some(n) = d.name.as_deref() {

@@ -30,6 +30,7 @@ pub struct RawExperiment {
     pub warmup: Option<Spanned<String>>,
     pub rest: Option<Spanned<RawRest>>,
     pub idle_baseline: Option<Spanned<String>>,
+    pub idle_baseline_after: Option<bool>,
     pub run_timeout: Option<Spanned<String>>,
     pub retry_failed: Option<u32>,
 }

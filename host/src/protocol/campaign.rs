@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::environment::{self, EnergySummary, PluginProvenance, Roots};
 use super::estimate;
+use super::idle;
 use super::plan::{self, PlannedRun};
 use super::progress::CampaignProgress;
 use crate::energy::EnergyMonitor;
@@ -45,6 +46,22 @@ struct CampaignState {
     seed: u64,
     plugins: Vec<String>,
     host_version: String,
+    /// Idle power measured before the first run (W); a resumed campaign keeps it so that
+    /// every run's dynamic energy is computed against the same baseline.
+    #[serde(default)]
+    idle_power_w: Option<f64>,
+    /// Idle power measured after the last run, when the manifest asks (drift check).
+    #[serde(default)]
+    idle_power_after_w: Option<f64>,
+}
+
+impl CampaignState {
+    fn save(&self, dir: &CampaignDir) -> anyhow::Result<()> {
+        dir.write_synced(
+            &dir.root.join("campaign.json"),
+            serde_json::to_string_pretty(self)?.as_bytes(),
+        )
+    }
 }
 
 /// One run to do: a planned run, or the k-th retry of a failed one.
@@ -173,6 +190,9 @@ pub fn run(
     }
     env.record_warnings(&warnings);
 
+    let saved_idle = resumed.as_ref().map_or((None, None), |(_, s)| {
+        (s.idle_power_w, s.idle_power_after_w)
+    });
     let (dir, mut csv, existing) = match resumed {
         Some((dir, _)) => {
             let (csv, existing) =
@@ -186,17 +206,16 @@ pub fn run(
             (dir, csv, Vec::new())
         }
     };
-    let state = CampaignState {
+    let mut state = CampaignState {
         manifest_sha256: manifest.sha256.clone(),
         iterations,
         seed: manifest.experiment.seed,
         plugins: manifest.plugins.iter().map(|p| p.name.clone()).collect(),
         host_version: env!("CARGO_PKG_VERSION").into(),
+        idle_power_w: saved_idle.0,
+        idle_power_after_w: saved_idle.1,
     };
-    dir.write_synced(
-        &dir.root.join("campaign.json"),
-        serde_json::to_string_pretty(&state)?.as_bytes(),
-    )?;
+    state.save(&dir)?;
     // A resumed campaign keeps the original environment.json and adds one per resume.
     let env_file = if existing.is_empty() && !dir.root.join("environment.json").exists() {
         dir.root.join("environment.json")
@@ -228,6 +247,22 @@ pub fn run(
     let manifest_path = std::fs::canonicalize(&manifest.path)
         .with_context(|| format!("cannot resolve {}", manifest.path.display()))?;
 
+    // The idle baseline comes first, on a machine at rest (before the warm-up heats it).
+    if state.idle_power_w.is_none()
+        && !manifest.experiment.idle_baseline.is_zero()
+        && !todo.is_empty()
+    {
+        println!(
+            "idle baseline: measuring {} with nothing running",
+            humantime::format_duration(manifest.experiment.idle_baseline)
+        );
+        state.idle_power_w =
+            idle::measure_idle_power(&manifest.energy, manifest.experiment.idle_baseline, stop)?;
+        state.save(&dir)?;
+    }
+    if let Some(w) = state.idle_power_w {
+        println!("idle baseline: {w:.2} W (energy_dynamic_j = energy_j − {w:.2} W × time_s)");
+    }
     if !todo.is_empty() {
         warm_up(manifest.experiment.warmup, stop);
     }
@@ -262,9 +297,7 @@ pub fn run(
         let job = todo[next].clone();
         next += 1;
         if records.len() + existing.len() > 0 && rested.is_none() {
-            let started = Instant::now();
-            rest(&manifest.experiment.rest, stop);
-            rested = Some(started.elapsed().as_secs_f64());
+            rested = Some(rest(manifest, state.idle_power_w, stop, &progress)?.as_secs_f64());
             if stop.load(Ordering::SeqCst) {
                 interrupted = true;
                 break;
@@ -316,12 +349,31 @@ pub fn run(
             RunRecord::from_outcome(job.run.iteration, job.run.order, &spec.name, &outcome);
         record.retry = job.retry;
         record.rest_s = Some(rested.take().unwrap_or(0.0));
+        if let (Some(idle), Some(e), Some(t)) = (state.idle_power_w, record.energy_j, record.time_s)
+        {
+            record.energy_dynamic_j = Some(e - idle * t);
+        }
         csv.append(&record)?;
         history.add(job.run.iteration, &spec.name, record.status == "ok");
         progress.println(describe_record(&record, &log));
         records.push(record);
     }
     progress.finish();
+    if !interrupted && manifest.experiment.idle_baseline_after && !records.is_empty() {
+        println!(
+            "idle baseline (after): measuring {}",
+            humantime::format_duration(manifest.experiment.idle_baseline)
+        );
+        state.idle_power_after_w =
+            idle::measure_idle_power(&manifest.energy, manifest.experiment.idle_baseline, stop)?;
+        state.save(&dir)?;
+        if let (Some(before), Some(after)) = (state.idle_power_w, state.idle_power_after_w) {
+            println!(
+                "idle baseline: {before:.2} W before, {after:.2} W after ({:+.1} %)",
+                (after - before) / before * 100.0
+            );
+        }
+    }
     if interrupted {
         println!(
             "\nstopped. Finished runs are kept in {}.\nresume with: host run {} --resume {}",
@@ -568,20 +620,34 @@ fn warm_up(duration: Duration, stop: &AtomicBool) {
     });
 }
 
-/// Rests between runs so that heat and power from one run do not leak into the next.
-fn rest(rest: &Rest, stop: &AtomicBool) {
-    let duration = match rest {
-        Rest::Fixed(d) => *d,
-        // Until-idle resting needs the idle baseline (campaign protocol); until then rest
-        // for the maximum, which is the conservative choice.
-        Rest::UntilIdle { max, .. } => *max,
-    };
-    let deadline = Instant::now() + duration;
-    while Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(
-            Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now())),
-        );
+/// Rests between runs so that heat and power from one run do not leak into the next: a
+/// fixed time, or until power is back within a fraction of the idle baseline (at most `max`).
+fn rest(
+    manifest: &Manifest,
+    idle_w: Option<f64>,
+    stop: &AtomicBool,
+    progress: &CampaignProgress,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    match (&manifest.experiment.rest, idle_w) {
+        (Rest::Fixed(d), _) => {
+            idle::sleep_unless_stopped(*d, stop);
+        }
+        (Rest::UntilIdle { max, within }, Some(idle)) => {
+            let (_, power) = idle::rest_until_idle(&manifest.energy, idle, *max, *within, stop)?;
+            if let Some(p) = power.filter(|p| *p > idle * (1.0 + within)) {
+                progress.println(format!(
+                    "  rest: power still {p:.2} W after {} (idle {idle:.2} W); going on",
+                    humantime::format_duration(*max)
+                ));
+            }
+        }
+        // No baseline (interrupted while measuring it): the conservative choice is the maximum.
+        (Rest::UntilIdle { max, .. }, None) => {
+            idle::sleep_unless_stopped(*max, stop);
+        }
     }
+    Ok(started.elapsed())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod campaign;
 pub mod environment;
 pub mod estimate;
+pub mod idle;
 pub mod plan;
 pub mod progress;
 pub mod rng;
