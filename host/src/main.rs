@@ -95,7 +95,7 @@ enum Command {
         #[arg(long)]
         manifest_sha256: Option<String>,
         #[arg(long)]
-        plugin_index: usize,
+        plugin: String,
         #[arg(long)]
         iteration: u32,
         #[arg(long)]
@@ -259,14 +259,14 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Worker {
             manifest,
             manifest_sha256,
-            plugin_index,
+            plugin,
             iteration,
             samples,
         } => {
             let job = plugin::worker::WorkerJob {
                 manifest,
                 manifest_sha256,
-                plugin: plugin_index,
+                plugin,
                 iteration,
                 samples_csv: samples,
             };

@@ -208,3 +208,49 @@ fn corrupt_mnist_is_refused_with_what_is_wrong() {
         text(&out)
     );
 }
+
+#[test]
+fn a_plugins_env_table_reaches_its_workers_only() {
+    let dir = temp_dir("plugin-env");
+    let faulty = plugin("faulty");
+    let m = manifest(&format!(
+        "[[plugin]]\nname = \"with\"\npath = \"{0}\"\noptions = {{ require_env = \"OMP_WAIT_POLICY=PASSIVE\" }}\nenv = {{ OMP_WAIT_POLICY = \"PASSIVE\" }}\n\n\
+         [[plugin]]\nname = \"without\"\npath = \"{0}\"\noptions = {{ require_env = \"OMP_WAIT_POLICY=PASSIVE\" }}\n",
+        faulty.display()
+    ));
+    std::fs::write(dir.join("m.toml"), m).unwrap();
+    let out = host(&dir, &["run", "m.toml", "--out", "res"]);
+    let (h, rows) = read_csv(&dir.join("res/runs.csv"));
+    let status = |name: &str| {
+        rows.iter()
+            .find(|r| r[col(&h, "plugin")] == name)
+            .map(|r| r[col(&h, "status")].clone())
+    };
+    assert_eq!(status("with").as_deref(), Some("ok"), "{}", text(&out));
+    assert_eq!(
+        status("without").as_deref(),
+        Some("failed"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_missing_optional_plugin_is_skipped_with_a_note() {
+    let dir = temp_dir("optional-plugin");
+    let m = manifest(&format!(
+        "[[plugin]]\nname = \"spin\"\npath = \"{}\"\n\n[[plugin]]\nname = \"later\"\npath = \"not/built/libplugin_later.so\"\noptional = true\n",
+        plugin("spin").display()
+    ));
+    std::fs::write(dir.join("m.toml"), m).unwrap();
+    let out = host(&dir, &["run", "m.toml", "--out", "res"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("skipping optional plugin `later`"),
+        "{}",
+        text(&out)
+    );
+    let (h, rows) = read_csv(&dir.join("res/runs.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][col(&h, "plugin")], "spin");
+}

@@ -83,7 +83,13 @@ pub struct PluginSpec {
     pub name: String,
     pub path: PathBuf,
     pub options: Vec<(String, String)>,
+    /// Environment variables for this plugin's workers, e.g. `OMP_WAIT_POLICY = "PASSIVE"`
+    /// (runtimes such as OpenMP read them when they load, before any plugin code runs).
+    pub env: Vec<(String, String)>,
     pub timeout: Option<Duration>,
+    /// Skip this plugin (with a note) when its file does not exist, instead of refusing to
+    /// start: for manifests that list plugins not every machine builds.
+    pub optional: bool,
 }
 
 impl PluginSpec {
@@ -345,6 +351,8 @@ impl Manifest {
                 name,
                 path: base.join(p.path),
                 options: p.options.into_iter().collect(),
+                env: p.env.into_iter().collect(),
+                optional: p.optional,
                 timeout: (timeout > Duration::ZERO).then_some(timeout),
             });
         }
@@ -392,6 +400,31 @@ impl Manifest {
             plugins,
             analysis,
         })
+    }
+
+    /// The manifest without its optional plugins whose files are missing, and one note per
+    /// plugin left out. Refuses (usage error) when no plugin is left.
+    pub fn without_missing_optional_plugins(&self) -> anyhow::Result<(Manifest, Vec<String>)> {
+        let mut kept = self.clone();
+        let mut notes = Vec::new();
+        kept.plugins.retain(|p| {
+            let missing = p.optional && !p.path.exists();
+            if missing {
+                notes.push(format!(
+                    "skipping optional plugin `{}`: {} is not built",
+                    p.name,
+                    p.path.display()
+                ));
+            }
+            !missing
+        });
+        if kept.plugins.is_empty() {
+            return Err(usage(format!(
+                "{}: every plugin is optional and none is built",
+                self.path.display()
+            )));
+        }
+        Ok((kept, notes))
     }
 
     /// Total runs in the campaign (before retries).

@@ -113,5 +113,9 @@ pub struct RawPlugin {
     pub path: PathBuf,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub optional: bool,
     pub timeout: Option<Spanned<String>>,
 }

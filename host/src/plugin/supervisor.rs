@@ -18,7 +18,8 @@ use super::events::{Event, Mark};
 pub struct WorkerLaunch<'a> {
     pub manifest: &'a Path,
     pub manifest_sha256: &'a str,
-    pub plugin: usize,
+    /// The plugin's name in the manifest.
+    pub plugin: &'a str,
     pub iteration: u32,
     pub samples_csv: Option<&'a Path>,
     /// The worker's stderr (framework logs, panics) goes here in full.
@@ -26,6 +27,8 @@ pub struct WorkerLaunch<'a> {
     pub timeout: Duration,
     /// Pin the worker to these CPUs (a `taskset`-style list), if set.
     pub cpus: Option<&'a str>,
+    /// Extra environment variables for the worker (the plugin's `env` table).
+    pub env: &'a [(String, String)],
 }
 
 /// Everything the worker said, and how it ended.
@@ -79,8 +82,8 @@ pub fn run_worker(
         .arg(launch.manifest)
         .arg("--manifest-sha256")
         .arg(launch.manifest_sha256)
-        .arg("--plugin-index")
-        .arg(launch.plugin.to_string())
+        .arg("--plugin")
+        .arg(launch.plugin)
         .arg("--iteration")
         .arg(launch.iteration.to_string());
     if let Some(s) = launch.samples_csv {
@@ -90,6 +93,7 @@ pub fn run_worker(
         Some(list) => Some(parse_cpu_list(list)?),
         None => None,
     };
+    cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));

@@ -32,7 +32,8 @@ pub struct WorkerJob {
     pub manifest: PathBuf,
     /// SHA-256 the manifest had when the campaign started; a changed file is refused.
     pub manifest_sha256: Option<String>,
-    pub plugin: usize,
+    /// The plugin's name in the manifest.
+    pub plugin: String,
     pub iteration: u32,
     pub samples_csv: Option<PathBuf>,
 }
@@ -161,8 +162,9 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
     }
     let spec = manifest
         .plugins
-        .get(job.plugin)
-        .with_context(|| format!("plugin index {} out of range", job.plugin))
+        .iter()
+        .find(|p| p.name == job.plugin)
+        .with_context(|| format!("the manifest has no plugin named `{}`", job.plugin))
         .in_phase("prepare")?;
     let prepared = data::prepare(&manifest.dataset).in_phase("prepare")?;
     let order = plan::sample_order(

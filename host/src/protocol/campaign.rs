@@ -130,6 +130,11 @@ pub fn run(
     opts: &CampaignOptions,
     stop: &AtomicBool,
 ) -> anyhow::Result<CampaignResult> {
+    let (manifest, skipped) = manifest.without_missing_optional_plugins()?;
+    let manifest = &manifest;
+    for note in &skipped {
+        println!("{note}");
+    }
     let resumed = match &opts.resume {
         Some(dir) => Some(open_for_resume(manifest, dir)?),
         None => None,
@@ -330,12 +335,13 @@ pub fn run(
         let launch = supervisor::WorkerLaunch {
             manifest: &manifest_path,
             manifest_sha256: &manifest.sha256,
-            plugin: job.run.plugin,
+            plugin: &spec.name,
             iteration: job.run.iteration,
             samples_csv: Some(&samples),
             log: &log,
             timeout: manifest.timeout_for(spec),
             cpus: manifest.training.cpus.as_deref(),
+            env: &spec.env,
         };
         let outcome = supervisor::run_worker(&launch, stop, |e| progress.on_event(e))?;
         progress.finish_run(outcome.wall);

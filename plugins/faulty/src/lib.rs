@@ -4,6 +4,8 @@
 //!
 //! Faults: `panic`, `abort` (std::process::abort), `segfault` (a null dereference),
 //! `hang` (sleeps for an hour), `error` (returns a PluginError), `none` (behaves).
+//! Option `require_env = "NAME=VALUE"` fails setup unless the worker's environment has it
+//! (tests the manifest's per-plugin `env`).
 
 use plugin_api::{
     export_plugin, into_trainer, EvalReport, PluginError, PluginInfo, Progress, RunInfo, Session,
@@ -20,6 +22,15 @@ fn info() -> PluginInfo {
 }
 
 fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError> {
+    if let Some(required) = session.option("require_env") {
+        let (name, value) = required.split_once('=').unwrap_or((required, ""));
+        let found = std::env::var(name).ok();
+        if found.as_deref() != Some(value) {
+            return Err(PluginError::setup(format!(
+                "environment {name} is {found:?}, expected {value:?}"
+            )));
+        }
+    }
     let fault = session.option("fault").unwrap_or("none").to_string();
     let phase = session.option("phase").unwrap_or("train").to_string();
     if !["panic", "abort", "segfault", "hang", "error", "none"].contains(&fault.as_str()) {
