@@ -151,6 +151,11 @@ pub use trainer::{
     into_trainer, Progress, ProgressSink, ProgressSink_TO, Train, Trainer, TrainerBox, Trainer_TO,
 };
 
+/// An option the host adds to every session: the manifest's folder (absolute), against which
+/// relative paths in the other options resolve. Plugins that check their option keys must
+/// accept it.
+pub const MANIFEST_DIR_OPTION: &str = "manifest_dir";
+
 /// The version of this interface. The host refuses a plugin whose `PluginInfo` names another.
 /// Bump it whenever a type here changes in a way that needs plugins rebuilt.
 pub const INTERFACE_VERSION: u32 = 1;

@@ -17,7 +17,9 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::sabi_types::RRef;
 use abi_stable::std_types::{RNone, RResult, RSlice, RStr};
 use anyhow::{bail, Context};
-use plugin_api::{Dataset, Images, KeyValue, ProgressSink, ProgressSink_TO, Session};
+use plugin_api::{
+    Dataset, Images, KeyValue, ProgressSink, ProgressSink_TO, Session, MANIFEST_DIR_OPTION,
+};
 
 use super::events::{Event, Mark};
 use super::load;
@@ -173,8 +175,21 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         manifest.training.epochs,
         prepared.train.count,
     );
-    let options: Vec<KeyValue<'_>> = spec
+    // Plugins resolve relative paths in their options (a trainer file, a venv) against the
+    // manifest's folder, as the host does for its own paths: hand it to them.
+    let manifest_dir = std::fs::canonicalize(&job.manifest)
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let mut pairs: Vec<(&str, &str)> = spec
         .options
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if !spec.options.iter().any(|(k, _)| k == MANIFEST_DIR_OPTION) {
+        pairs.push((MANIFEST_DIR_OPTION, &manifest_dir));
+    }
+    let options: Vec<KeyValue<'_>> = pairs
         .iter()
         .map(|(k, v)| KeyValue {
             key: RStr::from_str(k),

@@ -96,7 +96,10 @@ impl<'a> BurnTrainer<'a> {
             )));
         }
         for kv in session.options.as_slice() {
-            if !OPTIONS.contains(&kv.key.as_str()) {
+            // The host adds manifest_dir to every session; this plugin has no paths to resolve.
+            if kv.key.as_str() != plugin_api::MANIFEST_DIR_OPTION
+                && !OPTIONS.contains(&kv.key.as_str())
+            {
                 return Err(PluginError::unsupported(format!(
                     "unknown option `{}` for the burn plugin (known: {})",
                     kv.key,
