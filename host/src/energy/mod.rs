@@ -80,7 +80,7 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     pub domain: String,
-    /// `reset`, `implausible-power`, `gap`, `read-error`, or `suppressed` (too many to keep).
+    /// `reset`, `backwards`, `implausible-power`, `gap`, `read-error`, or `suppressed` (too many to keep).
     pub kind: String,
     /// What was seen and what was done about it, in words.
     pub detail: String,

@@ -10,6 +10,9 @@
 //! - reset: the counter is taken to have restarted from zero, so its new value is counted, plus
 //!   the stretch before the restart at the recent power (interpolated). A `reset` fault
 //!   says how many joules were interpolated.
+//! - backwards: lower than before, but too high to have been counted since a restart from zero
+//!   (a glitch): nothing read is counted, the step is interpolated at the recent power, and a
+//!   `backwards` fault says so. Counting a glitch as a restart would add up to a whole range.
 //! - a window of reads (at least [`POWER_WINDOW_S`]) whose power exceeds the domain's bound
 //!   ([`max_power_w`]): counted, and flagged
 //!   `implausible-power`.
@@ -42,7 +45,7 @@ pub const POWER_WINDOW_S: f64 = 0.1;
 /// A step that was not taken at face value; see the module docs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flag {
-    /// `reset`, `gap` or `implausible-power`.
+    /// `reset`, `backwards`, `gap` or `implausible-power`.
     pub kind: &'static str,
     pub detail: String,
 }
@@ -111,9 +114,12 @@ impl Unwrapper {
             raw - last
         } else if let Some(d) = self.as_wrap(last, raw, dt) {
             d
-        } else {
+        } else if self.could_have_counted_since_restart(raw, dt) {
             flag = Some(self.reset(last, raw, dt));
             raw
+        } else {
+            flag = Some(self.backwards(last, raw, dt));
+            0
         };
         if flag.is_none() {
             flag = self.gap(counted, dt);
@@ -152,6 +158,31 @@ impl Unwrapper {
         let d = m - last + raw;
         let believable = self.max_power_w * (dt + self.granularity_s);
         (d as f64 * self.scale_j <= believable).then_some(d)
+    }
+
+    /// Whether `raw` joules fit into `dt` at the bound power: only then can the counter have
+    /// restarted from zero since the last read. A larger value that is still below the last one
+    /// is a counter that stepped backwards (a glitch), and counting `raw` would add joules that
+    /// were never spent (up to a whole counter range).
+    fn could_have_counted_since_restart(&self, raw: u64, dt: f64) -> bool {
+        raw as f64 * self.scale_j <= self.max_power_w * (dt + self.granularity_s)
+    }
+
+    /// Neither a wrap nor a restart: the counter went back but not to near zero. Nothing read is
+    /// counted; the step is filled in at the recent power, and counting goes on from `raw`.
+    fn backwards(&mut self, last: u64, raw: u64, dt: f64) -> Flag {
+        let gap_j = self.recent_power_w * dt;
+        self.interpolated_j += gap_j;
+        Flag {
+            kind: "backwards",
+            detail: format!(
+                "counter went back from {last} to {raw} in {:.1} ms, which neither a wrap nor a \
+                 restart from zero explains; counted nothing read and interpolated {gap_j:.6} J \
+                 at the recent power ({:.1} W)",
+                dt * 1e3,
+                self.recent_power_w
+            ),
+        }
     }
 
     /// Not a wrap: the counter restarted. Its value now is what it counted since; the time
@@ -223,6 +254,23 @@ mod tests {
         let flag = u.update(2_000_000, at(t0, 115)); // restarted 5 ms ago
         assert_eq!(flag.map(|f| f.kind), Some("reset"));
         assert!((u.joules() - 46.0).abs() < 1e-6, "{}", u.joules());
+    }
+
+    #[test]
+    fn a_small_step_back_is_a_glitch_not_a_restart() {
+        let t0 = Instant::now();
+        let mut u = unwrapper(0, t0);
+        assert_eq!(u.update(10_000_000, at(t0, 100)), None); // 100 W over a full window
+        assert_eq!(u.update(15_000_000, at(t0, 150)), None);
+        assert_eq!(u.update(20_000_000, at(t0, 200)), None);
+        // 1 mJ lower 10 ms later: 19.999 J cannot have been counted since a restart (15 J at
+        // most, at the bound), nor is it a wrap.
+        let flag = u.update(19_999_000, at(t0, 210));
+        assert_eq!(flag.map(|f| f.kind), Some("backwards"));
+        // The 10 ms are filled in at the recent 100 W, and counting goes on from there.
+        assert!((u.joules() - 21.0).abs() < 1e-6, "{}", u.joules());
+        assert_eq!(u.update(20_999_000, at(t0, 220)), None);
+        assert!((u.joules() - 22.0).abs() < 1e-6, "{}", u.joules());
     }
 
     #[test]
