@@ -184,3 +184,68 @@ fn a_missing_or_empty_tree_is_explained() {
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A static tree with the given (zone id, name) pairs, every counter at `uj`.
+fn static_tree(dir: &Path, zones: &[(&str, &str)], uj: u64) -> PathBuf {
+    let root = dir.join("powercap");
+    for (id, name) in zones {
+        let zone = root.join(id);
+        fs::create_dir_all(&zone).expect("mkdir zone");
+        fs::write(zone.join("name"), format!("{name}\n")).expect("name");
+        fs::write(zone.join("max_energy_range_uj"), "262143328850\n").expect("max");
+        fs::write(zone.join("enabled"), "1\n").expect("enabled");
+        fs::write(zone.join("energy_uj"), format!("{uj}\n")).expect("energy");
+    }
+    root
+}
+
+/// Names of the domains that add up to a run's `energy_j`.
+fn totalled(monitor: &EnergyMonitor) -> Vec<String> {
+    monitor
+        .domains()
+        .into_iter()
+        .filter(|d| d.in_total)
+        .map(|d| d.name)
+        .collect()
+}
+
+#[test]
+fn core_uncore_and_psys_never_add_to_the_package_total() {
+    let dir = temp_dir("powercap-total");
+    let zones = [
+        ("intel-rapl:0", "package-0"),
+        ("intel-rapl:0:0", "core"),
+        ("intel-rapl:0:1", "uncore"),
+        ("intel-rapl:0:2", "dram"),
+        ("intel-rapl:1", "psys"),
+    ];
+    let root = static_tree(&dir, &zones, 1_000_000);
+    let monitor = EnergyMonitor::start(&config(&dir, root.clone()), None).expect("start");
+    assert_eq!(totalled(&monitor), ["package-0", "dram"]);
+
+    // Advance each zone by a different amount: the total is package + dram, nothing else.
+    let joules = [(0, 10.0), (1, 7.0), (2, 1.0), (3, 2.0), (4, 20.0)];
+    for (i, j) in joules {
+        let uj = 1_000_000 + (j * 1e6) as u64;
+        write_atomic(
+            &root.join(zones[i].0).join("energy_uj"),
+            format!("{uj}\n").as_bytes(),
+        );
+    }
+    let s = monitor.snapshot().expect("snapshot");
+    let total = monitor.total_joules(&s);
+    assert!((total - 12.0).abs() < 1e-9, "total {total} J of {s:?}");
+    monitor.stop().expect("stop");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn psys_alone_stands_for_the_cpu_and_covers_dram() {
+    let dir = temp_dir("powercap-psys");
+    let zones = [("intel-rapl:1", "psys"), ("intel-rapl:1:0", "dram")];
+    let root = static_tree(&dir, &zones, 0);
+    let monitor = EnergyMonitor::start(&config(&dir, root), None).expect("start");
+    assert_eq!(totalled(&monitor), ["psys"]);
+    monitor.stop().expect("stop");
+    let _ = fs::remove_dir_all(&dir);
+}

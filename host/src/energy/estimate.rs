@@ -4,14 +4,16 @@
 //! (energy of the CPU package while the run lasted). Over each step of `dt` seconds:
 //!
 //! ```text
-//! u     = max(machine busy CPU time, this process's CPU time) / (CPUs × dt)      in [0, 1]
+//! u     = busy CPU time attributed to the step / (CPUs × dt)                      in [0, 1]
 //! power = tdp_watts × (idle_share + (1 − idle_share) × u)
 //! energy += power × dt
 //! ```
 //!
 //! - machine busy time comes from /proc/stat (user + nice + system + irq + softirq);
-//!   this process's CPU time (user + sys) from getrusage. The larger is used so that a
-//!   restricted /proc (containers) still sees at least the worker's own work.
+//!   this process's CPU time (user + sys) from getrusage. The larger of the two running
+//!   totals is attributed, so that a restricted /proc (containers) still sees at least the
+//!   worker's own work; busy time beyond what a step can hold (ticks land in 10 ms lumps)
+//!   is carried into the next steps, never cut off.
 //! - `tdp_watts` (default [`DEFAULT_TDP_WATTS`]) is the full-load power of all CPUs in
 //!   /proc/stat. On a VM, use the host CPU's TDP × your vCPUs / its hardware threads.
 //! - `idle_share` (default [`DEFAULT_IDLE_SHARE`]) is the idle power as a share of TDP; linear
@@ -43,6 +45,15 @@ pub(crate) struct Estimate {
     last_at: Instant,
     last_stat: Option<ProcStat>,
     last_self_s: f64,
+    /// Busy CPU-seconds since open: the machine's (from /proc/stat ticks), this process's
+    /// (getrusage), and the larger of the two as attributed so far. Taking the larger of the
+    /// running totals, not of each step's, keeps tick rounding from biasing short steps up.
+    machine_busy_total_s: f64,
+    self_busy_total_s: f64,
+    attributed_busy_s: f64,
+    /// Busy time attributed but not yet spent: a step can show more ticks than it can hold
+    /// (ticks land late); the surplus goes into the next steps instead of being cut off.
+    pending_busy_s: f64,
     /// Accumulated microjoules (raw unit of the single counter).
     total_uj: f64,
     domains: Vec<DomainSpec>,
@@ -67,6 +78,10 @@ impl Estimate {
             last_at: Instant::now(),
             last_stat,
             last_self_s: procfs::process_cpu_time_s(),
+            machine_busy_total_s: 0.0,
+            self_busy_total_s: 0.0,
+            attributed_busy_s: 0.0,
+            pending_busy_s: 0.0,
             total_uj: 0.0,
             domains: vec![DomainSpec {
                 name: ESTIMATE_DOMAIN.to_string(),
@@ -99,9 +114,15 @@ impl Estimate {
             }
             _ => 0.0,
         };
-        let self_busy_s = (self_s - self.last_self_s).max(0.0);
+        self.machine_busy_total_s += machine_busy_s;
+        self.self_busy_total_s += (self_s - self.last_self_s).max(0.0);
+        let attributed = self.machine_busy_total_s.max(self.self_busy_total_s);
+        self.pending_busy_s += attributed - self.attributed_busy_s;
+        self.attributed_busy_s = attributed;
         if dt > 0.0 {
-            let u = (machine_busy_s.max(self_busy_s) / (self.cpus * dt)).clamp(0.0, 1.0);
+            let spent = self.pending_busy_s.min(self.cpus * dt);
+            self.pending_busy_s -= spent;
+            let u = spent / (self.cpus * dt);
             let power = self.tdp_watts * (self.idle_share + (1.0 - self.idle_share) * u);
             self.total_uj += power * dt * 1e6;
         }
@@ -128,6 +149,12 @@ impl Meter for Estimate {
 
     fn counters(&self) -> &[CounterSpec] {
         &self.counters
+    }
+
+    /// The model never exceeds the declared TDP; 10 % over it means the model is broken, and
+    /// a TDP above the per-domain default must not turn every window into a fault.
+    fn max_power_w(&self) -> Option<f64> {
+        Some(self.tdp_watts * 1.1)
     }
 
     fn read(&mut self, _index: usize) -> anyhow::Result<u64> {

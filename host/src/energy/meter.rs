@@ -44,6 +44,11 @@ pub(crate) trait Meter: Send {
     fn counters(&self) -> &[CounterSpec];
     /// Reads counter `index` (of [`Meter::counters`]) now.
     fn read(&mut self, index: usize) -> anyhow::Result<u64>;
+    /// The believable-power bound of this source's counters, where the source knows better than
+    /// the per-domain default ([`super::unwrap::max_power_w`]).
+    fn max_power_w(&self) -> Option<f64> {
+        None
+    }
     /// One line for `host meters`: what was opened, and what of it was left out and why.
     fn describe(&self) -> String;
 }

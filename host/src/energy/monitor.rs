@@ -59,14 +59,23 @@ impl State {
             }
             for (ci, spec) in meter.counters().iter().enumerate() {
                 let domain = first_domain + spec.domain;
-                let bound = max_power_w(&domains[domain].name);
+                let bound = meter
+                    .max_power_w()
+                    .unwrap_or_else(|| max_power_w(&domains[domain].name));
                 counters.push((mi, ci, domain, spec.clone(), bound));
             }
         }
-        // With no package domain, psys is the CPU's total.
-        if !domains.iter().any(|d| base_name(&d.name) == "package") {
-            for d in domains.iter_mut().filter(|d| base_name(&d.name) == "psys") {
-                d.in_total = true;
+        // With no package domain, psys is the CPU's total; it covers the platform's DRAM too,
+        // so DRAM then stays out of the total rather than being counted twice.
+        let has_package = domains.iter().any(|d| base_name(&d.name) == "package");
+        let has_psys = domains.iter().any(|d| base_name(&d.name) == "psys");
+        if !has_package && has_psys {
+            for d in domains.iter_mut() {
+                match base_name(&d.name) {
+                    "psys" => d.in_total = true,
+                    "dram" => d.in_total = false,
+                    _ => {}
+                }
             }
         }
         let mut state = State {

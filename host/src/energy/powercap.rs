@@ -135,7 +135,7 @@ impl Powercap {
             let modulus = read_u64(&dir.join("max_energy_range_uj"))
                 .ok()
                 .filter(|m| *m > 0)
-                .map(|m| m + 1);
+                .and_then(|m| m.checked_add(1));
             let name = match z.sub {
                 Some(_) => package_qualified(&z.name, package_of(z.top), packages),
                 None => z.name.clone(),
