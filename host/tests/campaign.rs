@@ -147,6 +147,23 @@ fn every_kind_of_plugin_failure_becomes_a_failed_row_and_the_campaign_goes_on() 
 }
 
 #[test]
+fn a_process_left_behind_by_the_plugin_does_not_keep_the_run_open() {
+    // The forked child holds the worker's event pipe for an hour; the run must still end when
+    // the worker does, as `ok`, instead of waiting for the timeout.
+    let dir = temp_dir("campaign-leftover");
+    let plugins = format!(
+        "[[plugin]]\nname = \"leaves\"\npath = \"{}\"\noptions = {{ fault = \"leftover\" }}\ntimeout = \"2m\"\n",
+        plugin("faulty").display()
+    );
+    std::fs::write(dir.join("m.toml"), manifest(&plugins)).unwrap();
+    let out = host(&dir, &["run", "m.toml", "--out", "res"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (h, rows) = read_csv(&dir.join("res/runs.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][col(&h, "status")], "ok", "{:?}", rows[0]);
+}
+
+#[test]
 fn a_misspelled_manifest_key_names_the_key_and_its_line() {
     let dir = temp_dir("manifest-typo");
     let m = manifest(&format!(
@@ -253,4 +270,15 @@ fn a_missing_optional_plugin_is_skipped_with_a_note() {
     let (h, rows) = read_csv(&dir.join("res/runs.csv"));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][col(&h, "plugin")], "spin");
+
+    // Built since: resuming would reshuffle the plan, so it is refused.
+    std::fs::create_dir_all(dir.join("not/built")).unwrap();
+    std::fs::copy(plugin("spin"), dir.join("not/built/libplugin_later.so")).unwrap();
+    let out = host(&dir, &["run", "m.toml", "--resume", "res"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("[spin]") && text(&out).contains("[spin, later]"),
+        "{}",
+        text(&out)
+    );
 }

@@ -141,6 +141,7 @@ pub fn run_worker(
     let deadline = started + launch.timeout;
     let mut outcome = RunOutcome::default();
     let mut kill_reason: Option<String> = None;
+    let mut leftovers_killed = false;
     loop {
         if stop.load(Ordering::SeqCst) {
             outcome.interrupted = true;
@@ -164,7 +165,21 @@ pub fn run_worker(
                 phase: "worker".into(),
                 message: bad,
             }),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // The pipe stays open while anything the worker forked holds it: once the
+                // worker itself has exited, its leftovers are killed rather than waited for.
+                if has_exited(child.id()) {
+                    leftovers_killed = true;
+                    // SAFETY: the worker is a zombie (not reaped), so its pid is still its
+                    // process group's id and cannot name anyone else.
+                    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                    while let Ok(Ok(event)) = rx.recv_timeout(Duration::from_millis(200)) {
+                        on_event(&event);
+                        outcome.events.push(event);
+                    }
+                    break;
+                }
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
@@ -173,10 +188,28 @@ pub fn run_worker(
         unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     }
     let status = child.wait().context("cannot wait for the worker")?;
-    let _ = reader.join();
+    // A leftover that left the process group may still hold the pipe: never wait on it.
+    if !leftovers_killed || reader.is_finished() {
+        let _ = reader.join();
+    }
     outcome.wall = started.elapsed();
     outcome.failure = kill_reason.or_else(|| failure_of(&outcome.events, status, launch.log));
     Ok(outcome)
+}
+
+/// Whether the process `pid` (a child of ours) has exited, without reaping it.
+fn has_exited(pid: u32) -> bool {
+    // SAFETY: waitid with WNOWAIT only inspects our own child; the siginfo is plain data.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        rc == 0 && info.si_pid() != 0
+    }
 }
 
 /// Why a finished worker failed, or `None` if it completed.
@@ -247,6 +280,8 @@ pub fn signal_name(sig: i32) -> String {
     name.to_string()
 }
 
+const CPU_SETSIZE: usize = libc::CPU_SETSIZE as usize;
+
 /// Parses a CPU list like "0-1,4" (as `taskset -c` takes it).
 pub fn parse_cpu_list(list: &str) -> anyhow::Result<Vec<usize>> {
     let mut cpus = Vec::new();
@@ -262,7 +297,8 @@ pub fn parse_cpu_list(list: &str) -> anyhow::Result<Vec<usize>> {
                     a.trim().parse().map_err(|_| bad())?,
                     b.trim().parse().map_err(|_| bad())?,
                 );
-                if a > b {
+                // Checked before expanding, so a huge range is an error, not an allocation.
+                if a > b || b >= CPU_SETSIZE {
                     return Err(bad());
                 }
                 cpus.extend(a..=b);
@@ -270,7 +306,7 @@ pub fn parse_cpu_list(list: &str) -> anyhow::Result<Vec<usize>> {
             None => cpus.push(part.parse().map_err(|_| bad())?),
         }
     }
-    if cpus.is_empty() || cpus.iter().any(|&c| c >= libc::CPU_SETSIZE as usize) {
+    if cpus.is_empty() || cpus.iter().any(|&c| c >= CPU_SETSIZE) {
         return Err(crate::error::usage(format!(
             "[training] cpus: `{list}` names no usable CPU"
         )));

@@ -47,9 +47,11 @@ impl EventSink {
     /// Takes over fd 1: events go to a duplicate of it, and fd 1 itself now points at stderr.
     fn take_stdout() -> anyhow::Result<EventSink> {
         std::io::stdout().flush().ok();
-        // SAFETY: dup/dup2 on the process's own standard descriptors; the new descriptor is
-        // owned by the File from here on.
-        let events_fd = unsafe { libc::dup(1) };
+        // SAFETY: fcntl/dup2 on the process's own standard descriptors; the new descriptor is
+        // owned by the File from here on. Close-on-exec, so a program the framework starts
+        // does not inherit the event pipe and keep the host waiting for its end after the
+        // worker has exited.
+        let events_fd = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
         if events_fd < 0 {
             bail!("dup(stdout) failed: {}", std::io::Error::last_os_error());
         }

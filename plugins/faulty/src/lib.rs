@@ -3,7 +3,9 @@
 //! that every kind of failure becomes a `failed` row with its reason while the campaign goes on.
 //!
 //! Faults: `panic`, `abort` (std::process::abort), `segfault` (a null dereference),
-//! `hang` (sleeps for an hour), `error` (returns a PluginError), `none` (behaves).
+//! `hang` (sleeps for an hour), `error` (returns a PluginError), `leftover` (forks a child that
+//! outlives the worker by an hour, as a framework's helper process might, then behaves),
+//! `none` (behaves).
 //! Option `require_env = "NAME=VALUE"` fails setup unless the worker's environment has it
 //! (tests the manifest's per-plugin `env`).
 
@@ -33,7 +35,11 @@ fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError>
     }
     let fault = session.option("fault").unwrap_or("none").to_string();
     let phase = session.option("phase").unwrap_or("train").to_string();
-    if !["panic", "abort", "segfault", "hang", "error", "none"].contains(&fault.as_str()) {
+    if ![
+        "panic", "abort", "segfault", "hang", "error", "leftover", "none",
+    ]
+    .contains(&fault.as_str())
+    {
         return Err(PluginError::unsupported(format!("unknown fault `{fault}`")));
     }
     let faulty = Faulty {
@@ -74,6 +80,16 @@ impl Faulty {
                 Ok(())
             }
             "error" => Err(PluginError::failed(format!("deliberate error in {phase}"))),
+            "leftover" => {
+                // SAFETY: the child only calls async-signal-safe functions (sleep, _exit).
+                if unsafe { libc::fork() } == 0 {
+                    unsafe {
+                        libc::sleep(3600);
+                        libc::_exit(0)
+                    }
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
