@@ -250,3 +250,45 @@ fn resting_until_idle_without_a_baseline_is_a_manifest_error() {
         text(&out)
     );
 }
+
+#[test]
+fn a_run_whose_meter_lost_its_counters_is_failed_not_mixed_in() {
+    // The campaign starts on a (fake) powercap package counter; it disappears during the rest
+    // after the first run, so the next worker's `auto` meter can only estimate. That run must
+    // not become an `ok` row with empty package columns and an estimated energy_j.
+    let dir = temp_dir("domains-changed");
+    let zone = dir.join("powercap/intel-rapl:0");
+    std::fs::create_dir_all(&zone).unwrap();
+    for (file, value) in [
+        ("name", "package-0"),
+        ("energy_uj", "1000"),
+        ("max_energy_range_uj", "262143328850"),
+        ("enabled", "1"),
+    ] {
+        std::fs::write(zone.join(file), format!("{value}\n")).unwrap();
+    }
+    let m = manifest(&format!(
+        "[[plugin]]\nname = \"a\"\npath = \"{}\"\n\n[energy]\nsource = \"auto\"\npowercap_root = \"powercap\"\n",
+        plugin("spin").display()
+    ))
+    .replace("iterations = 1\nrest = \"0s\"", "iterations = 2\nrest = \"5s\"");
+    std::fs::write(dir.join("m.toml"), m).unwrap();
+    let child = spawn_host(&dir, &["run", "m.toml", "--out", "res"]);
+    let csv = dir.join("res/runs.csv");
+    wait_for_rows(&csv, 1, Duration::from_secs(120));
+    std::fs::remove_dir_all(dir.join("powercap")).unwrap();
+    let out = child.wait_with_output().expect("host ends");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    let (h, rows) = read_csv(&csv);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (status, error) = (col(&h, "status"), col(&h, "error"));
+    assert_eq!(rows[0][status], "ok", "{:?}", rows[0]);
+    assert_eq!(rows[0][col(&h, "meter")], "measured: powercap (package-0)");
+    assert_eq!(rows[1][status], "failed", "{:?}", rows[1]);
+    assert!(
+        rows[1][error].contains("energy domains changed") && rows[1][error].contains("estimate"),
+        "{}",
+        rows[1][error]
+    );
+}

@@ -269,6 +269,11 @@ impl Manifest {
                 here(None)
             )));
         }
+        // Checked here, so a bad list is a manifest error before the warm-up, not a failed run.
+        if let Some(list) = &t.cpus {
+            crate::plugin::supervisor::parse_cpu_list(list)
+                .map_err(|err| usage(format!("{}: {err}", here(None))))?;
+        }
         let training = Training {
             epochs: t.epochs,
             batch_size: t.batch_size,
@@ -546,5 +551,15 @@ mod tests {
             "{QUICK}\n[[plugin]]\nname = \"spin\"\npath = \"x.so\"\n"
         ));
         assert!(e.contains("appears twice"), "{e}");
+        // A CPU list is checked at load, and a huge range is refused without expanding it.
+        for bad in ["0-99999999999", "1-0", "two"] {
+            let e = error(&QUICK.replace(
+                "threads = \"all\"",
+                &format!("threads = \"all\"\ncpus = \"{bad}\""),
+            ));
+            assert!(e.contains("[training] cpus") && e.contains(bad), "{e}");
+        }
+        let ok = parse(&QUICK.replace("threads = \"all\"", "threads = \"all\"\ncpus = \"0-1\""));
+        assert_eq!(ok.expect("cpus 0-1").training.cpus.as_deref(), Some("0-1"));
     }
 }

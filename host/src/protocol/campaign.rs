@@ -53,9 +53,35 @@ struct CampaignState {
     /// Idle power measured after the last run, when the manifest asks (drift check).
     #[serde(default)]
     idle_power_after_w: Option<f64>,
+    /// Counter faults seen while measuring either baseline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    idle_faults: Vec<String>,
 }
 
 impl CampaignState {
+    /// Measures idle power ("before" the first run or "after" the last); its counter faults
+    /// are warned about and kept (saved in campaign.json with the state). `None` if stopped.
+    fn measure_idle(
+        &mut self,
+        manifest: &Manifest,
+        when: &str,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<Option<f64>> {
+        let duration = manifest.experiment.idle_baseline;
+        println!(
+            "idle baseline ({when}): measuring {} with nothing running",
+            humantime::format_duration(duration)
+        );
+        let Some(idle) = idle::measure_idle_power(&manifest.energy, duration, stop)? else {
+            return Ok(None);
+        };
+        for f in &idle.faults {
+            println!("warning: idle baseline ({when}): counter fault: {f}");
+            self.idle_faults.push(format!("{when}: {f}"));
+        }
+        Ok(Some(idle.watts))
+    }
+
     fn save(&self, dir: &CampaignDir) -> anyhow::Result<()> {
         dir.write_synced(
             &dir.root.join("campaign.json"),
@@ -195,8 +221,8 @@ pub fn run(
     }
     env.record_warnings(&warnings);
 
-    let saved_idle = resumed.as_ref().map_or((None, None), |(_, s)| {
-        (s.idle_power_w, s.idle_power_after_w)
+    let saved_idle = resumed.as_ref().map_or((None, None, Vec::new()), |(_, s)| {
+        (s.idle_power_w, s.idle_power_after_w, s.idle_faults.clone())
     });
     let (dir, mut csv, existing) = match resumed {
         Some((dir, _)) => {
@@ -219,6 +245,7 @@ pub fn run(
         host_version: env!("CARGO_PKG_VERSION").into(),
         idle_power_w: saved_idle.0,
         idle_power_after_w: saved_idle.1,
+        idle_faults: saved_idle.2,
     };
     state.save(&dir)?;
     // A resumed campaign keeps the original environment.json and adds one per resume.
@@ -257,12 +284,7 @@ pub fn run(
         && !manifest.experiment.idle_baseline.is_zero()
         && !todo.is_empty()
     {
-        println!(
-            "idle baseline: measuring {} with nothing running",
-            humantime::format_duration(manifest.experiment.idle_baseline)
-        );
-        state.idle_power_w =
-            idle::measure_idle_power(&manifest.energy, manifest.experiment.idle_baseline, stop)?;
+        state.idle_power_w = state.measure_idle(manifest, "before", stop)?;
         state.save(&dir)?;
     }
     if let Some(w) = state.idle_power_w {
@@ -355,6 +377,23 @@ pub fn run(
             RunRecord::from_outcome(job.run.iteration, job.run.order, &spec.name, &outcome);
         record.retry = job.retry;
         record.rest_s = Some(rested.take().unwrap_or(0.0));
+        // runs.csv's columns and what energy_j adds up were fixed by the domains probed at the
+        // start; a worker whose meter saw others (a source gone unreadable, so the estimate
+        // stepped in) measured something else and must not pass for comparable.
+        let measured: Vec<&str> = record.domains.iter().map(|(d, _)| d.as_str()).collect();
+        if record.status == "ok"
+            && measured != domains.iter().map(String::as_str).collect::<Vec<_>>()
+        {
+            record.status = "failed".into();
+            record.error = format!(
+                "energy domains changed: the campaign measures [{}] ({}), this run's meter had \
+                 [{}] ({})",
+                domains.join(" "),
+                energy.label,
+                measured.join(" "),
+                record.meter
+            );
+        }
         if let (Some(idle), Some(e), Some(t)) = (state.idle_power_w, record.energy_j, record.time_s)
         {
             record.energy_dynamic_j = Some(e - idle * t);
@@ -366,12 +405,7 @@ pub fn run(
     }
     progress.finish();
     if !interrupted && manifest.experiment.idle_baseline_after && !records.is_empty() {
-        println!(
-            "idle baseline (after): measuring {}",
-            humantime::format_duration(manifest.experiment.idle_baseline)
-        );
-        state.idle_power_after_w =
-            idle::measure_idle_power(&manifest.energy, manifest.experiment.idle_baseline, stop)?;
+        state.idle_power_after_w = state.measure_idle(manifest, "after", stop)?;
         state.save(&dir)?;
         if let (Some(before), Some(after)) = (state.idle_power_w, state.idle_power_after_w) {
             println!(
@@ -423,6 +457,18 @@ fn open_for_resume(
             differing.join(", "),
             saved_path.display(),
             dir.display()
+        )));
+    }
+    // Same manifest text, but an optional plugin may have been built (or removed) since: the
+    // plan's order depends on the plugin list, so runs would line up differently.
+    let now: Vec<String> = manifest.plugins.iter().map(|p| p.name.clone()).collect();
+    if now != state.plugins {
+        return Err(usage(format!(
+            "this campaign ran the plugins [{}], but [{}] are available now (an optional plugin \
+             was built or removed since): the shuffled plan would differ, so it cannot be \
+             resumed. Restore the plugin files it started with, or start a new campaign.",
+            state.plugins.join(", "),
+            now.join(", ")
         )));
     }
     Ok((

@@ -6,13 +6,23 @@ use std::time::{Duration, Instant};
 
 use crate::energy::{EnergyConfig, EnergyMonitor};
 
-/// Mean power (W) of the meter's counted domains over `duration` with nothing else of ours
-/// running. Returns `None` when interrupted.
+/// An idle power measurement, with whatever the counters did wrong meanwhile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdlePower {
+    /// Mean power (W) of the meter's counted domains.
+    pub watts: f64,
+    /// Counter faults seen while measuring (`domain kind: detail`): every run's dynamic energy
+    /// rests on this baseline, so they are reported, never dropped.
+    pub faults: Vec<String>,
+}
+
+/// Idle power over `duration` with nothing else of ours running. Returns `None` when
+/// interrupted.
 pub fn measure_idle_power(
     cfg: &EnergyConfig,
     duration: Duration,
     stop: &AtomicBool,
-) -> anyhow::Result<Option<f64>> {
+) -> anyhow::Result<Option<IdlePower>> {
     let monitor = EnergyMonitor::start(cfg, None)?;
     let in_total: Vec<bool> = monitor.domains().iter().map(|d| d.in_total).collect();
     let first = monitor.snapshot()?;
@@ -21,10 +31,17 @@ pub fn measure_idle_power(
         return Ok(None);
     }
     let last = monitor.snapshot()?;
-    monitor.stop()?;
+    let faults = monitor
+        .stop()?
+        .into_iter()
+        .map(|f| format!("{} {}: {}", f.domain, f.kind, f.detail))
+        .collect();
     let seconds = last.elapsed.saturating_sub(first.elapsed).as_secs_f64();
     let joules = monitor_total(&last.joules, &first.joules, &in_total);
-    Ok((seconds > 0.0).then(|| joules / seconds))
+    Ok((seconds > 0.0).then(|| IdlePower {
+        watts: joules / seconds,
+        faults,
+    }))
 }
 
 /// Rests until the power over a one-second window is within `within` (a fraction) of

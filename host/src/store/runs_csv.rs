@@ -60,6 +60,9 @@ impl RunsCsv {
         w.write_record(&header)?;
         file.write_all(&w.into_inner().context("csv buffer")?)?;
         file.sync_all()?;
+        // The new file's name must survive a crash too, not only its bytes.
+        super::sync_dir(path.parent().unwrap_or(Path::new(".")))
+            .with_context(|| format!("cannot sync the folder of {}", path.display()))?;
         Ok(RunsCsv {
             path: path.to_path_buf(),
             file,
@@ -92,8 +95,14 @@ impl RunsCsv {
             None => "",
         };
         if complete.len() != text.len() {
-            std::fs::write(path, complete)
-                .with_context(|| format!("cannot repair {}", path.display()))?;
+            // Cut in place: rewriting the file would empty it first, and a crash then would
+            // lose every finished run.
+            let repair = || -> std::io::Result<()> {
+                let f = std::fs::OpenOptions::new().write(true).open(path)?;
+                f.set_len(complete.len() as u64)?;
+                f.sync_all()
+            };
+            repair().with_context(|| format!("cannot repair {}", path.display()))?;
         }
         let expected = header(epochs, domains);
         let mut reader = csv::Reader::from_reader(complete.as_bytes());
