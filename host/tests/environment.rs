@@ -214,6 +214,8 @@ impl Burner {
     fn start(paths: Vec<(PathBuf, u32, &'static str, u32, u64)>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let running = Arc::new(AtomicBool::new(false));
+        let running_flag = Arc::clone(&running);
         let hz = ticks_per_second();
         let thread = std::thread::spawn(move || {
             let t0 = Instant::now();
@@ -223,9 +225,18 @@ impl Burner {
                 for (path, pid, comm, ppid, start) in &paths {
                     write(path, &stat_line(*pid, comm, *ppid, ticks, *start));
                 }
+                if ticks > 0 {
+                    running_flag.store(true, Ordering::Relaxed);
+                }
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
+        // The warnings sample twice, 300 ms apart: on a loaded machine a thread that has not
+        // started yet would make the burner look idle. Wait until it has really begun.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !running.load(Ordering::Relaxed) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         Self {
             stop,
             thread: Some(thread),
