@@ -115,6 +115,27 @@ fn non_positive_totals_drop_the_run() {
 }
 
 #[test]
+fn a_faulty_run_drops_only_itself_when_two_inputs_share_its_label() {
+    // Two campaigns both number iterations from 0: iteration 1 of `a` is faulty in the first
+    // and healthy in the second. Only the faulty one may go.
+    let tmp = TempDir::new("clean-labels");
+    let first = tmp.write(
+        "first.csv",
+        "iteration,plugin,status,time_s,energy_j\n0,a,ok,10,100\n1,a,ok,10,-5\n",
+    );
+    let second = tmp.write(
+        "second.csv",
+        "iteration,plugin,status,time_s,energy_j\n0,a,ok,10,102\n1,a,ok,10,101\n",
+    );
+    let out = tmp.path().join("out");
+    let summary = run(&[&first, &second], vec![StepSpec::named("clean")], &out).expect("analyze");
+    assert_eq!(summary.dropped.len(), 1, "{:?}", summary.dropped);
+    assert_eq!(summary.dropped[0].run, "1");
+    assert!(summary.dropped[0].reason.contains("not positive"));
+    assert_eq!(summary.runs.get("a").map(|c| c.analysed), Some(3));
+}
+
+#[test]
 fn the_shared_data_loses_exactly_its_three_sigma_values() {
     let dir = energibridge_mnist();
     let tmp = TempDir::new("clean-shared");

@@ -59,10 +59,13 @@ pub fn derive(ingested: &Ingested, policy: WrapPolicy) -> (Table, Vec<RunFault>)
             }
         };
         if let Some(e) = energy {
-            if e <= 0.0 {
+            if !e.is_finite() {
+                faults.push(fault(format!("energy total {e} J is not a finite number")));
+            } else if e <= 0.0 {
                 faults.push(fault(format!("energy total {e} J is not positive")));
             }
         }
+        let energy = energy.filter(|e| e.is_finite());
         if run.time_s <= 0.0 {
             faults.push(fault(format!("duration {} s is not positive", run.time_s)));
         }
@@ -137,6 +140,17 @@ fn counter_total(trace: &CounterTrace, policy: WrapPolicy) -> Result<f64, String
                         describe(w)
                     ));
                 }
+                // A wrap goes from near the top of the range to near zero. A small step back
+                // (a glitch, or a reset) would otherwise gain most of a whole range: no sample
+                // interval spends half a counter's range.
+                if step > modulus / 2.0 {
+                    return Err(format!(
+                        "energy counter fell by only {} J at {}: as a wrap of {modulus} J that                          would be {} J in one sample, so it is a fault (glitch or reset), not a wrap",
+                        crate::analysis::format::num(w.before_j - w.after_j),
+                        describe(w),
+                        crate::analysis::format::num(step)
+                    ));
+                }
                 total += step;
             }
             Ok(total)
@@ -191,5 +205,21 @@ mod tests {
             Ok(5600.0)
         );
         assert!(counter_total(&trace, WrapPolicy::Drop).is_err());
+    }
+
+    #[test]
+    fn a_small_step_back_is_a_fault_not_a_wrap() {
+        // 100.0 J → 99.9 J: "unwrapping" at the inferred 128 J would add 127.9 J.
+        let trace = CounterTrace {
+            forward_j: 100.0,
+            wraps: vec![Wrap {
+                row: 5,
+                before_j: 100.0,
+                after_j: 99.9,
+            }],
+            max_reading_j: 100.0,
+        };
+        let err = counter_total(&trace, WrapPolicy::default()).unwrap_err();
+        assert!(err.contains("not a wrap"), "{err}");
     }
 }

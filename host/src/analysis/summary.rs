@@ -185,6 +185,22 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
+impl Summary {
+    /// How to name the multiple-comparison correction in words: the size of the Holm family
+    /// (the comparisons that had a p-value to adjust), not the count of rows shown.
+    pub fn holm_words(&self) -> String {
+        match self
+            .comparisons
+            .iter()
+            .filter(|c| c.p_holm.is_some())
+            .count()
+        {
+            0 => "not adjusted (no Holm correction)".to_string(),
+            n => format!("Holm-adjusted over the {n} comparison(s) that had a p-value"),
+        }
+    }
+}
+
 /// `Some(x)` when `x` is finite: the one gate every number passes on its way to JSON.
 pub fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)

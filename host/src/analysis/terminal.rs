@@ -53,15 +53,32 @@ pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         let alpha = s.comparisons[0].alpha;
         writeln!(
             w,
-            "\ntests (two-sided; alpha {alpha}; Holm over {} comparisons):",
-            s.comparisons.len()
+            "\ntests (two-sided; alpha {alpha}; p {}):",
+            s.holm_words()
         )?;
     }
     let mut metric = "";
-    for c in &s.comparisons {
+    for (i, c) in s.comparisons.iter().enumerate() {
         if c.metric != metric {
             metric = &c.metric;
             writeln!(w, "{metric}")?;
+            // Pairs without a p-value are summed up in one line per metric, not listed.
+            let untested: Vec<&str> = s.comparisons[i..]
+                .iter()
+                .take_while(|x| x.metric == c.metric)
+                .filter(|x| x.p_value.is_none())
+                .map(|x| {
+                    x.reasons
+                        .get("p_value")
+                        .map_or("no p-value", String::as_str)
+                })
+                .collect();
+            if let Some(first) = untested.first() {
+                writeln!(w, "  {} pair(s) not tested: {first}", untested.len())?;
+            }
+        }
+        if c.p_value.is_none() {
+            continue;
         }
         let test = if c.test == "welch" {
             "Welch t"

@@ -80,7 +80,21 @@ impl Ingested {
                 self.groups.push(g);
             }
         }
-        self.runs.extend(other.runs);
+        // Labels must name one run each: drops, tables and plots refer to runs by them, and two
+        // campaigns both number their iterations from 0 (two EnergiBridge folders may both hold
+        // keras/run_1.csv). A repeated label gets its source appended.
+        let mut taken: BTreeSet<(String, String)> = self
+            .runs
+            .iter()
+            .map(|r| (r.group.clone(), r.run.clone()))
+            .collect();
+        for mut run in other.runs {
+            if !taken.insert((run.group.clone(), run.run.clone())) {
+                run.run = format!("{} ({})", run.run, run.source);
+                taken.insert((run.group.clone(), run.run.clone()));
+            }
+            self.runs.push(run);
+        }
         for m in other.extra_metrics {
             if !self.extra_metrics.contains(&m) {
                 self.extra_metrics.push(m);

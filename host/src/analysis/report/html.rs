@@ -163,9 +163,9 @@ fn comparisons(h: &mut String, s: &Summary, table: &Table) {
     let _ = writeln!(
         h,
         "<p>Each pair on each metric: Welch's t-test when both groups pass Shapiro–Wilk (p &gt; {alpha}), else Mann–Whitney U (two-sided). \
-         Change is (median b − median a) / median a. p (Holm) is adjusted over all {} comparisons; significant means p (Holm) &lt; {alpha}. \
+         Change is (median b − median a) / median a. p (Holm) is {}; significant means p (Holm) &lt; {alpha}. \
          Cliff's δ &lt; 0 means a tends to be lower than b.</p>",
-        s.comparisons.len()
+        s.holm_words()
     );
     let metrics: Vec<usize> = (0..table.metrics.len()).collect();
     let rows = tables::pair_rows(table, s, &metrics);

@@ -109,13 +109,13 @@ pub fn markdown(table: &Table, summary: &Summary, rows: &[PairRow], metrics: &[u
         if pair.as_ref() != Some(&(r.a.clone(), r.b.clone())) {
             pair = Some((r.a.clone(), r.b.clone()));
             md.push_str(&format!(
-                "\n## {} vs {}\n\nChange is (median {} − median {}) / median {}. p (Holm) is adjusted over all {} comparisons.\n\n",
+                "\n## {} vs {}\n\nChange is (median {} − median {}) / median {}. p (Holm) is {}.\n\n",
                 r.a,
                 r.b,
                 r.b,
                 r.a,
                 r.a,
-                summary.comparisons.len()
+                summary.holm_words()
             ));
             md.push_str("| Metric | Medians and change | Test | p | p (Holm) | Cliff's δ | Cohen's d |\n|---|---|---|---:|---:|---:|---:|\n");
         }

@@ -147,9 +147,15 @@ pub fn mann_whitney_u(a: &[f64], b: &[f64], method: MannWhitneyMethod) -> Result
     let u2 = f1 * f2 - u1;
     let u = u1.max(u2);
 
+    let exact_too_large = {
+        let (small, n1, n2) = (n1.min(n2) as u128, n1 as u128, n2 as u128);
+        small * n1 * n2 > EXACT_WORK_LIMIT || n1 * n2 > EXACT_SIZE_LIMIT
+    };
     let used = match method {
         MannWhitneyMethod::Auto => {
-            if (n1 > 8 && n2 > 8) || has_ties {
+            // SciPy's rule; past the exact limits (a handful of values against millions) the
+            // normal approximation is excellent, so `auto` never fails where SciPy answers.
+            if (n1 > 8 && n2 > 8) || has_ties || exact_too_large {
                 MannWhitneyMethod::Asymptotic
             } else {
                 MannWhitneyMethod::Exact
@@ -160,8 +166,7 @@ pub fn mann_whitney_u(a: &[f64], b: &[f64], method: MannWhitneyMethod) -> Result
 
     let p = if used == MannWhitneyMethod::Exact {
         let (small, large) = (n1.min(n2), n1.max(n2));
-        let work = (small as u128) * (n1 as u128) * (n2 as u128);
-        if work > EXACT_WORK_LIMIT || (n1 as u128) * (n2 as u128) > EXACT_SIZE_LIMIT {
+        if exact_too_large {
             return Err(format!(
                 "exact Mann-Whitney distribution for n = {n1} and {n2} is too large; use the asymptotic method"
             ));

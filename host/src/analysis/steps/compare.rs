@@ -167,6 +167,9 @@ fn normal(x: &[f64], alpha: f64) -> (bool, String) {
     }
 }
 
+/// Fewer runs than this in either group and a pair is not tested (its reason says so).
+const MIN_RUNS_PER_GROUP: usize = 2;
+
 fn compare_pair(config: &Config, a: &str, b: &str, xa: &[f64], xb: &[f64]) -> Comparison {
     let mut reasons = Reasons::new();
     let use_welch = match config.test {
@@ -193,8 +196,19 @@ fn compare_pair(config: &Config, a: &str, b: &str, xa: &[f64], xb: &[f64]) -> Co
         why,
         ..Comparison::default()
     };
-    if welch {
-        c.test = "welch".into();
+    c.test = if welch { "welch" } else { "mann-whitney" }.into();
+    let smallest = xa.len().min(xb.len());
+    if smallest < MIN_RUNS_PER_GROUP {
+        // One run against one always gives p = 1 (Mann–Whitney) or no variance (Welch): a
+        // number there would look like evidence of no difference.
+        let why = format!(
+            "not tested: needs at least {MIN_RUNS_PER_GROUP} runs in each group, has {} and {}",
+            xa.len(),
+            xb.len()
+        );
+        reasons.insert("statistic".into(), why.clone());
+        reasons.insert("p_value".into(), why);
+    } else if welch {
         match stats::welch_t_test(xa, xb) {
             Ok(t) => {
                 c.statistic = finite(t.statistic);
@@ -207,7 +221,6 @@ fn compare_pair(config: &Config, a: &str, b: &str, xa: &[f64], xb: &[f64]) -> Co
             }
         }
     } else {
-        c.test = "mann-whitney".into();
         let method = match config.mann_whitney {
             MwMethod::Auto => MannWhitneyMethod::Auto,
             MwMethod::Exact => MannWhitneyMethod::Exact,

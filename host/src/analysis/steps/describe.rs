@@ -5,6 +5,8 @@ use super::Context;
 use crate::analysis::stats;
 use crate::analysis::summary::finite;
 
+const FIELDS: [&str; 6] = ["mean", "median", "variance", "std", "min", "max"];
+
 pub fn run(ctx: &mut Context) -> String {
     let groups = ctx.table.groups.clone();
     let mut cells = 0;
@@ -13,8 +15,15 @@ pub fn run(ctx: &mut Context) -> String {
             let sample = ctx.table.sample(group, m);
             let gm = ctx.group_metric(group, m);
             gm.n = sample.len();
+            // Run again (after another clean, say), the step replaces what it wrote before:
+            // no stale value beside a fresh reason, or the other way round.
+            (gm.mean, gm.median, gm.variance, gm.std, gm.min, gm.max) =
+                (None, None, None, None, None, None);
+            for f in FIELDS {
+                gm.reasons.remove(f);
+            }
             let Some(d) = stats::describe(&sample) else {
-                for f in ["mean", "median", "variance", "std", "min", "max"] {
+                for f in FIELDS {
                     gm.reasons.insert(f.into(), "no values".into());
                 }
                 continue;

@@ -23,6 +23,8 @@ pub fn run(ctx: &mut Context) -> String {
                 }
                 Normality::NotApplicable { reason } => {
                     skipped += 1;
+                    // Nothing from an earlier run of this step may stay beside the reason.
+                    (gm.shapiro_w, gm.shapiro_p) = (None, None);
                     gm.reasons.insert("shapiro_w".into(), reason.clone());
                     gm.reasons.insert("shapiro_p".into(), reason);
                 }
