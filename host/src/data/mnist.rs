@@ -1,9 +1,11 @@
 //! MNIST from its IDX files (raw or gzip), checked before use.
 //!
 //! Where the files are looked for, in order: the manifest's `dataset.dir`, `$MNIST_DIR`, the
-//! user cache (`$XDG_CACHE_HOME/joulebench/mnist` or `~/.cache/joulebench/mnist`). There is no
-//! network download: this build runs where only package registries are reachable, so a missing
-//! dataset is an error that says where we looked and how to fix it.
+//! user cache (`$XDG_CACHE_HOME/joulebench/mnist` or `~/.cache/joulebench/mnist`). When none
+//! holds them and no folder was named (neither `dataset.dir` nor `$MNIST_DIR`), the host
+//! downloads them into the cache ([`locate_or_download`], [`super::download`]); workers only
+//! ever [`locate`]. A dataset that is still missing is an error that says where we looked and
+//! how to fix it.
 //!
 //! Every file is checked three ways: the IDX magic number and dimensions, the counts (images
 //! and labels agree, labels are digits), and the SHA-256 of the decompressed bytes against
@@ -37,7 +39,7 @@ pub struct Mnist {
 }
 
 /// The four files, with the SHA-256 of their decompressed contents (from the published set).
-const FILES: [(&str, &str); 4] = [
+pub(crate) const FILES: [(&str, &str); 4] = [
     (
         "train-images-idx3-ubyte",
         "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -70,17 +72,55 @@ pub fn candidate_dirs(manifest_dir: Option<&Path>) -> Vec<(PathBuf, &'static str
     if let Some(d) = manifest_dir {
         dirs.push((d.to_path_buf(), "the manifest's [dataset] dir"));
     }
-    if let Some(d) = std::env::var_os("MNIST_DIR").filter(|d| !d.is_empty()) {
-        dirs.push((PathBuf::from(d), "$MNIST_DIR"));
+    if let Some(d) = mnist_dir_env() {
+        dirs.push((d, "$MNIST_DIR"));
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
-    if let Some(c) = cache {
-        dirs.push((c.join("joulebench").join("mnist"), "the user cache"));
+    if let Some(c) = cache_dir() {
+        dirs.push((c, "the user cache"));
     }
     dirs
+}
+
+fn mnist_dir_env() -> Option<PathBuf> {
+    std::env::var_os("MNIST_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `$XDG_CACHE_HOME/joulebench/mnist`, else `~/.cache/joulebench/mnist`.
+pub fn cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|c| c.join("joulebench").join("mnist"))
+}
+
+/// As [`locate`]; when no folder holds the files and none was named (a named folder that
+/// lacks them is the user's mistake to hear about, not to route around), downloads them into
+/// the user cache. `progress` hears what is being fetched.
+pub fn locate_or_download(
+    manifest_dir: Option<&Path>,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<PathBuf> {
+    let not_found = match locate(manifest_dir) {
+        Ok(dir) => return Ok(dir),
+        Err(e) => e,
+    };
+    let (None, None, Some(cache)) = (manifest_dir, mnist_dir_env(), cache_dir()) else {
+        return Err(not_found);
+    };
+    let mirrors = super::download::mirrors();
+    if mirrors.is_empty() {
+        return Err(not_found);
+    }
+    progress(&format!(
+        "MNIST not found; downloading it into {} (mirrors: {})",
+        cache.display(),
+        mirrors.join(", ")
+    ));
+    super::download::fetch_into(&cache, &mirrors, progress)
+        .map_err(|e| anyhow::anyhow!("{not_found:#}\nDownloading it failed too: {e:#}"))
 }
 
 /// Finds the first folder that holds all four files (raw or .gz).
@@ -157,15 +197,19 @@ fn file_in(dir: &Path, name: &str) -> Option<PathBuf> {
 
 fn read_maybe_gz(path: &Path) -> anyhow::Result<Vec<u8>> {
     let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .with_context(|| format!("{}: not a valid gzip stream (truncated?)", path.display()))?;
-        Ok(out)
-    } else {
-        Ok(raw)
+    decompress_if_gz(&raw).with_context(|| format!("{}", path.display()))
+}
+
+/// The bytes themselves, or what they inflate to when they are gzip (magic 1f 8b).
+pub(crate) fn decompress_if_gz(raw: &[u8]) -> anyhow::Result<Vec<u8>> {
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(raw.to_vec());
     }
+    let mut out = Vec::with_capacity(raw.len() * 4);
+    GzDecoder::new(raw)
+        .read_to_end(&mut out)
+        .context("not a valid gzip stream (truncated?)")?;
+    Ok(out)
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> anyhow::Result<u32> {

@@ -1,5 +1,6 @@
 //! The training data, loaded once per worker and shaped for the plugin ABI.
 
+pub mod download;
 pub mod mnist;
 
 use anyhow::bail;

@@ -132,8 +132,10 @@ pub fn preflight(manifest: &Manifest) -> anyhow::Result<Preflight> {
     }
     // Verify the data fully here (once, ~1 s) so a corrupt file stops the campaign before it
     // starts instead of failing every run.
-    let data = crate::data::mnist::locate(manifest.dataset.dir.as_deref())
-        .and_then(|dir| crate::data::mnist::load(&dir, crate::data::mnist::Verify::Sha256));
+    let data = crate::data::mnist::locate_or_download(manifest.dataset.dir.as_deref(), &mut |l| {
+        println!("{l}")
+    })
+    .and_then(|dir| crate::data::mnist::load(&dir, crate::data::mnist::Verify::Sha256));
     match data {
         Ok(d) => lines.push(format!(
             "  data       MNIST from {} (SHA-256 verified)",
