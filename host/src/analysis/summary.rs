@@ -189,13 +189,13 @@ impl Summary {
     /// How to name the multiple-comparison correction in words: the size of the Holm family
     /// (the comparisons that had a p-value to adjust), not the count of rows shown.
     pub fn holm_words(&self) -> String {
-        match self
-            .comparisons
-            .iter()
-            .filter(|c| c.p_holm.is_some())
-            .count()
-        {
-            0 => "not adjusted (no Holm correction)".to_string(),
+        let count =
+            |has: fn(&Comparison) -> bool| self.comparisons.iter().filter(|c| has(c)).count();
+        match count(|c| c.p_holm.is_some()) {
+            0 if count(|c| c.p_value.is_some()) == 0 => {
+                "not adjusted: no comparison had a p-value".to_string()
+            }
+            0 => "not adjusted (correction = \"none\")".to_string(),
             n => format!("Holm-adjusted over the {n} comparison(s) that had a p-value"),
         }
     }

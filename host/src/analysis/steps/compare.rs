@@ -202,7 +202,7 @@ fn compare_pair(config: &Config, a: &str, b: &str, xa: &[f64], xb: &[f64]) -> Co
         // One run against one always gives p = 1 (Mann–Whitney) or no variance (Welch): a
         // number there would look like evidence of no difference.
         let why = format!(
-            "not tested: needs at least {MIN_RUNS_PER_GROUP} runs in each group, has {} and {}",
+            "needs at least {MIN_RUNS_PER_GROUP} runs in each group to test, has {} and {}",
             xa.len(),
             xb.len()
         );
