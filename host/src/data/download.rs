@@ -13,8 +13,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
-use super::mnist::{decompress_if_gz, FILES};
+use super::mnist::{decompress_if_gz, file_in, FILES};
 use crate::manifest::hex;
+use crate::store::write_atomically;
 
 /// Base URLs holding `<name>.gz` for the four files.
 pub const DEFAULT_MIRRORS: [&str; 2] = [
@@ -60,10 +61,7 @@ pub fn fetch_into(
         .build()
         .into();
     for (name, sum) in FILES {
-        if [cache.join(name), cache.join(format!("{name}.gz"))]
-            .iter()
-            .any(|p| p.is_file())
-        {
+        if file_in(cache, name).is_some() {
             continue;
         }
         let mut failures = Vec::new();
@@ -112,20 +110,12 @@ fn fetch_verified(agent: &ureq::Agent, url: &str, sum: &str) -> anyhow::Result<V
     Ok(bytes)
 }
 
-/// Writes `<name>.gz` (or `<name>` when the server sent it decompressed) through a temporary
-/// file renamed into place.
+/// Keeps `<name>.gz` (or `<name>` when the server sent it decompressed), whole or not at all.
 fn keep(cache: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let file = if bytes.starts_with(&[0x1f, 0x8b]) {
         format!("{name}.gz")
     } else {
         name.to_string()
     };
-    let path = cache.join(&file);
-    let tmp = cache.join(format!(".{file}.part"));
-    let write = || -> std::io::Result<()> {
-        std::fs::write(&tmp, bytes)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    };
-    write().with_context(|| format!("cannot write {}", path.display()))
+    write_atomically(&cache.join(file), bytes)
 }

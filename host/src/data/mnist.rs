@@ -189,7 +189,7 @@ pub fn load(dir: &Path, verify: Verify) -> anyhow::Result<Mnist> {
     })
 }
 
-fn file_in(dir: &Path, name: &str) -> Option<PathBuf> {
+pub(crate) fn file_in(dir: &Path, name: &str) -> Option<PathBuf> {
     [dir.join(name), dir.join(format!("{name}.gz"))]
         .into_iter()
         .find(|p| p.is_file())

@@ -20,7 +20,7 @@ use crate::manifest::{Manifest, Rest};
 use crate::plugin::{load, supervisor};
 use crate::store::record::RunRecord;
 use crate::store::runs_csv::{ExistingRun, RunsCsv};
-use crate::store::CampaignDir;
+use crate::store::{write_atomically, CampaignDir};
 
 pub struct CampaignOptions {
     pub out: Option<PathBuf>,
@@ -83,7 +83,7 @@ impl CampaignState {
     }
 
     fn save(&self, dir: &CampaignDir) -> anyhow::Result<()> {
-        dir.write_synced(
+        write_atomically(
             &dir.root.join("campaign.json"),
             serde_json::to_string_pretty(self)?.as_bytes(),
         )
@@ -234,7 +234,7 @@ pub fn run(
         }
         None => {
             let dir = CampaignDir::create(opts.out.as_deref(), &manifest.experiment.name)?;
-            dir.write_synced(&dir.manifest_copy(), manifest.text.as_bytes())?;
+            write_atomically(&dir.manifest_copy(), manifest.text.as_bytes())?;
             let csv = RunsCsv::create(&dir.runs_csv(), manifest.training.epochs, &domains)?;
             (dir, csv, Vec::new())
         }
@@ -379,23 +379,7 @@ pub fn run(
             RunRecord::from_outcome(job.run.iteration, job.run.order, &spec.name, &outcome);
         record.retry = job.retry;
         record.rest_s = Some(rested.take().unwrap_or(0.0));
-        // runs.csv's columns and what energy_j adds up were fixed by the domains probed at the
-        // start; a worker whose meter saw others (a source gone unreadable, so the estimate
-        // stepped in) measured something else and must not pass for comparable.
-        let measured: Vec<&str> = record.domains.iter().map(|(d, _)| d.as_str()).collect();
-        if record.status == "ok"
-            && measured != domains.iter().map(String::as_str).collect::<Vec<_>>()
-        {
-            record.status = "failed".into();
-            record.error = format!(
-                "energy domains changed: the campaign measures [{}] ({}), this run's meter had \
-                 [{}] ({})",
-                domains.join(" "),
-                energy.label,
-                measured.join(" "),
-                record.meter
-            );
-        }
+        record.require_domains(&domains, &energy.label);
         if let (Some(idle), Some(e), Some(t)) = (state.idle_power_w, record.energy_j, record.time_s)
         {
             record.energy_dynamic_j = Some(e - idle * t);

@@ -160,6 +160,27 @@ impl RunRecord {
     }
 }
 
+impl RunRecord {
+    /// Fails an `ok` run whose meter saw other domains than the campaign's (`domains`, read by
+    /// the `label` meter at the start): runs.csv's columns and what energy_j adds up were fixed
+    /// then, and a worker whose source went unreadable (so the estimate stepped in) measured
+    /// something else, which must not pass for comparable.
+    pub fn require_domains(&mut self, domains: &[String], label: &str) {
+        let measured: Vec<&str> = self.domains.iter().map(|(d, _)| d.as_str()).collect();
+        if self.status != "ok" || measured.iter().eq(domains.iter()) {
+            return;
+        }
+        self.status = "failed".into();
+        self.error = format!(
+            "energy domains changed: the campaign measures [{}] ({label}), this run's meter had \
+             [{}] ({})",
+            domains.join(" "),
+            measured.join(" "),
+            self.meter
+        );
+    }
+}
+
 fn join_version(framework: &str, version: &str) -> String {
     if version.is_empty() || framework.contains(version) {
         framework.to_string()
