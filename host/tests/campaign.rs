@@ -78,7 +78,7 @@ fn a_campaign_writes_one_ok_row_per_plugin_that_learns() {
     let env: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("res/environment.json")).unwrap())
             .unwrap();
-    let sha = joulebench::protocol::environment::sha256_file(&plugin("spin")).unwrap();
+    let sha = joulebench::fsx::sha256_file(&plugin("spin")).unwrap();
     assert_eq!(env["plugins"][0]["sha256"], serde_json::Value::String(sha));
     assert_eq!(env["energy"]["measured"], serde_json::Value::Bool(false));
     assert!(

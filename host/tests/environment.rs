@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use joulebench::fsx::sha256_file;
 use joulebench::protocol::environment::*;
 
 /// A fresh folder under cargo's per-test temp dir; left behind on failure for inspection.

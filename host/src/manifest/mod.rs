@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use plugin_api::{Layer, Optimizer, OptimizerKind};
-use sha2::{Digest, Sha256};
 
 use crate::analysis::StepSpec;
 use crate::energy::{EnergyConfig, SourceChoice};
@@ -118,7 +117,7 @@ impl Manifest {
             Some(l) => format!("{}:{l}", path.display()),
             None => path.display().to_string(),
         };
-        let sha256 = hex(&Sha256::digest(text.as_bytes()));
+        let sha256 = crate::fsx::sha256_hex(text.as_bytes());
         let line_of = |span: std::ops::Range<usize>| Some(line_at(&text, span.start));
 
         let e = raw.experiment;
@@ -470,10 +469,6 @@ pub(crate) fn line_at(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use plugin_api::{
 
 use super::events::{Event, Mark};
 use super::load;
-use crate::data::{self, PreparedData};
+use crate::dataset::{self, PreparedData};
 use crate::energy::{EnergyMonitor, Snapshot};
 use crate::manifest::Manifest;
 use crate::protocol::plan;
@@ -170,7 +170,7 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         .find(|p| p.name == job.plugin)
         .with_context(|| format!("the manifest has no plugin named `{}`", job.plugin))
         .in_phase("prepare")?;
-    let prepared = data::prepare(&manifest.dataset).in_phase("prepare")?;
+    let prepared = dataset::prepare(&manifest.dataset).in_phase("prepare")?;
     let order = plan::sample_order(
         manifest.experiment.seed,
         job.iteration,
@@ -339,7 +339,7 @@ pub fn build_session<'a>(
     options: &'a [KeyValue<'a>],
     seed: u64,
 ) -> Session<'a> {
-    let images = |split: &'a data::PreparedSplit| Images {
+    let images = |split: &'a dataset::PreparedSplit| Images {
         pixels: RSlice::from_slice(&split.pixels),
         labels: RSlice::from_slice(&split.labels),
         count: split.count as u32,

@@ -20,7 +20,8 @@ use crate::manifest::{Manifest, Rest};
 use crate::plugin::{load, supervisor};
 use crate::store::record::RunRecord;
 use crate::store::runs_csv::{ExistingRun, RunsCsv};
-use crate::store::{write_atomically, CampaignDir};
+use crate::fsx::write_atomically;
+use crate::store::CampaignDir;
 
 pub struct CampaignOptions {
     pub out: Option<PathBuf>,
@@ -122,7 +123,7 @@ pub fn preflight(manifest: &Manifest) -> anyhow::Result<Preflight> {
                 plugins.push(PluginProvenance {
                     name: p.name.clone(),
                     path: p.path.clone(),
-                    sha256: environment::sha256_file(&p.path)?,
+                    sha256: crate::fsx::sha256_file(&p.path)?,
                     framework: l.info.framework.to_string(),
                     framework_version: l.info.framework_version.to_string(),
                 });
@@ -132,10 +133,10 @@ pub fn preflight(manifest: &Manifest) -> anyhow::Result<Preflight> {
     }
     // Verify the data fully here (once, ~1 s) so a corrupt file stops the campaign before it
     // starts instead of failing every run.
-    let data = crate::data::mnist::locate_or_download(manifest.dataset.dir.as_deref(), &mut |l| {
+    let data = crate::dataset::mnist::locate_or_download(manifest.dataset.dir.as_deref(), &mut |l| {
         println!("{l}")
     })
-    .and_then(|dir| crate::data::mnist::load(&dir, crate::data::mnist::Verify::Sha256));
+    .and_then(|dir| crate::dataset::mnist::load(&dir, crate::dataset::mnist::Verify::Sha256));
     match data {
         Ok(d) => lines.push(format!(
             "  data       MNIST from {} (SHA-256 verified)",

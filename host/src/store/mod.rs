@@ -60,34 +60,3 @@ impl CampaignDir {
         self.root.join("analysis")
     }
 }
-
-/// Replaces `path` with `bytes` atomically: a temporary file beside it (`.<name>.part`) is
-/// written and fsynced, then renamed over it, and the folder is fsynced. A crash at any moment
-/// leaves either the old file or the new one, never an empty or partial one (campaign.json is
-/// saved several times during a campaign and resume needs it; the MNIST cache keeps only whole,
-/// verified files).
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} names no file", path.display()))?;
-    let tmp = path.with_file_name(format!(".{}.part", name.to_string_lossy()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")))
-    };
-    write().with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Fsyncs a folder, so that files created or renamed in it survive a crash.
-pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    std::fs::File::open(dir)?.sync_all()
-}

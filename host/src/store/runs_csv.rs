@@ -61,7 +61,7 @@ impl RunsCsv {
         file.write_all(&w.into_inner().context("csv buffer")?)?;
         file.sync_all()?;
         // The new file's name must survive a crash too, not only its bytes.
-        super::sync_dir(path.parent().unwrap_or(Path::new(".")))
+        crate::fsx::sync_parent(path)
             .with_context(|| format!("cannot sync the folder of {}", path.display()))?;
         Ok(RunsCsv {
             path: path.to_path_buf(),

@@ -11,11 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use sha2::{Digest, Sha256};
 
 use super::mnist::{decompress_if_gz, file_in, FILES};
-use crate::manifest::hex;
-use crate::store::write_atomically;
+use crate::fsx::{sha256_hex, write_atomically};
 
 /// Base URLs holding `<name>.gz` for the four files.
 pub const DEFAULT_MIRRORS: [&str; 2] = [
@@ -103,7 +101,7 @@ fn fetch_verified(agent: &ureq::Agent, url: &str, sum: &str) -> anyhow::Result<V
         .read_to_end(&mut bytes)
         .context("download cut short")?;
     let content = decompress_if_gz(&bytes).with_context(|| format!("{url} is not valid gzip"))?;
-    let got = hex(&Sha256::digest(&content));
+    let got = sha256_hex(&content);
     if got != sum {
         bail!("SHA-256 of the decompressed file is {got}, expected {sum}: not the published MNIST");
     }

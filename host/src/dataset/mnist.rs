@@ -16,9 +16,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use flate2::read::GzDecoder;
-use sha2::{Digest, Sha256};
 
-use crate::manifest::hex;
+use crate::fsx::sha256_hex;
 
 /// One split: `count` images of `rows × cols` bytes (0..=255) and their labels.
 #[derive(Debug, Clone)]
@@ -151,7 +150,7 @@ pub fn load(dir: &Path, verify: Verify) -> anyhow::Result<Mnist> {
             .with_context(|| format!("{name} (or {name}.gz) is missing from {}", dir.display()))?;
         let bytes = read_maybe_gz(&path)?;
         if verify == Verify::Sha256 {
-            let got = hex(&Sha256::digest(&bytes));
+            let got = sha256_hex(&bytes);
             if got != sum {
                 bail!(
                     "{}: SHA-256 of the decompressed file is {got}, expected {sum}: \

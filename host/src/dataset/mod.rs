@@ -1,4 +1,5 @@
-//! The training data, loaded once per worker and shaped for the plugin ABI.
+//! The training data (MNIST), loaded once per worker and shaped for the plugin ABI. Named
+//! `dataset` after the manifest section it serves; `analysis::data` is the analysis's tidy table.
 
 pub mod download;
 pub mod mnist;
