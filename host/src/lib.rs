@@ -8,6 +8,7 @@ pub mod energy;
 pub mod error;
 pub mod fsx;
 pub mod manifest;
+pub mod plan;
 pub mod plugin;
 pub mod protocol;
 pub mod store;

@@ -26,7 +26,7 @@ use super::load;
 use crate::dataset::{self, PreparedData};
 use crate::energy::{EnergyMonitor, Snapshot};
 use crate::manifest::Manifest;
-use crate::protocol::plan;
+use crate::plan;
 
 /// What the host asks one worker to do.
 #[derive(Debug, Clone)]

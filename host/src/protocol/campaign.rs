@@ -12,15 +12,15 @@ use serde::{Deserialize, Serialize};
 use super::environment::{self, EnergySummary, PluginProvenance, Roots};
 use super::estimate;
 use super::idle;
-use super::plan::{self, PlannedRun};
 use super::progress::CampaignProgress;
 use crate::energy::EnergyMonitor;
 use crate::error::usage;
+use crate::fsx::write_atomically;
 use crate::manifest::{Manifest, Rest};
+use crate::plan::{self, PlannedRun};
 use crate::plugin::{load, supervisor};
 use crate::store::record::RunRecord;
 use crate::store::runs_csv::{ExistingRun, RunsCsv};
-use crate::fsx::write_atomically;
 use crate::store::CampaignDir;
 
 pub struct CampaignOptions {
@@ -133,10 +133,11 @@ pub fn preflight(manifest: &Manifest) -> anyhow::Result<Preflight> {
     }
     // Verify the data fully here (once, ~1 s) so a corrupt file stops the campaign before it
     // starts instead of failing every run.
-    let data = crate::dataset::mnist::locate_or_download(manifest.dataset.dir.as_deref(), &mut |l| {
-        println!("{l}")
-    })
-    .and_then(|dir| crate::dataset::mnist::load(&dir, crate::dataset::mnist::Verify::Sha256));
+    let data =
+        crate::dataset::mnist::locate_or_download(manifest.dataset.dir.as_deref(), &mut |l| {
+            println!("{l}")
+        })
+        .and_then(|dir| crate::dataset::mnist::load(&dir, crate::dataset::mnist::Verify::Sha256));
     match data {
         Ok(d) => lines.push(format!(
             "  data       MNIST from {} (SHA-256 verified)",

@@ -175,4 +175,3 @@ pub fn capture(
         warnings: Vec::new(),
     }
 }
-

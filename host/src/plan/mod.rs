@@ -1,8 +1,13 @@
-//! The campaign plan: which plugin runs when, and the seeds each run gets.
-//! Everything here is a pure function of the manifest, so the same seed gives the same plan
-//! (and a resumed campaign can recompute what is left).
+//! The campaign plan: which plugin runs when, the sample order of every epoch, and the seed
+//! each trainer gets. Everything here is a pure function of the campaign's seed, so the same
+//! seed gives the same plan (and a resumed campaign can recompute what is left).
+//!
+//! A leaf: it imports nothing from the crate, so the conductor (`protocol`) and the worker
+//! (`plugin::worker`) both read it without depending on each other.
 
-use super::rng::SplitMix64;
+mod rng;
+
+pub use rng::SplitMix64;
 
 /// Stream identifiers for [`SplitMix64::derive`].
 const PLUGIN_ORDER: u64 = 1;
@@ -97,5 +102,43 @@ mod tests {
         assert_ne!(o[..50], o[50..100]);
         assert_eq!(o, sample_order(1, 1, 3, 50));
         assert_ne!(o, sample_order(1, 2, 3, 50));
+    }
+
+    /// Values computed by the generator before it moved here from `protocol/`: plans of
+    /// existing campaigns (and their resumes) depend on every bit of them.
+    #[test]
+    fn the_plan_of_existing_campaigns_never_changes() {
+        let p: Vec<(u32, u32, usize)> = plan(42, 3, 4)
+            .iter()
+            .map(|r| (r.iteration, r.order, r.plugin))
+            .collect();
+        assert_eq!(
+            p,
+            [
+                (1, 1, 2),
+                (1, 2, 3),
+                (1, 3, 1),
+                (1, 4, 0),
+                (2, 1, 2),
+                (2, 2, 1),
+                (2, 3, 3),
+                (2, 4, 0),
+                (3, 1, 1),
+                (3, 2, 3),
+                (3, 3, 2),
+                (3, 4, 0)
+            ]
+        );
+        assert_eq!(
+            sample_order(42, 1, 2, 10),
+            [7, 8, 1, 6, 2, 0, 9, 3, 5, 4, 5, 6, 8, 2, 0, 7, 3, 4, 9, 1]
+        );
+        assert_eq!(
+            sample_order(7, 3, 1, 12),
+            [11, 7, 6, 8, 1, 0, 4, 3, 10, 9, 5, 2]
+        );
+        assert_eq!(trainer_seed(42, 1), 0x83d0_3f08_8a88_9aa2);
+        assert_eq!(trainer_seed(42, 2), 0x9971_f385_a728_fe2e);
+        assert_eq!(trainer_seed(7, 30), 0xa0c9_5e44_dece_8cc2);
     }
 }
