@@ -4,6 +4,7 @@
 //! checked here, once, so nothing downstream re-validates user input. Relative paths are
 //! resolved against the manifest's folder.
 
+mod cpus;
 mod duration;
 mod model;
 mod raw;
@@ -72,7 +73,8 @@ pub struct Training {
     pub epochs: u32,
     pub batch_size: u32,
     pub threads: u32,
-    pub cpus: Option<String>,
+    /// Pin every worker to these CPUs (`cpus = "0-1,4"`, parsed).
+    pub cpus: Option<Vec<usize>>,
     pub device: String,
     pub optimizer: Optimizer,
 }
@@ -268,16 +270,18 @@ impl Manifest {
                 here(None)
             )));
         }
-        // Checked here, so a bad list is a manifest error before the warm-up, not a failed run.
-        if let Some(list) = &t.cpus {
-            crate::plugin::supervisor::parse_cpu_list(list)
-                .map_err(|err| usage(format!("{}: {err}", here(None))))?;
-        }
+        let cpus = match &t.cpus {
+            Some(list) => Some(
+                cpus::parse_cpu_list(list)
+                    .map_err(|err| usage(format!("{}: [training] cpus: {err}", here(None))))?,
+            ),
+            None => None,
+        };
         let training = Training {
             epochs: t.epochs,
             batch_size: t.batch_size,
             threads,
-            cpus: t.cpus,
+            cpus,
             device: t.device.unwrap_or_else(|| "cpu".into()),
             optimizer,
         };
@@ -555,6 +559,9 @@ mod tests {
             assert!(e.contains("[training] cpus") && e.contains(bad), "{e}");
         }
         let ok = parse(&QUICK.replace("threads = \"all\"", "threads = \"all\"\ncpus = \"0-1\""));
-        assert_eq!(ok.expect("cpus 0-1").training.cpus.as_deref(), Some("0-1"));
+        assert_eq!(
+            ok.expect("cpus 0-1").training.cpus.as_deref(),
+            Some(&[0, 1][..])
+        );
     }
 }

@@ -25,8 +25,8 @@ pub struct WorkerLaunch<'a> {
     /// The worker's stderr (framework logs, panics) goes here in full.
     pub log: &'a Path,
     pub timeout: Duration,
-    /// Pin the worker to these CPUs (a `taskset`-style list), if set.
-    pub cpus: Option<&'a str>,
+    /// Pin the worker to these CPUs (the manifest's parsed `[training] cpus`), if set.
+    pub cpus: Option<&'a [usize]>,
     /// Extra environment variables for the worker (the plugin's `env` table).
     pub env: &'a [(String, String)],
 }
@@ -89,10 +89,7 @@ pub fn run_worker(
     if let Some(s) = launch.samples_csv {
         cmd.arg("--samples").arg(s);
     }
-    let cpus = match launch.cpus {
-        Some(list) => Some(parse_cpu_list(list)?),
-        None => None,
-    };
+    let cpus = launch.cpus.map(<[usize]>::to_vec);
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -278,40 +275,6 @@ pub fn signal_name(sig: i32) -> String {
         _ => return format!("signal {sig}"),
     };
     name.to_string()
-}
-
-const CPU_SETSIZE: usize = libc::CPU_SETSIZE as usize;
-
-/// Parses a CPU list like "0-1,4" (as `taskset -c` takes it).
-pub fn parse_cpu_list(list: &str) -> anyhow::Result<Vec<usize>> {
-    let mut cpus = Vec::new();
-    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let bad = || {
-            crate::error::usage(format!(
-                "[training] cpus: `{part}` is not a CPU number or range like 0-3"
-            ))
-        };
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (usize, usize) = (
-                    a.trim().parse().map_err(|_| bad())?,
-                    b.trim().parse().map_err(|_| bad())?,
-                );
-                // Checked before expanding, so a huge range is an error, not an allocation.
-                if a > b || b >= CPU_SETSIZE {
-                    return Err(bad());
-                }
-                cpus.extend(a..=b);
-            }
-            None => cpus.push(part.parse().map_err(|_| bad())?),
-        }
-    }
-    if cpus.is_empty() || cpus.iter().any(|&c| c >= CPU_SETSIZE) {
-        return Err(crate::error::usage(format!(
-            "[training] cpus: `{list}` names no usable CPU"
-        )));
-    }
-    Ok(cpus)
 }
 
 /// Paths of a run's files inside the campaign folder.
