@@ -143,7 +143,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             if dry_run {
                 return Ok(ExitCode::SUCCESS);
             }
-            let ok = result.records.iter().filter(|r| r.status == "ok").count();
+            let ok = result.records.iter().filter(|r| r.is_ok()).count();
             println!(
                 "\n{} of {} run(s) ok; results in {}",
                 ok,

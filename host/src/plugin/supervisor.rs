@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::events::{Event, Mark};
+use super::events::{measured_run, Event, Phase};
+use crate::store::record::MeasuredRun;
 
 /// How to start one worker.
 pub struct WorkerLaunch<'a> {
@@ -31,38 +32,13 @@ pub struct WorkerLaunch<'a> {
     pub env: &'a [(String, String)],
 }
 
-/// Everything the worker said, and how it ended.
+/// What a worker measured, and how it ended.
 #[derive(Debug, Default)]
 pub struct RunOutcome {
-    pub events: Vec<Event>,
-    /// `None` when the run completed; else why it failed, in one line.
-    pub failure: Option<String>,
+    /// Everything the worker reported; its `failure` is `None` when the run completed.
+    pub measured: MeasuredRun,
     pub interrupted: bool,
     pub wall: Duration,
-}
-
-impl RunOutcome {
-    /// Start and end marks of each completed phase: `(phase, epoch, start, end)`.
-    pub fn phases(&self) -> Vec<(String, Option<u32>, Mark, Mark)> {
-        let mut open: Option<(String, Option<u32>, Mark)> = None;
-        let mut done = Vec::new();
-        for e in &self.events {
-            match e {
-                Event::PhaseStart { phase, epoch, at } => {
-                    open = Some((phase.clone(), *epoch, at.clone()))
-                }
-                Event::PhaseEnd { phase, epoch, at } => {
-                    if let Some((p, ep, start)) = open.take() {
-                        if &p == phase && ep == *epoch {
-                            done.push((p, ep, start, at.clone()));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        done
-    }
 }
 
 /// Runs one worker to completion (or timeout, or interruption via `stop`).
@@ -137,6 +113,7 @@ pub fn run_worker(
 
     let deadline = started + launch.timeout;
     let mut outcome = RunOutcome::default();
+    let mut events = Vec::new();
     let mut kill_reason: Option<String> = None;
     let mut leftovers_killed = false;
     loop {
@@ -156,10 +133,10 @@ pub fn run_worker(
         match rx.recv_timeout((deadline - now).min(Duration::from_millis(200))) {
             Ok(Ok(event)) => {
                 on_event(&event);
-                outcome.events.push(event);
+                events.push(event);
             }
-            Ok(Err(bad)) => outcome.events.push(Event::Error {
-                phase: "worker".into(),
+            Ok(Err(bad)) => events.push(Event::Error {
+                phase: Phase::Worker,
                 message: bad,
             }),
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -172,7 +149,7 @@ pub fn run_worker(
                     unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                     while let Ok(Ok(event)) = rx.recv_timeout(Duration::from_millis(200)) {
                         on_event(&event);
-                        outcome.events.push(event);
+                        events.push(event);
                     }
                     break;
                 }
@@ -190,7 +167,8 @@ pub fn run_worker(
         let _ = reader.join();
     }
     outcome.wall = started.elapsed();
-    outcome.failure = kill_reason.or_else(|| failure_of(&outcome.events, status, launch.log));
+    let failure = kill_reason.or_else(|| failure_of(&events, status, launch.log));
+    outcome.measured = measured_run(&events, failure);
     Ok(outcome)
 }
 

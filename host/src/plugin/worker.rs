@@ -21,7 +21,7 @@ use plugin_api::{
     Dataset, Images, KeyValue, ProgressSink, ProgressSink_TO, Session, MANIFEST_DIR_OPTION,
 };
 
-use super::events::{Event, Mark};
+use super::events::{Event, Mark, Phase};
 use super::load;
 use crate::dataset::{self, PreparedData};
 use crate::energy::{EnergyMonitor, Snapshot};
@@ -112,7 +112,7 @@ pub fn run(job: &WorkerJob) -> i32 {
         }
         Err(PhaseError { phase, error }) => {
             sink.send(&Event::Error {
-                phase: phase.into(),
+                phase,
                 message: format!("{error:#}"),
             });
             1
@@ -121,16 +121,16 @@ pub fn run(job: &WorkerJob) -> i32 {
 }
 
 struct PhaseError {
-    phase: &'static str,
+    phase: Phase,
     error: anyhow::Error,
 }
 
 trait InPhase<T> {
-    fn in_phase(self, phase: &'static str) -> Result<T, PhaseError>;
+    fn in_phase(self, phase: Phase) -> Result<T, PhaseError>;
 }
 
 impl<T, E: Into<anyhow::Error>> InPhase<T> for Result<T, E> {
-    fn in_phase(self, phase: &'static str) -> Result<T, PhaseError> {
+    fn in_phase(self, phase: Phase) -> Result<T, PhaseError> {
         self.map_err(|e| PhaseError {
             phase,
             error: e.into(),
@@ -152,7 +152,7 @@ fn finite(x: f64) -> Option<f64> {
 }
 
 fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
-    let manifest = Manifest::load(&job.manifest).in_phase("prepare")?;
+    let manifest = Manifest::load(&job.manifest).in_phase(Phase::Prepare)?;
     if let Some(expected) = &job.manifest_sha256 {
         if &manifest.sha256 != expected {
             return Err(anyhow::anyhow!(
@@ -161,7 +161,7 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
                 job.manifest.display(),
                 manifest.sha256
             ))
-            .in_phase("prepare");
+            .in_phase(Phase::Prepare);
         }
     }
     let spec = manifest
@@ -169,8 +169,8 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         .iter()
         .find(|p| p.name == job.plugin)
         .with_context(|| format!("the manifest has no plugin named `{}`", job.plugin))
-        .in_phase("prepare")?;
-    let prepared = dataset::prepare(&manifest.dataset).in_phase("prepare")?;
+        .in_phase(Phase::Prepare)?;
+    let prepared = dataset::prepare(&manifest.dataset).in_phase(Phase::Prepare)?;
     let order = plan::sample_order(
         manifest.experiment.seed,
         job.iteration,
@@ -207,8 +207,8 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         plan::trainer_seed(manifest.experiment.seed, job.iteration),
     );
 
-    let monitor =
-        EnergyMonitor::start(&manifest.energy, job.samples_csv.as_deref()).in_phase("prepare")?;
+    let monitor = EnergyMonitor::start(&manifest.energy, job.samples_csv.as_deref())
+        .in_phase(Phase::Prepare)?;
     sink.send(&Event::Started {
         pid: std::process::id(),
         meter: monitor.label(),
@@ -218,7 +218,7 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         unused_sources: monitor.unused_sources(),
     });
     let result = measured_phases(&manifest, &spec.path, &session, &monitor, sink);
-    let faults = monitor.stop().in_phase("energy")?;
+    let faults = monitor.stop().in_phase(Phase::Energy)?;
     if !faults.is_empty() {
         sink.send(&Event::Faults {
             faults: faults
@@ -237,14 +237,14 @@ fn measured_phases(
     monitor: &EnergyMonitor,
     sink: &EventSink,
 ) -> Result<(), PhaseError> {
-    let snap = |phase: &'static str| monitor.snapshot().map(|s| mark(&s)).in_phase(phase);
+    let snap = |phase: Phase| monitor.snapshot().map(|s| mark(&s)).in_phase(phase);
 
     sink.send(&Event::PhaseStart {
-        phase: "setup".into(),
+        phase: Phase::Setup,
         epoch: None,
-        at: snap("setup")?,
+        at: snap(Phase::Setup)?,
     });
-    let loaded = load::load(plugin_path).in_phase("setup")?;
+    let loaded = load::load(plugin_path).in_phase(Phase::Setup)?;
     sink.send(&Event::Plugin {
         name: loaded.info.name.to_string(),
         framework: loaded.info.framework.to_string(),
@@ -252,13 +252,13 @@ fn measured_phases(
     });
     let mut trainer = match (loaded.module.new_trainer())(session) {
         RResult::ROk(t) => t,
-        RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase("setup"),
+        RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase(Phase::Setup),
     };
     let info = trainer.run_info();
     sink.send(&Event::PhaseEnd {
-        phase: "setup".into(),
+        phase: Phase::Setup,
         epoch: None,
-        at: snap("setup")?,
+        at: snap(Phase::Setup)?,
     });
     sink.send(&Event::RunInfo {
         framework: info.framework.to_string(),
@@ -278,18 +278,18 @@ fn measured_phases(
     let progress = ProgressSink_TO::from_ptr(RRef::new(&forwarder), TD_Opaque);
     for epoch in 1..=manifest.training.epochs {
         sink.send(&Event::PhaseStart {
-            phase: "epoch".into(),
+            phase: Phase::Train,
             epoch: Some(epoch),
-            at: snap("train")?,
+            at: snap(Phase::Train)?,
         });
         let report = match trainer.train_epochs(1, &progress) {
             RResult::ROk(r) => r,
-            RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase("train"),
+            RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase(Phase::Train),
         };
         sink.send(&Event::PhaseEnd {
-            phase: "epoch".into(),
+            phase: Phase::Train,
             epoch: Some(epoch),
-            at: snap("train")?,
+            at: snap(Phase::Train)?,
         });
         sink.send(&Event::Trained {
             epoch,
@@ -304,18 +304,18 @@ fn measured_phases(
     }
 
     sink.send(&Event::PhaseStart {
-        phase: "eval".into(),
+        phase: Phase::Eval,
         epoch: None,
-        at: snap("eval")?,
+        at: snap(Phase::Eval)?,
     });
     let eval = match trainer.evaluate() {
         RResult::ROk(r) => r,
-        RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase("eval"),
+        RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase(Phase::Eval),
     };
     sink.send(&Event::PhaseEnd {
-        phase: "eval".into(),
+        phase: Phase::Eval,
         epoch: None,
-        at: snap("eval")?,
+        at: snap(Phase::Eval)?,
     });
     sink.send(&Event::Evaluated {
         accuracy: finite(eval.accuracy),

@@ -377,8 +377,12 @@ pub fn run(
                 .println("  interrupted: this run is not recorded and will run again on resume");
             break;
         }
-        let mut record =
-            RunRecord::from_outcome(job.run.iteration, job.run.order, &spec.name, &outcome);
+        let mut record = RunRecord::from_measured(
+            job.run.iteration,
+            job.run.order,
+            &spec.name,
+            &outcome.measured,
+        );
         record.retry = job.retry;
         record.rest_s = Some(rested.take().unwrap_or(0.0));
         record.require_domains(&domains, &energy.label);
@@ -387,7 +391,7 @@ pub fn run(
             record.energy_dynamic_j = Some(e - idle * t);
         }
         csv.append(&record)?;
-        history.add(job.run.iteration, &spec.name, record.status == "ok");
+        history.add(job.run.iteration, &spec.name, record.is_ok());
         progress.println(describe_record(&record, &log));
         records.push(record);
     }
@@ -615,7 +619,7 @@ fn print_plan(manifest: &Manifest, planned: &[PlannedRun]) {
 }
 
 fn describe_record(r: &RunRecord, log: &Path) -> String {
-    if r.status == "ok" {
+    if r.is_ok() {
         format!(
             "  ok: {:.2} s, {:.1} J ({}), accuracy {}",
             r.time_s.unwrap_or(0.0),

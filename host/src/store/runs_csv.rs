@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::record::RunRecord;
+use super::record::{RunRecord, RunStatus};
 
 /// The contract's leading columns (DESIGN.md); scripts depend on them: extend, don't break.
 pub const BASE_COLUMNS: [&str; 14] = [
@@ -127,7 +127,7 @@ impl RunsCsv {
                     .parse()
                     .with_context(|| format!("{}: row {}: bad iteration", path.display(), i + 2))?,
                 plugin: field(pl).to_string(),
-                ok: field(st) == "ok",
+                ok: RunStatus::from_cell(field(st)) == Some(RunStatus::Ok),
                 retry: field(rt).parse().unwrap_or(0),
             });
         }
@@ -164,7 +164,7 @@ impl RunsCsv {
             r.order.to_string(),
             r.plugin.clone(),
             r.framework.clone(),
-            r.status.clone(),
+            r.status.to_string(),
             num(r.time_s),
             num(r.energy_j),
             num(r.power_w()),
