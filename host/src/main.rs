@@ -163,7 +163,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 let req = analysis::AnalyzeRequest {
                     inputs: vec![result.dir.clone()],
                     steps,
-                    out: result.dir.join("analysis"),
+                    out: joulebench::store::CampaignDir::open(&result.dir).analysis(),
                 };
                 match analysis::analyze(&req) {
                     Ok(summary) => {

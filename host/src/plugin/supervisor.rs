@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -253,9 +253,4 @@ pub fn signal_name(sig: i32) -> String {
         _ => return format!("signal {sig}"),
     };
     name.to_string()
-}
-
-/// Paths of a run's files inside the campaign folder.
-pub fn run_file_stem(iteration: u32, plugin: &str) -> PathBuf {
-    PathBuf::from(format!("{iteration}-{plugin}"))
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::environment::{self, EnergySummary, PluginProvenance, Roots};
-use super::estimate;
+use super::forecast;
 use super::idle;
 use super::progress::CampaignProgress;
 use crate::energy::EnergyMonitor;
@@ -85,7 +85,7 @@ impl CampaignState {
 
     fn save(&self, dir: &CampaignDir) -> anyhow::Result<()> {
         write_atomically(
-            &dir.root.join("campaign.json"),
+            &dir.state_json(),
             serde_json::to_string_pretty(self)?.as_bytes(),
         )
     }
@@ -253,16 +253,9 @@ pub fn run(
     };
     state.save(&dir)?;
     // A resumed campaign keeps the original environment.json and adds one per resume.
-    let env_file = if existing.is_empty() && !dir.root.join("environment.json").exists() {
-        dir.root.join("environment.json")
-    } else {
-        dir.root.join(format!(
-            "environment-resume-{}.json",
-            env.captured_at.replace(':', "")
-        ))
-    };
+    let env_file = dir.environment_json(!existing.is_empty(), &env.captured_at);
     env.write_json(&env_file)?;
-    println!("results: {}", dir.root.display());
+    println!("results: {}", dir.root().display());
 
     let mut history: HistoryIndex = HistoryIndex::from_rows(&existing);
     let mut todo: Vec<Job> = planned
@@ -335,13 +328,8 @@ pub fn run(
             }
         }
         let spec = &manifest.plugins[job.run.plugin];
-        let stem = supervisor::run_file_stem(job.run.iteration, &spec.name);
-        let stem = if job.retry > 0 {
-            PathBuf::from(format!("{}-retry{}", stem.display(), job.retry))
-        } else {
-            stem
-        };
-        let (samples, log) = (dir.samples(&stem), dir.log(&stem));
+        let files = dir.run_files(job.run.iteration, &spec.name, job.retry);
+        let (samples, log) = (files.samples, files.log);
         let label = format!(
             "iteration {} · {}{}",
             job.run.iteration,
@@ -411,11 +399,11 @@ pub fn run(
             "\nstopped. Finished runs are kept in {}.\nresume with: host run {} --resume {}",
             csv.path().display(),
             manifest.path.display(),
-            dir.root.display()
+            dir.root().display()
         );
     }
     Ok(CampaignResult {
-        dir: dir.root,
+        dir: dir.root().to_path_buf(),
         records,
         interrupted,
     })
@@ -426,7 +414,8 @@ fn open_for_resume(
     manifest: &Manifest,
     dir: &Path,
 ) -> anyhow::Result<(CampaignDir, CampaignState)> {
-    let state_path = dir.join("campaign.json");
+    let campaign = CampaignDir::open(dir);
+    let state_path = campaign.state_json();
     let state: CampaignState =
         serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| {
             usage(format!(
@@ -435,7 +424,7 @@ fn open_for_resume(
             ))
         })?)
         .map_err(|e| usage(format!("{}: unreadable ({e})", state_path.display())))?;
-    let saved_path = dir.join("manifest.toml");
+    let saved_path = campaign.manifest_copy();
     let saved = std::fs::read_to_string(&saved_path)
         .map_err(|e| usage(format!("cannot read {} ({e})", saved_path.display())))?;
     let differing = incomparable_sections(&saved, &manifest.text);
@@ -463,12 +452,7 @@ fn open_for_resume(
             now.join(", ")
         )));
     }
-    Ok((
-        CampaignDir {
-            root: dir.to_path_buf(),
-        },
-        state,
-    ))
+    Ok((campaign, state))
 }
 
 /// Top-level manifest sections (or `experiment.<key>`) that differ in a way that changes what
@@ -579,13 +563,13 @@ fn print_plan(manifest: &Manifest, planned: &[PlannedRun]) {
     );
 
     // Run times: extrapolated from comparable campaigns already measured on this machine.
-    let rates = estimate::measured_rates(Path::new("results"), manifest);
+    let rates = forecast::measured_rates(Path::new("results"), manifest);
     let mut total = overhead;
     let mut unknown = Vec::new();
     for p in &manifest.plugins {
         match rates.get(&p.name) {
             Some(rate) => {
-                let per_run = estimate::run_duration(manifest, rate);
+                let per_run = forecast::run_duration(manifest, rate);
                 total += per_run
                     * planned
                         .iter()

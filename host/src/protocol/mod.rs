@@ -3,6 +3,6 @@
 
 pub mod campaign;
 pub mod environment;
-pub mod estimate;
+pub mod forecast;
 pub mod idle;
 pub mod progress;

@@ -1,4 +1,5 @@
-//! `runs.csv` as `host run` writes it, or any CSV with at least
+//! A table of runs for the analysis: `runs.csv` as `host run` writes it (the store owns that
+//! format and its reader), or any CSV with at least
 //! `iteration,plugin,status,time_s,energy_j`. Rows whose status is not `ok` are ignored
 //! and counted; per-phase (`train_time_s`, `train_energy_j`, …) and per-domain
 //! (`energy_<domain>_j`) columns become extra metrics.
@@ -9,127 +10,46 @@ use anyhow::{anyhow, Context};
 
 use super::{Ignored, Ingested};
 use crate::analysis::data::{Energy, Metric, RawRun};
+use crate::store::record::RunStatus;
+use crate::store::runs_csv::RunsReader;
 
 const REQUIRED: [&str; 5] = ["iteration", "plugin", "status", "time_s", "energy_j"];
 
-pub(super) fn read(path: &Path) -> anyhow::Result<Ingested> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut csv = csv::ReaderBuilder::new().from_reader(std::io::BufReader::new(file));
-    let headers = csv
-        .headers()
-        .with_context(|| format!("{}: cannot read the CSV header", path.display()))?
-        .clone();
-    let col = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|c| col(c).is_none())
-        .collect();
-    if !missing.is_empty() {
-        return Err(crate::error::usage(format!(
-            "{}: not a runs.csv: missing column(s) {}; needs at least {}",
-            path.display(),
-            missing.join(", "),
-            REQUIRED.join(",")
-        )));
-    }
-    let idx = |name: &str| col(name).unwrap_or(usize::MAX);
-    let (i_iter, i_plugin, i_status, i_time, i_energy) = (
-        idx("iteration"),
-        idx("plugin"),
-        idx("status"),
-        idx("time_s"),
-        idx("energy_j"),
-    );
-    let i_meter = col("meter");
-    let i_error = col("error");
-    let i_retry = col("retry");
-    let extras: Vec<(usize, Metric)> = headers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| extra_metric(h.trim()).map(|m| (i, m)))
-        .collect();
+/// Where the columns this reader uses stand in the file.
+struct Layout {
+    iteration: usize,
+    plugin: usize,
+    status: usize,
+    time_s: usize,
+    energy_j: usize,
+    meter: Option<usize>,
+    error: Option<usize>,
+    retry: Option<usize>,
+    /// Per-phase and per-domain columns, with their header as written (for errors).
+    extras: Vec<(usize, Metric, String)>,
+}
 
+pub(super) fn read(path: &Path) -> anyhow::Result<Ingested> {
+    let mut csv = RunsReader::open(path)?;
+    let layout = layout(&csv, path)?;
     let mut out = Ingested {
         inputs: vec![path.display().to_string()],
         ..Ingested::default()
     };
-    out.extra_metrics = extras.iter().map(|(_, m)| m.clone()).collect();
+    out.extra_metrics = layout.extras.iter().map(|(_, m, _)| m.clone()).collect();
     let mut record = csv::StringRecord::new();
     let mut line = 1usize;
     let mut saw_meter = false;
     while csv
-        .read_record(&mut record)
+        .read(&mut record)
         .with_context(|| format!("{}: cannot read CSV", path.display()))?
     {
         line += 1;
-        let get = |i: usize| record.get(i).unwrap_or("").trim();
-        let group = get(i_plugin).to_string();
-        // A retried run keeps its iteration; the label tells the attempts apart.
-        let run = match i_retry.map(get) {
-            Some(r) if !r.is_empty() && r != "0" => format!("{} retry {r}", get(i_iter)),
-            _ => get(i_iter).to_string(),
-        };
-        if !out.groups.contains(&group) {
-            out.groups.push(group.clone());
-        }
-        let status = get(i_status);
-        if status != "ok" {
-            let reason = i_error
-                .map(get)
-                .filter(|e| !e.is_empty())
-                .unwrap_or("no error message");
-            out.ignored.push(Ignored {
-                group,
-                run,
-                status: if status.is_empty() {
-                    "(empty)".to_string()
-                } else {
-                    status.to_string()
-                },
-                reason: reason.to_string(),
-            });
-            continue;
-        }
-        let number = |i: usize, name: &str| -> anyhow::Result<f64> {
-            let text = get(i);
-            let v: f64 = text.parse().map_err(|_| {
-                anyhow!(
-                    "{}:{line}: `{name}` = {text:?} is not a number",
-                    path.display()
-                )
-            })?;
-            if v.is_finite() {
-                Ok(v)
-            } else {
-                Err(anyhow!(
-                    "{}:{line}: `{name}` = {text:?} is not finite",
-                    path.display()
-                ))
-            }
-        };
-        let time_s = number(i_time, "time_s")?;
-        let energy_j = number(i_energy, "energy_j")?;
-        let mut run_extras = Vec::new();
-        for (i, metric) in &extras {
-            // An empty cell means the phase did not happen in that run: missing, not zero.
-            if !get(*i).is_empty() {
-                run_extras.push((metric.key.clone(), number(*i, &headers[*i])?));
-            }
-        }
-        if let Some(meter) = i_meter.map(get) {
+        let at = format!("{}:{line}", path.display());
+        if let Some(meter) = read_row(&layout, &record, at, &mut out)? {
             saw_meter = true;
-            classify_meter(meter, &mut out.energy_source);
+            classify_meter(&meter, &mut out.energy_source);
         }
-        out.runs.push(RawRun {
-            group,
-            run,
-            source: format!("{}:{line}", path.display()),
-            time_s,
-            energy: Energy::Total(energy_j),
-            extras: run_extras,
-        });
     }
     if !saw_meter {
         out.energy_source.measured.insert(format!(
@@ -138,6 +58,104 @@ pub(super) fn read(path: &Path) -> anyhow::Result<Ingested> {
         ));
     }
     Ok(out)
+}
+
+/// Finds the columns, refusing a file without the required ones (a usage error).
+fn layout<R: std::io::Read>(csv: &RunsReader<R>, path: &Path) -> anyhow::Result<Layout> {
+    let missing = csv.missing(&REQUIRED);
+    if !missing.is_empty() {
+        return Err(crate::error::usage(format!(
+            "{}: not a runs.csv: missing column(s) {}; needs at least {}",
+            path.display(),
+            missing.join(", "),
+            REQUIRED.join(",")
+        )));
+    }
+    let idx = |name: &str| csv.column(name).unwrap_or(usize::MAX);
+    Ok(Layout {
+        iteration: idx("iteration"),
+        plugin: idx("plugin"),
+        status: idx("status"),
+        time_s: idx("time_s"),
+        energy_j: idx("energy_j"),
+        meter: csv.column("meter"),
+        error: csv.column("error"),
+        retry: csv.column("retry"),
+        extras: csv
+            .header()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| extra_metric(h.trim()).map(|m| (i, m, h.clone())))
+            .collect(),
+    })
+}
+
+/// Adds one row (`at` = file:line) as a run, or as an ignored one when its status is not
+/// `ok`. Returns its meter cell, if the file has that column and the run counts.
+fn read_row(
+    layout: &Layout,
+    record: &csv::StringRecord,
+    at: String,
+    out: &mut Ingested,
+) -> anyhow::Result<Option<String>> {
+    let get = |i: usize| record.get(i).unwrap_or("").trim();
+    let group = get(layout.plugin).to_string();
+    // A retried run keeps its iteration; the label tells the attempts apart.
+    let run = match layout.retry.map(get) {
+        Some(r) if !r.is_empty() && r != "0" => format!("{} retry {r}", get(layout.iteration)),
+        _ => get(layout.iteration).to_string(),
+    };
+    if !out.groups.contains(&group) {
+        out.groups.push(group.clone());
+    }
+    let status = get(layout.status);
+    if RunStatus::from_cell(status) != Some(RunStatus::Ok) {
+        let reason = layout
+            .error
+            .map(get)
+            .filter(|e| !e.is_empty())
+            .unwrap_or("no error message");
+        out.ignored.push(Ignored {
+            group,
+            run,
+            status: if status.is_empty() {
+                "(empty)".to_string()
+            } else {
+                status.to_string()
+            },
+            reason: reason.to_string(),
+        });
+        return Ok(None);
+    }
+    let number = |i: usize, name: &str| -> anyhow::Result<f64> {
+        let text = get(i);
+        let v: f64 = text
+            .parse()
+            .map_err(|_| anyhow!("{at}: `{name}` = {text:?} is not a number"))?;
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(anyhow!("{at}: `{name}` = {text:?} is not finite"))
+        }
+    };
+    let time_s = number(layout.time_s, "time_s")?;
+    let energy_j = number(layout.energy_j, "energy_j")?;
+    let mut extras = Vec::new();
+    for (i, metric, header) in &layout.extras {
+        // An empty cell means the phase did not happen in that run: missing, not zero.
+        if !get(*i).is_empty() {
+            extras.push((metric.key.clone(), number(*i, header)?));
+        }
+    }
+    out.runs.push(RawRun {
+        group,
+        run,
+        source: at.clone(),
+        time_s,
+        energy: Energy::Total(energy_j),
+        extras,
+    });
+    Ok(layout.meter.map(|i| get(i).to_string()))
 }
 
 /// Sorts a `meter` cell into measured and estimated sources. `host run` writes labels
