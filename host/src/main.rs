@@ -54,8 +54,9 @@ enum Command {
         /// Campaign folders, runs.csv files, or folders of EnergiBridge CSVs (one subfolder per group)
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        /// Take the [[analysis]] steps from this manifest instead of the default pipeline
-        #[arg(long, value_name = "MANIFEST")]
+        /// Take the [[analysis]] steps from this file instead of the default pipeline: a file
+        /// of [[analysis]] tables only, or a whole campaign manifest
+        #[arg(long, value_name = "FILE")]
         pipeline: Option<PathBuf>,
         /// Where to write summary.json, tables.md, report.html and the plots
         #[arg(long, default_value = "analysis")]
@@ -188,16 +189,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             out,
         } => {
             let steps = match pipeline {
-                Some(p) => {
-                    let m = Manifest::load(&p)?;
-                    if m.analysis.is_empty() {
-                        return Err(error::usage(format!(
-                            "{} has no [[analysis]] steps",
-                            p.display()
-                        )));
-                    }
-                    m.analysis
-                }
+                Some(p) => joulebench::manifest::load_pipeline(&p)?,
                 None => analysis::default_pipeline(),
             };
             let req = analysis::AnalyzeRequest { inputs, steps, out };
