@@ -55,10 +55,22 @@ pub struct Experiment {
     pub retry_failed: u32,
 }
 
+/// The rest between runs: a fixed time, or until power is back within `within` (a fraction)
+/// of the idle baseline, for at most `max`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rest {
     Fixed(Duration),
     UntilIdle { max: Duration, within: f64 },
+}
+
+impl Rest {
+    /// The longest one rest can last (for plans and ETAs).
+    pub fn longest(&self) -> Duration {
+        match self {
+            Rest::Fixed(d) => *d,
+            Rest::UntilIdle { max, .. } => *max,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -307,7 +319,10 @@ mod tests {
         assert!(format!("{:#}", load_pipeline(&broken).unwrap_err()).contains("epochs"));
 
         for (text, expect) in [
-            ("[[analysis]]\nstep = \"clean\"\n[[analysys]]\n", "steps.toml:3:"),
+            (
+                "[[analysis]]\nstep = \"clean\"\n[[analysys]]\n",
+                "steps.toml:3:",
+            ),
             ("[[analysis]]\nstep = \"clean\"\nk_sigma = 3\n", "k_sigma"),
             ("[[analysis]]\nstp = \"clean\"\n", "steps.toml:1"),
             ("# nothing\n", "has no [[analysis]] steps"),

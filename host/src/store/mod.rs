@@ -76,11 +76,11 @@ impl CampaignDir {
     }
 
     /// Where this invocation records the machine: environment.json for a new campaign, and
-    /// for a resume (or when that file exists) `environment-resume-<captured_at>.json`, so the
-    /// original is kept.
-    pub fn environment_json(&self, resuming: bool, captured_at: &str) -> PathBuf {
+    /// when the campaign already holds runs (a resume) or that file exists,
+    /// `environment-resume-<captured_at>.json`, so the original is kept.
+    pub fn environment_json(&self, continuing: bool, captured_at: &str) -> PathBuf {
         let first = self.root.join("environment.json");
-        if !resuming && !first.exists() {
+        if !continuing && !first.exists() {
             first
         } else {
             self.root.join(format!(
