@@ -11,9 +11,15 @@ use common::*;
 fn bad_flags_are_usage_errors_that_name_the_flag() {
     let dir = temp_dir("cli-usage");
     for (args, names) in [
-        (&["run", "m.toml", "--out", "a", "--resume", "b"][..], "--out"),
+        (
+            &["run", "m.toml", "--out", "a", "--resume", "b"][..],
+            "--out",
+        ),
         (&["run", "m.toml", "--iterations", "0"][..], "--iterations"),
-        (&["check-plugin", "x.so", "--option", "novalue"][..], "KEY=VALUE"),
+        (
+            &["check-plugin", "x.so", "--option", "novalue"][..],
+            "KEY=VALUE",
+        ),
         (&["meters", "--watch", "5"][..], "not a duration"),
     ] {
         let out = host(&dir, args);
@@ -55,7 +61,10 @@ fn a_closed_pipe_ends_a_listing_quietly() {
         .output()
         .expect("host runs");
     assert_eq!(
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).as_ref()),
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
         (Some(0), ""),
     );
 }
@@ -68,15 +77,29 @@ fn analyze_takes_a_pipeline_file_of_steps_only() {
         "iteration,plugin,status,time_s,energy_j\n1,a,ok,1,10\n2,a,ok,1.1,11\n1,b,ok,2,20\n2,b,ok,2.2,21\n",
     )
     .unwrap();
-    std::fs::write(dir.join("steps.toml"), "[[analysis]]\nstep = \"describe\"\n").unwrap();
+    std::fs::write(
+        dir.join("steps.toml"),
+        "[[analysis]]\nstep = \"describe\"\n",
+    )
+    .unwrap();
     let out = host(
         &dir,
-        &["analyze", "runs.csv", "--pipeline", "steps.toml", "--out", "an"],
+        &[
+            "analyze",
+            "runs.csv",
+            "--pipeline",
+            "steps.toml",
+            "--out",
+            "an",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let summary = std::fs::read_to_string(dir.join("an/summary.json")).unwrap();
     assert!(summary.contains("\"describe\""), "{summary}");
-    assert!(!summary.contains("\"compare\""), "only the file's steps run: {summary}");
+    assert!(
+        !summary.contains("\"compare\""),
+        "only the file's steps run: {summary}"
+    );
 
     std::fs::write(
         dir.join("steps.toml"),

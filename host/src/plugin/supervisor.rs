@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -48,6 +48,45 @@ pub fn run_worker(
     stop: &AtomicBool,
     mut on_event: impl FnMut(&Event),
 ) -> anyhow::Result<RunOutcome> {
+    let mut cmd = worker_command(launch)?;
+    let started = Instant::now();
+    let mut child = cmd.spawn().context("cannot start a worker process")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("worker stdout was not captured")?;
+    let (rx, reader) = read_events(stdout);
+    let followed = follow(
+        &child,
+        &rx,
+        started + launch.timeout,
+        launch.timeout,
+        stop,
+        &mut on_event,
+    );
+    if followed.kill_reason.is_some() {
+        // SAFETY: signalling the worker's own process group (its pgid is its pid).
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    }
+    let status = child.wait().context("cannot wait for the worker")?;
+    // A leftover that left the process group may still hold the pipe: never wait on it.
+    if !followed.leftovers_killed || reader.is_finished() {
+        let _ = reader.join();
+    }
+    let interrupted = followed.interrupted;
+    let failure = followed
+        .kill_reason
+        .or_else(|| failure_of(&followed.events, status, launch.log));
+    Ok(RunOutcome {
+        measured: measured_run(&followed.events, failure),
+        interrupted,
+        wall: started.elapsed(),
+    })
+}
+
+/// `host worker …` for `launch`: its own process group, pinned to the manifest's CPUs, dying
+/// with the host, stdout piped for events and stderr to the run's log.
+fn worker_command(launch: &WorkerLaunch<'_>) -> anyhow::Result<Command> {
     let exe =
         std::env::current_exe().context("cannot find the host executable to start a worker")?;
     let log = File::create(launch.log)
@@ -89,14 +128,17 @@ pub fn run_worker(
             Ok(())
         });
     }
-    let started = Instant::now();
-    let mut child = cmd.spawn().context("cannot start a worker process")?;
-    let stdout = child
-        .stdout
-        .take()
-        .context("worker stdout was not captured")?;
+    Ok(cmd)
+}
 
-    let (tx, rx) = mpsc::channel::<Result<Event, String>>();
+type EventLine = Result<Event, String>;
+
+/// A thread that reads the worker's stdout line by line; each line arrives parsed (or as why
+/// it could not be) on the channel, which closes when the pipe does.
+fn read_events(
+    stdout: std::process::ChildStdout,
+) -> (mpsc::Receiver<EventLine>, std::thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel::<EventLine>();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
@@ -110,32 +152,55 @@ pub fn run_worker(
             }
         }
     });
+    (rx, reader)
+}
 
-    let deadline = started + launch.timeout;
-    let mut outcome = RunOutcome::default();
-    let mut events = Vec::new();
-    let mut kill_reason: Option<String> = None;
-    let mut leftovers_killed = false;
+/// What following a worker's events found.
+struct Followed {
+    events: Vec<Event>,
+    /// Why the worker must be killed (timeout, Ctrl-C), if it must.
+    kill_reason: Option<String>,
+    interrupted: bool,
+    /// The worker had exited and what it left behind was killed.
+    leftovers_killed: bool,
+}
+
+/// Collects events until the stream ends, the worker exits, `deadline` passes or `stop` is
+/// raised.
+fn follow(
+    child: &Child,
+    rx: &mpsc::Receiver<EventLine>,
+    deadline: Instant,
+    timeout: Duration,
+    stop: &AtomicBool,
+    on_event: &mut impl FnMut(&Event),
+) -> Followed {
+    let mut f = Followed {
+        events: Vec::new(),
+        kill_reason: None,
+        interrupted: false,
+        leftovers_killed: false,
+    };
     loop {
         if stop.load(Ordering::SeqCst) {
-            outcome.interrupted = true;
-            kill_reason = Some("interrupted by the user".into());
-            break;
+            f.interrupted = true;
+            f.kill_reason = Some("interrupted by the user".into());
+            return f;
         }
         let now = Instant::now();
         if now >= deadline {
-            kill_reason = Some(format!(
+            f.kill_reason = Some(format!(
                 "timed out after {}",
-                humantime::format_duration(launch.timeout)
+                humantime::format_duration(timeout)
             ));
-            break;
+            return f;
         }
         match rx.recv_timeout((deadline - now).min(Duration::from_millis(200))) {
             Ok(Ok(event)) => {
                 on_event(&event);
-                events.push(event);
+                f.events.push(event);
             }
-            Ok(Err(bad)) => events.push(Event::Error {
+            Ok(Err(bad)) => f.events.push(Event::Error {
                 phase: Phase::Worker,
                 message: bad,
             }),
@@ -143,33 +208,20 @@ pub fn run_worker(
                 // The pipe stays open while anything the worker forked holds it: once the
                 // worker itself has exited, its leftovers are killed rather than waited for.
                 if has_exited(child.id()) {
-                    leftovers_killed = true;
+                    f.leftovers_killed = true;
                     // SAFETY: the worker is a zombie (not reaped), so its pid is still its
                     // process group's id and cannot name anyone else.
                     unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                     while let Ok(Ok(event)) = rx.recv_timeout(Duration::from_millis(200)) {
                         on_event(&event);
-                        events.push(event);
+                        f.events.push(event);
                     }
-                    break;
+                    return f;
                 }
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return f,
         }
     }
-    if kill_reason.is_some() {
-        // SAFETY: signalling the worker's own process group (its pgid is its pid).
-        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-    }
-    let status = child.wait().context("cannot wait for the worker")?;
-    // A leftover that left the process group may still hold the pipe: never wait on it.
-    if !leftovers_killed || reader.is_finished() {
-        let _ = reader.join();
-    }
-    outcome.wall = started.elapsed();
-    let failure = kill_reason.or_else(|| failure_of(&events, status, launch.log));
-    outcome.measured = measured_run(&events, failure);
-    Ok(outcome)
 }
 
 /// Whether the process `pid` (a child of ours) has exited, without reaping it.

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::sabi_types::RRef;
-use abi_stable::std_types::{RNone, RResult, RSlice, RStr};
+use abi_stable::std_types::{RNone, RSlice, RStr};
 use anyhow::{bail, Context};
 use plugin_api::{
-    Dataset, Images, KeyValue, ProgressSink, ProgressSink_TO, Session, MANIFEST_DIR_OPTION,
+    Dataset, Images, KeyValue, Note, ProgressSink, ProgressSink_TO, Session, MANIFEST_DIR_OPTION,
 };
 
 use super::events::{Event, Mark, Phase};
@@ -230,6 +230,7 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
     result
 }
 
+/// Setup, the epochs and evaluation, each between two readings of the meters.
 fn measured_phases(
     manifest: &Manifest,
     plugin_path: &Path,
@@ -237,38 +238,25 @@ fn measured_phases(
     monitor: &EnergyMonitor,
     sink: &EventSink,
 ) -> Result<(), PhaseError> {
-    let snap = |phase: Phase| monitor.snapshot().map(|s| mark(&s)).in_phase(phase);
-
-    sink.send(&Event::PhaseStart {
-        phase: Phase::Setup,
-        epoch: None,
-        at: snap(Phase::Setup)?,
-    });
-    let loaded = load::load(plugin_path).in_phase(Phase::Setup)?;
-    sink.send(&Event::Plugin {
-        name: loaded.info.name.to_string(),
-        framework: loaded.info.framework.to_string(),
-        framework_version: loaded.info.framework_version.to_string(),
-    });
-    let mut trainer = match (loaded.module.new_trainer())(session) {
-        RResult::ROk(t) => t,
-        RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase(Phase::Setup),
-    };
-    let info = trainer.run_info();
-    sink.send(&Event::PhaseEnd {
-        phase: Phase::Setup,
-        epoch: None,
-        at: snap(Phase::Setup)?,
-    });
+    let phases = Phases { monitor, sink };
+    let (mut trainer, info) = phases.measure(Phase::Setup, None, || {
+        let loaded = load::load(plugin_path).in_phase(Phase::Setup)?;
+        sink.send(&Event::Plugin {
+            name: loaded.info.name.to_string(),
+            framework: loaded.info.framework.to_string(),
+            framework_version: loaded.info.framework_version.to_string(),
+        });
+        let trainer = (loaded.module.new_trainer())(session)
+            .into_result()
+            .in_phase(Phase::Setup)?;
+        let info = trainer.run_info();
+        Ok((trainer, info))
+    })?;
     sink.send(&Event::RunInfo {
         framework: info.framework.to_string(),
         framework_version: info.framework_version.to_string(),
         threads: info.threads,
-        notes: info
-            .notes
-            .iter()
-            .map(|n| (n.key.to_string(), n.value.to_string()))
-            .collect(),
+        notes: pairs(&info.notes),
     });
 
     let forwarder = ProgressForwarder {
@@ -277,57 +265,64 @@ fn measured_phases(
     };
     let progress = ProgressSink_TO::from_ptr(RRef::new(&forwarder), TD_Opaque);
     for epoch in 1..=manifest.training.epochs {
-        sink.send(&Event::PhaseStart {
-            phase: Phase::Train,
-            epoch: Some(epoch),
-            at: snap(Phase::Train)?,
-        });
-        let report = match trainer.train_epochs(1, &progress) {
-            RResult::ROk(r) => r,
-            RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase(Phase::Train),
-        };
-        sink.send(&Event::PhaseEnd {
-            phase: Phase::Train,
-            epoch: Some(epoch),
-            at: snap(Phase::Train)?,
-        });
+        let report = phases.measure(Phase::Train, Some(epoch), || {
+            trainer
+                .train_epochs(1, &progress)
+                .into_result()
+                .in_phase(Phase::Train)
+        })?;
         sink.send(&Event::Trained {
             epoch,
             samples: report.samples,
             loss: report.epoch_losses.last().copied().and_then(finite),
-            notes: report
-                .notes
-                .iter()
-                .map(|n| (n.key.to_string(), n.value.to_string()))
-                .collect(),
+            notes: pairs(&report.notes),
         });
     }
 
-    sink.send(&Event::PhaseStart {
-        phase: Phase::Eval,
-        epoch: None,
-        at: snap(Phase::Eval)?,
-    });
-    let eval = match trainer.evaluate() {
-        RResult::ROk(r) => r,
-        RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase(Phase::Eval),
-    };
-    sink.send(&Event::PhaseEnd {
-        phase: Phase::Eval,
-        epoch: None,
-        at: snap(Phase::Eval)?,
-    });
+    let eval = phases.measure(Phase::Eval, None, || {
+        trainer.evaluate().into_result().in_phase(Phase::Eval)
+    })?;
     sink.send(&Event::Evaluated {
         accuracy: finite(eval.accuracy),
         loss: finite(eval.loss),
         samples: eval.samples,
-        notes: eval
-            .notes
-            .iter()
-            .map(|n| (n.key.to_string(), n.value.to_string()))
-            .collect(),
+        notes: pairs(&eval.notes),
     });
     Ok(())
+}
+
+/// Brackets a phase with meter readings: `phase_start`, the work, `phase_end`.
+struct Phases<'a> {
+    monitor: &'a EnergyMonitor,
+    sink: &'a EventSink,
+}
+
+impl Phases<'_> {
+    fn measure<T>(
+        &self,
+        phase: Phase,
+        epoch: Option<u32>,
+        work: impl FnOnce() -> Result<T, PhaseError>,
+    ) -> Result<T, PhaseError> {
+        let at = self.mark(phase)?;
+        self.sink.send(&Event::PhaseStart { phase, epoch, at });
+        let done = work()?;
+        let at = self.mark(phase)?;
+        self.sink.send(&Event::PhaseEnd { phase, epoch, at });
+        Ok(done)
+    }
+
+    fn mark(&self, phase: Phase) -> Result<Mark, PhaseError> {
+        self.monitor.snapshot().map(|s| mark(&s)).in_phase(phase)
+    }
+}
+
+/// A plugin's notes as (key, value) pairs.
+fn pairs(notes: &[Note]) -> Vec<(String, String)> {
+    notes
+        .iter()
+        .map(|n| (n.key.to_string(), n.value.to_string()))
+        .collect()
 }
 
 /// The ABI session over the host's buffers.
