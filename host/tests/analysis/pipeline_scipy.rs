@@ -6,11 +6,9 @@
 //!
 //! Tolerance: 1e-9 relative, no absolute floor; test names, counts and drops exactly.
 
-mod analysis_support;
-
 use std::path::{Path, PathBuf};
 
-use analysis_support::*;
+use crate::support::analysis::*;
 use joulebench::analysis::summary::Summary;
 use serde_json::Value;
 

@@ -1,8 +1,6 @@
 //! `host plugins` and `host check-plugin`, including a plugin built against a changed ABI.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::process::Command;
 
 #[test]

@@ -1,9 +1,7 @@
 //! `exec`: an external command gets the tidy CSV and the output folder; its exit status
 //! and output are reported.
 
-mod analysis_support;
-
-use analysis_support::*;
+use crate::support::analysis::*;
 
 const RUNS: &str = "iteration,plugin,status,time_s,energy_j\n0,a,ok,10,100\n0,b,ok,20,300\n1,a,ok,11,110\n1,b,failed,,\n";
 

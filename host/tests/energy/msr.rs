@@ -3,13 +3,12 @@
 //! into `core`): several wraps per second and a reset must give the injected energy within
 //! 0.1 %, never decreasing, with a `reset` fault.
 
-mod energy_common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use energy_common::*;
+use crate::support::energy::*;
+use crate::support::temp_dir;
 use joulebench::energy::msr::*;
 use joulebench::energy::{EnergyConfig, EnergyMonitor, SourceChoice};
 

@@ -1,12 +1,11 @@
 //! The estimate works on a machine without counters (this VM), follows its documented model,
 //! and says everywhere that it is an estimate.
 
-mod energy_common;
-
 use std::fs;
 use std::time::{Duration, Instant};
 
-use energy_common::*;
+use crate::support::energy::*;
+use crate::support::temp_dir;
 use joulebench::energy::{
     process_cpu_time_s, EnergyConfig, EnergyMonitor, SourceChoice, DEFAULT_IDLE_SHARE,
     DEFAULT_TDP_WATTS, ESTIMATE_COLUMN,

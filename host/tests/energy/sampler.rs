@@ -1,11 +1,10 @@
 //! The sampler's EnergiBridge layout: column names, order, intervals, and a finished file.
 
-mod energy_common;
-
 use std::fs;
 use std::time::Duration;
 
-use energy_common::*;
+use crate::support::energy::*;
+use crate::support::temp_dir;
 use joulebench::energy::{
     csv_column_for, EnergyConfig, EnergyMonitor, SourceChoice, DEFAULT_SAMPLE_INTERVAL,
     ESTIMATE_COLUMN,

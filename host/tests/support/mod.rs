@@ -1,6 +1,12 @@
-//! Shared helpers for the host's integration tests.
+//! The one support module of the host's test binaries (`tests/{cli,campaign,analysis,energy}`):
+//! temporary folders, the workspace and shared data, the test plugins, running the host binary,
+//! and reading CSVs. Topic helpers live in [`analysis`] and [`energy`].
 #![allow(dead_code)]
 
+pub mod analysis;
+pub mod energy;
+
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -22,6 +28,17 @@ pub fn shared() -> PathBuf {
 
 pub fn mnist_dir() -> PathBuf {
     shared().join("data/mnist")
+}
+
+/// The 106 real EnergiBridge runs (Keras, PyTorch, JAX-jit on MNIST).
+pub fn energibridge_mnist() -> PathBuf {
+    let dir = shared().join("data/energibridge-mnist");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: set JOULEBENCH_SHARED to the shared folder",
+        dir.display()
+    );
+    dir
 }
 
 /// The target folder of this build profile (where cargo put the host binary).
@@ -74,14 +91,57 @@ pub fn text(out: &Output) -> String {
     )
 }
 
-/// A fresh temporary folder under the target dir (kept on failure for inspection).
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = target_profile_dir()
-        .join("test-tmp")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+/// A fresh temporary folder (`tempfile`), removed when dropped — except when the test is
+/// failing: then it is kept and its path printed, for inspection.
+pub struct TempDir(Option<tempfile::TempDir>);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("joulebench-{tag}-"))
+            .tempdir()
+            .expect("create temp dir");
+        TempDir(Some(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.as_ref().expect("temp dir is alive").path()
+    }
+
+    /// Writes `text` to `rel`, creating folders.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+}
+
+impl Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        self.path()
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        self.path()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let (true, Some(dir)) = (std::thread::panicking(), self.0.take()) {
+            eprintln!("kept for inspection: {}", dir.keep().display());
+        }
+    }
+}
+
+/// A fresh temporary folder; see [`TempDir`].
+pub fn temp_dir(tag: &str) -> TempDir {
+    TempDir::new(tag)
 }
 
 /// A small manifest: the quick model on a tiny subset, with the given [[plugin]] tables.

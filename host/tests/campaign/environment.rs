@@ -2,25 +2,14 @@
 //! (every warning fires on a noisy tree, none on a quiet one) and once against this machine.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use joulebench::fsx::sha256_file;
-use joulebench::protocol::environment::*;
 
-/// A fresh folder under cargo's per-test temp dir; left behind on failure for inspection.
-fn temp_dir(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "environment-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
+use crate::support::{temp_dir, TempDir};
+use joulebench::protocol::environment::*;
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
@@ -60,7 +49,7 @@ const IDLE_PID: u32 = 4343;
 
 struct Tree {
     roots: Roots,
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 impl Tree {

@@ -1,9 +1,7 @@
 //! The campaign protocol through the real binary: rests and warm-up, retries, interruption
 //! and resume.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

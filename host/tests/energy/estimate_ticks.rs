@@ -5,12 +5,11 @@
 //! Its own test binary: the estimate also reads this process's CPU time, and other tests
 //! running beside it would add theirs.
 
-mod energy_common;
-
 use std::fs;
 use std::time::Duration;
 
-use energy_common::*;
+use crate::support::energy::*;
+use crate::support::temp_dir;
 use joulebench::energy::{EnergyConfig, EnergyMonitor, SourceChoice};
 
 #[test]

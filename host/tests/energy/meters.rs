@@ -1,11 +1,9 @@
 //! `host meters`: explains every source, and `--watch --json` reports energy and power.
 
-mod energy_common;
-
 use std::fs;
 use std::time::Duration;
 
-use energy_common::*;
+use crate::support::temp_dir;
 use joulebench::energy::{meters_command, MetersArgs};
 
 fn run(args: &MetersArgs) -> String {

@@ -1,11 +1,9 @@
 //! The command line itself: clap refuses bad flags with exit 2, every `meters` flag is
 //! explained, a closed pipe ends a listing quietly, and `--pipeline` takes a steps-only file.
 
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn bad_flags_are_usage_errors_that_name_the_flag() {

@@ -1,8 +1,6 @@
 //! The step registry: the default pipeline, and usage errors for unknown steps and options.
 
-mod analysis_support;
-
-use analysis_support::*;
+use crate::support::analysis::*;
 use joulebench::analysis::{default_pipeline, validate};
 use joulebench::error::is_usage;
 

@@ -1,9 +1,7 @@
 //! summary.json follows DESIGN.md's schema, never holds NaN or infinity (null plus a
 //! reason instead), and the default pipeline writes every promised file.
 
-mod analysis_support;
-
-use analysis_support::*;
+use crate::support::analysis::*;
 use joulebench::analysis::{default_pipeline, print_summary};
 use serde_json::Value;
 

@@ -1,10 +1,8 @@
 //! Ingest: EnergiBridge folders (the shared real data, a wrapped counter) and runs.csv.
 
-mod analysis_support;
-
 use std::io::Read;
 
-use analysis_support::*;
+use crate::support::analysis::*;
 use joulebench::analysis::data::Energy;
 use joulebench::analysis::ingest::{load_all, IngestOptions};
 use joulebench::analysis::metrics::{derive, WrapPolicy};

@@ -1,8 +1,6 @@
 //! End-to-end campaigns through the real binary: worker processes, runs.csv, failures.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 #[test]
 fn a_campaign_writes_one_ok_row_per_plugin_that_learns() {

@@ -3,9 +3,7 @@
 //! are a loopback HTTP server (`$JOULEBENCH_MNIST_MIRRORS`) serving the shared files, and one
 //! serving broken ones.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -78,7 +76,7 @@ fn dry_run(dir: &Path, cache_home: &Path, mirrors: &str) -> Output {
         .expect("host runs")
 }
 
-fn setup(tag: &str) -> (PathBuf, PathBuf) {
+fn setup(tag: &str) -> (TempDir, PathBuf) {
     let dir = temp_dir(tag);
     let m = manifest(&format!(
         "[[plugin]]\nname = \"spin\"\npath = \"{}\"\n",

@@ -1,12 +1,10 @@
 //! The perf `power` PMU without the PMU: event files, formats, scale and unit are parsed from
 //! a fake sysfs tree, and every way of not having it is explained.
 
-mod energy_common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use energy_common::*;
+use crate::support::temp_dir;
 use joulebench::energy::perf::*;
 use joulebench::energy::{EnergyConfig, EnergyMonitor, SourceChoice};
 

@@ -1,6 +1,6 @@
-//! Helpers shared by the energy tests: scratch folders, fake /proc and /sys trees, a thread
-//! that injects a known energy into fake counters, and a CSV reader.
-#![allow(dead_code)]
+//! Helpers of the energy tests: fake /proc and /sys trees, a thread that injects a known
+//! energy into fake counters, and a reader of the sampler's CSV. (Temporary folders come from
+//! the support module itself.)
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,17 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// A fresh folder under the system temp dir, unique per test.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("joulebench-{tag}-{}-{nanos}", std::process::id()));
-    fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
 
 /// Replaces `path` in one step, as sysfs values change: a reader sees the old or the new
 /// content, never half of it.

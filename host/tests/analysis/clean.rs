@@ -1,9 +1,7 @@
 //! `clean`: exactly the values beyond k population standard deviations are dropped,
 //! each metric on its own, and every drop is listed.
 
-mod analysis_support;
-
-use analysis_support::*;
+use crate::support::analysis::*;
 use joulebench::analysis::ingest::{load_all, IngestOptions};
 use joulebench::analysis::metrics::{derive, WrapPolicy};
 

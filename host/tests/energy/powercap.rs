@@ -2,13 +2,12 @@
 //! second and one reset must still give the injected energy within 0.1 %, never a negative or
 //! decreasing total, a `reset` fault, and an EnergiBridge-layout CSV at a 10 ms interval.
 
-mod energy_common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use energy_common::*;
+use crate::support::energy::*;
+use crate::support::temp_dir;
 use joulebench::energy::{EnergyConfig, EnergyMonitor, SourceChoice};
 
 /// Zones: package-0 (200 W, 50 J range: 4 wraps/s) and its dram subzone (30 W, 10 J: 3/s).
