@@ -1,5 +1,6 @@
-//! summary.json follows DESIGN.md's schema, never holds NaN or infinity (null plus a
-//! reason instead), and the default pipeline writes every promised file.
+//! summary.json follows its schema (the module doc of `host/src/analysis/summary.rs`), never
+//! holds NaN or infinity (null plus a reason instead), and the default pipeline writes every
+//! promised file.
 
 use crate::support::analysis::*;
 use joulebench::analysis::{default_pipeline, print_summary};
