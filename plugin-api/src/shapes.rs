@@ -24,7 +24,7 @@
 use std::fmt;
 
 use crate::report::PluginError;
-use crate::session::{Layer, Padding};
+use crate::session::{Layer, Padding, Session, Tensor};
 
 /// What flows between layers, for one sample (the batch dimension left out).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +151,15 @@ impl LayerShape {
     }
 }
 
+/// One layer's initial weight and bias, as the session lends them (layouts: [`Params`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerValues<'w> {
+    /// The layer's position in the list, from 0.
+    pub index: usize,
+    pub weight: &'w [f32],
+    pub bias: &'w [f32],
+}
+
 /// A layer list walked from its input shape: every layer's shapes, checked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelShapes {
@@ -222,6 +231,68 @@ impl ModelShapes {
             .iter()
             .filter_map(|l| l.params.as_ref())
             .fold(0u64, |n, p| n.saturating_add(p.count()))
+    }
+
+    /// The session's initial weights, checked against this model, or `None` when the session
+    /// has none: see [`ModelShapes::weight_values`].
+    pub fn initial_weights<'w>(
+        &self,
+        session: &Session<'w>,
+    ) -> Result<Option<Vec<LayerValues<'w>>>, PluginError> {
+        let given = session.initial_weights.into_option();
+        given.map(|w| self.weight_values(w.as_slice())).transpose()
+    }
+
+    /// The values in `tensors` of every layer that has parameters, in layer order, checked:
+    /// `<index>.weight` and `<index>.bias` are there with the walked shapes and nothing else
+    /// is. Errors name the tensor.
+    pub fn weight_values<'w>(
+        &self,
+        tensors: &[Tensor<'w>],
+    ) -> Result<Vec<LayerValues<'w>>, PluginError> {
+        let find = |name: String, shape: &[usize]| -> Result<&'w [f32], PluginError> {
+            let tensor = tensors
+                .iter()
+                .find(|t| t.name.as_str() == name)
+                .ok_or_else(|| {
+                    PluginError::failed(format!(
+                        "the session's initial weights have no tensor `{name}`"
+                    ))
+                })?;
+            let got: Vec<usize> = tensor.shape.iter().map(|&d| d as usize).collect();
+            let count = shape.iter().product::<usize>();
+            if got != shape || tensor.values.len() != count {
+                return Err(PluginError::failed(format!(
+                    "initial weight `{name}` has shape {got:?} and {} values; the model needs \
+                     {shape:?}",
+                    tensor.values.len()
+                )));
+            }
+            Ok(tensor.values.as_slice())
+        };
+        let mut values = Vec::new();
+        for layer in &self.layers {
+            if let Some(params) = &layer.params {
+                values.push(LayerValues {
+                    index: layer.index,
+                    weight: find(layer.weight_name(), &params.weight)?,
+                    bias: find(layer.bias_name(), &[params.bias])?,
+                });
+            }
+        }
+        if let Some(extra) = tensors.iter().find(|t| {
+            let name = t.name.as_str();
+            !self
+                .layers
+                .iter()
+                .any(|l| l.params.is_some() && (name == l.weight_name() || name == l.bias_name()))
+        }) {
+            return Err(PluginError::failed(format!(
+                "the session's initial weights name `{}`, which no layer of the model has",
+                extra.name
+            )));
+        }
+        Ok(values)
     }
 
     /// The model ends in one logit per class.

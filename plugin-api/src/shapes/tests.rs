@@ -274,3 +274,56 @@ fn sizes_that_overflow_are_errors_not_panics() {
     let e = error(huge, &[conv(u32::MAX, 2, Padding::Same)]);
     assert!(e.message.contains("more values than can be counted"), "{e}");
 }
+
+#[test]
+fn initial_weights_are_found_by_name_and_checked_against_the_walk() {
+    let layers = [conv(2, 3, Padding::Same), Layer::Flatten, dense(10)];
+    let model = ModelShapes::walk(Shape::image(1, 4, 4), &layers).unwrap();
+    let (cw, cb, dw, db) = (vec![0.5; 18], vec![0.1; 2], vec![0.2; 320], vec![0.0; 10]);
+    let weights = [
+        Tensor::new("2.bias", &[10], &db),
+        Tensor::new("0.weight", &[2, 1, 3, 3], &cw),
+        Tensor::new("0.bias", &[2], &cb),
+        Tensor::new("2.weight", &[10, 32], &dw),
+    ];
+    let values = model.weight_values(&weights).unwrap();
+    assert_eq!(values.len(), 2);
+    assert_eq!(
+        (values[0].index, values[0].weight, values[0].bias),
+        (0, &cw[..], &cb[..])
+    );
+    assert_eq!(
+        (values[1].index, values[1].weight, values[1].bias),
+        (2, &dw[..], &db[..])
+    );
+
+    let mut wrong = weights;
+    wrong[3] = Tensor::new("2.weight", &[32, 10], &dw);
+    let e = model.weight_values(&wrong).unwrap_err();
+    assert_eq!(
+        e.message.as_str(),
+        "initial weight `2.weight` has shape [32, 10] and 320 values; the model needs [10, 32]"
+    );
+    let e = model.weight_values(&weights[1..]).unwrap_err();
+    assert!(e.message.contains("no tensor `2.bias`"), "{e}");
+    let stray = [
+        weights[0],
+        weights[1],
+        weights[2],
+        weights[3],
+        Tensor::new("1.weight", &[1], &db[..1]),
+    ];
+    let e = model.weight_values(&stray).unwrap_err();
+    assert!(e.message.contains("name `1.weight`, which no layer"), "{e}");
+    let short = [
+        weights[0],
+        weights[1],
+        Tensor::new("0.bias", &[2], &cb[..1]),
+        weights[3],
+    ];
+    assert!(model
+        .weight_values(&short)
+        .unwrap_err()
+        .message
+        .contains("1 values"));
+}
