@@ -12,6 +12,8 @@ summary. Run it with the framework's venv interpreter, e.g.
 
 The model and hyper-parameters default to the study's (manifests/mnist.toml).
 The sample order is a seeded permutation per epoch, standing in for the host's.
+Each layer gets the shapes the plugin adds (`walk`, which mirrors plugin-api's
+shape walk for valid models; plugins/python/tests/errors.rs checks they agree).
 """
 
 import argparse
@@ -34,6 +36,43 @@ STUDY_MODEL = [
     {"kind": "flatten"},
     {"kind": "dense", "units": 10, "activation": "none"},
 ]
+
+
+def walk(model, in_shape):
+    """The layer dicts with the shapes the plugin adds: `input_shape`, `output_shape`
+    per sample, and `weight_shape`/`bias_shape` (PyTorch layouts) for conv2d and dense.
+    For models the plugin accepts; it refuses the others before a trainer sees them."""
+    shape, walked = tuple(in_shape), []
+    for spec in model:
+        layer, kind = dict(spec), spec["kind"]
+        layer["input_shape"] = shape
+        if kind == "conv2d":
+            c, h, w = shape
+            f, k = spec["filters"], spec["kernel"]
+            if spec["padding"] == "valid":
+                h, w = h - k + 1, w - k + 1
+            layer["weight_shape"], layer["bias_shape"] = (f, c, k, k), (f,)
+            shape = (f, h, w)
+        elif kind == "maxpool2d":
+            c, h, w = shape
+            size, stride = spec["size"], spec["stride"]
+            shape = (c, (h - size) // stride + 1, (w - size) // stride + 1)
+        elif kind == "flatten":
+            shape = (int(np.prod(shape)),)
+        elif kind == "dense":
+            layer["weight_shape"], layer["bias_shape"] = (spec["units"], shape[0]), (spec["units"],)
+            shape = (spec["units"],)
+        layer["output_shape"] = shape
+        walked.append(layer)
+    return walked
+
+
+def check_options(module, options):
+    """What the plugin does: a trainer that declares OPTIONS gets unknown keys refused."""
+    known = ("trainer", "venv", "manifest_dir") + tuple(getattr(module, "OPTIONS", ()))
+    unknown = [k for k in options if k not in known]
+    if hasattr(module, "OPTIONS") and unknown:
+        sys.exit(f"unknown option `{unknown[0]}` (known: {', '.join(module.OPTIONS)})")
 
 
 def read_idx(path):
@@ -106,6 +145,7 @@ def main():
     model = [dict(layer) for layer in STUDY_MODEL]
     if args.dropout > 0:
         model.insert(-1, {"kind": "dropout", "rate": args.dropout})
+    model = walk(model, (1, *x.shape[1:]))
 
     session = types.SimpleNamespace(
         plugin=os.path.basename(args.trainer).split("_")[0],
@@ -116,6 +156,7 @@ def main():
         seed=args.seed,
         threads=args.threads,
         device="cpu",
+        classes=10,
         train_images=x,
         train_labels=y,
         test_images=tx,
@@ -127,6 +168,7 @@ def main():
 
     t0 = time.perf_counter()
     module = load_trainer(args.trainer)
+    check_options(module, session.options)
     version = module.framework_version()
     trainer = module.build(session)
     setup_s = time.perf_counter() - t0

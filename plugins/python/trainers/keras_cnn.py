@@ -21,6 +21,9 @@ import keras  # noqa: E402
 
 EVAL_BATCH_SIZE = 1000  # same in every trainer; option `eval_batch_size`
 
+# The manifest options this trainer reads; the plugin refuses any other key.
+OPTIONS = ("inter_op_threads", "eval_batch_size")
+
 
 def seed32(seed):
     """The host's seed is a u64; NumPy's and JAX's seeding take 32 bits: fold both halves."""
