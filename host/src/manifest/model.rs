@@ -204,80 +204,63 @@ mod tests {
         layers: Vec<toml::Spanned<toml::Table>>,
     }
 
+    const FLATTEN: &str = "{ kind = \"flatten\" },";
     const DENSE: &str = "{ kind = \"dense\", units = 10 },";
 
     #[test]
-    fn the_walk_refuses_with_the_layer_number_from_one_and_its_line() {
-        let e = check(&format!(
-            "{{ kind = \"flatten\" }},\n{{ kind = \"conv2d\", filters = 4, kernel = 3 }},\n{DENSE}"
-        ))
-        .unwrap_err();
-        assert_eq!(e.line, Some(3));
-        assert!(
-            e.message
-                .starts_with("layer 2 (conv2d): needs an image, but it comes after a flatten"),
-            "{}",
-            e.message
-        );
-        let e = check(&format!(
-            "{{ kind = \"dense\", units = 4 }},\n{{ kind = \"flatten\" }},\n{DENSE}"
-        ))
-        .unwrap_err();
-        assert_eq!(
-            (e.line, e.message.as_str()),
+    fn the_walk_refuses_on_mnist_with_the_layer_number_from_one_and_its_line() {
+        // (layers, the line named, how the message starts): each refused here, not at run
+        // time in a plugin. Line 1 is `layers = [`.
+        let cases = [
             (
+                format!("{FLATTEN}\n{{ kind = \"conv2d\", filters = 4, kernel = 3 }},\n{DENSE}"),
+                Some(3),
+                "layer 2 (conv2d): needs an image, but it comes after a flatten",
+            ),
+            (
+                format!("{{ kind = \"dense\", units = 4 }},\n{FLATTEN}\n{DENSE}"),
                 Some(2),
-                "layer 1 (dense): gets a 1×28×28 image per sample; add a flatten before it"
-            )
-        );
-    }
-
-    #[test]
-    fn shapes_are_checked_on_mnist_before_anything_runs() {
-        // A `valid` kernel and a pooling window larger than 28×28, and an output that is not
-        // one logit per digit: each refused here, not at run time in a plugin.
-        let e = check(&format!(
-            "{{ kind = \"conv2d\", filters = 2, kernel = 29 }},\n{{ kind = \"flatten\" }},\n{DENSE}"
-        ))
-        .unwrap_err();
-        assert!(
-            e.message.contains("does not fit its 28×28 input"),
-            "{}",
-            e.message
-        );
-        let e = check(&format!(
-            "{{ kind = \"maxpool2d\", size = 30 }},\n{{ kind = \"flatten\" }},\n{DENSE}"
-        ))
-        .unwrap_err();
-        assert_eq!(e.line, Some(2));
-        assert!(e.message.contains("a 30×30 window"), "{}", e.message);
-        let e = check("{ kind = \"flatten\" },\n{ kind = \"dense\", units = 7 },").unwrap_err();
-        assert_eq!(e.line, None);
-        assert!(
-            e.message.contains("dataset has 10 classes"),
-            "{}",
-            e.message
-        );
-        // Zero sizes and rates, as before.
-        let e = check(&format!(
-            "{{ kind = \"dropout\", rate = 1.0 }},\n{{ kind = \"flatten\" }},\n{DENSE}"
-        ))
-        .unwrap_err();
-        assert!(
-            e.message
-                .starts_with("layer 1 (dropout): `rate` 1 is outside [0, 1)"),
-            "{}",
-            e.message
-        );
+                "layer 1 (dense): gets a 1×28×28 image per sample; add a flatten before it",
+            ),
+            (
+                format!("{{ kind = \"conv2d\", filters = 2, kernel = 29 }},\n{FLATTEN}\n{DENSE}"),
+                Some(2),
+                "layer 1 (conv2d): a 29×29 kernel with `valid` padding does not fit its 28×28",
+            ),
+            (
+                format!("{FLATTEN}\n{{ kind = \"maxpool2d\", size = 30 }},\n{DENSE}"),
+                Some(3),
+                "layer 2 (maxpool2d): needs an image",
+            ),
+            (
+                format!("{{ kind = \"maxpool2d\", size = 30 }},\n{FLATTEN}\n{DENSE}"),
+                Some(2),
+                "layer 1 (maxpool2d): a 30×30 window does not fit its 28×28 input",
+            ),
+            (
+                format!("{{ kind = \"dropout\", rate = 1.0 }},\n{FLATTEN}\n{DENSE}"),
+                Some(2),
+                "layer 1 (dropout): `rate` 1 is outside [0, 1)",
+            ),
+            (
+                format!("{FLATTEN}\n{{ kind = \"dense\", units = 7 }},"),
+                None,
+                "the model ends with 7 values per sample, but the dataset has 10 classes",
+            ),
+        ];
+        for (layers, line, start) in cases {
+            let e = check(&layers).expect_err(&layers);
+            assert_eq!(e.line, line, "{layers}");
+            assert!(e.message.starts_with(start), "{}", e.message);
+        }
     }
 
     #[test]
     fn the_study_model_passes_and_pooling_stride_defaults_to_its_size() {
-        let layers = check(&format!(
-            "{{ kind = \"conv2d\", filters = 64, kernel = 3, padding = \"same\", activation = \"relu\" }},\n\
-             {{ kind = \"maxpool2d\", size = 2 }},\n{{ kind = \"flatten\" }},\n{DENSE}"
-        ))
-        .expect("valid");
+        let conv = "{ kind = \"conv2d\", filters = 64, kernel = 3, padding = \"same\", \
+                    activation = \"relu\" },";
+        let pool = "{ kind = \"maxpool2d\", size = 2 },";
+        let layers = check(&format!("{conv}\n{pool}\n{FLATTEN}\n{DENSE}")).expect("valid");
         assert_eq!(layers[1], Layer::MaxPool2d { size: 2, stride: 2 });
     }
 }

@@ -12,8 +12,8 @@ summary. Run it with the framework's venv interpreter, e.g.
 
 The model and hyper-parameters default to the study's (manifests/mnist.toml).
 The sample order is a seeded permutation per epoch, standing in for the host's.
-Each layer gets the shapes the plugin adds (`walk`, which mirrors plugin-api's
-shape walk for valid models; plugins/python/tests/errors.rs checks they agree).
+Each layer gets the shapes the plugin adds (layer_shapes.py, plugin-api's shape
+walk in Python; plugins/python/tests/errors.rs checks they agree).
 """
 
 import argparse
@@ -28,6 +28,9 @@ import types
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from layer_shapes import walk  # noqa: E402
+
 STUDY_MODEL = [
     {"kind": "conv2d", "filters": 64, "kernel": 3, "padding": "same", "activation": "relu"},
     {"kind": "maxpool2d", "size": 2, "stride": 2},
@@ -36,35 +39,6 @@ STUDY_MODEL = [
     {"kind": "flatten"},
     {"kind": "dense", "units": 10, "activation": "none"},
 ]
-
-
-def walk(model, in_shape):
-    """The layer dicts with the shapes the plugin adds: `input_shape`, `output_shape`
-    per sample, and `weight_shape`/`bias_shape` (PyTorch layouts) for conv2d and dense.
-    For models the plugin accepts; it refuses the others before a trainer sees them."""
-    shape, walked = tuple(in_shape), []
-    for spec in model:
-        layer, kind = dict(spec), spec["kind"]
-        layer["input_shape"] = shape
-        if kind == "conv2d":
-            c, h, w = shape
-            f, k = spec["filters"], spec["kernel"]
-            if spec["padding"] == "valid":
-                h, w = h - k + 1, w - k + 1
-            layer["weight_shape"], layer["bias_shape"] = (f, c, k, k), (f,)
-            shape = (f, h, w)
-        elif kind == "maxpool2d":
-            c, h, w = shape
-            size, stride = spec["size"], spec["stride"]
-            shape = (c, (h - size) // stride + 1, (w - size) // stride + 1)
-        elif kind == "flatten":
-            shape = (int(np.prod(shape)),)
-        elif kind == "dense":
-            layer["weight_shape"], layer["bias_shape"] = (spec["units"], shape[0]), (spec["units"],)
-            shape = (spec["units"],)
-        layer["output_shape"] = shape
-        walked.append(layer)
-    return walked
 
 
 def check_options(module, options):
@@ -154,6 +128,7 @@ def main():
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
+        seed32=(args.seed ^ (args.seed >> 32)) & 0xFFFFFFFF,  # as the plugin folds it
         threads=args.threads,
         device="cpu",
         classes=10,

@@ -138,6 +138,8 @@ pub fn session_to_python<'py>(
     kw.set_item("epochs", session.epochs)?;
     kw.set_item("batch_size", session.batch_size)?;
     kw.set_item("seed", session.seed)?;
+    // NumPy's, Keras', PyTorch's and JAX's seeding take 32 bits: both halves folded, once here.
+    kw.set_item("seed32", (session.seed ^ (session.seed >> 32)) as u32)?;
     kw.set_item("threads", session.threads)?;
     kw.set_item("device", session.device.as_str())?;
     kw.set_item("classes", session.data.classes)?;

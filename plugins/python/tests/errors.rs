@@ -19,24 +19,39 @@ fn new_trainer_error(builder: &SessionBuilder<'_>) -> PluginError {
     expect_refusal(plugin_python::new_trainer(&builder.session()))
 }
 
-#[test]
-fn a_trainer_that_raises_is_reported_with_its_traceback() {
-    let Some(venv) = venv_or_skip("jax") else {
-        return;
-    };
-    let (trainer, venv) = (
-        fixture("raising_trainer.py"),
-        venv.to_string_lossy().into_owned(),
-    );
-    let builder = tiny()
-        .plugin_name("raiser")
+/// `body` gets `session` (else [`tiny`]) set to run fixture trainer `name` in .venv/jax with
+/// `extra` options, as plugin `probe`; `None` when the venv is missing (outside CI).
+fn with_fixture<R>(
+    name: &str,
+    session: Option<SessionBuilder<'_>>,
+    extra: &[(&str, &str)],
+    body: impl FnOnce(SessionBuilder<'_>) -> R,
+) -> Option<R> {
+    let venv = venv_or_skip("jax")?;
+    let (trainer, venv) = (fixture(name), venv.to_string_lossy().into_owned());
+    let mut builder = session
+        .unwrap_or_else(tiny)
+        .plugin_name("probe")
         .option("trainer", &trainer)
         .option("venv", &venv);
-    let mut trainer = plugin_python::new_trainer(&builder.session()).expect("builds");
-    let recorder = Recorder::default();
-    let err = trainer
-        .train_epochs(1, &recorder.progress())
-        .expect_err("train_epochs should have failed");
+    for (key, value) in extra {
+        builder = builder.option(key, value);
+    }
+    Some(body(builder))
+}
+
+#[test]
+fn a_trainer_that_raises_is_reported_with_its_traceback() {
+    let Some((err, calls)) = with_fixture("raising_trainer.py", None, &[], |builder| {
+        let mut trainer = plugin_python::new_trainer(&builder.session()).expect("builds");
+        let recorder = Recorder::default();
+        let err = trainer
+            .train_epochs(1, &recorder.progress())
+            .expect_err("train_epochs should have failed");
+        (err, recorder.calls())
+    }) else {
+        return;
+    };
     let msg = err.message.as_str();
     eprintln!("{msg}");
     assert_eq!(err.kind, ErrorKind::Failed);
@@ -48,40 +63,35 @@ fn a_trainer_that_raises_is_reported_with_its_traceback() {
     assert!(msg.contains("raising_trainer.py"), "{msg}");
     assert!(msg.contains("in _step"), "{msg}");
     // The two batches before the failure were reported.
-    assert_eq!(recorder.calls(), vec![(0, 1, 4), (0, 2, 4)]);
+    assert_eq!(calls, vec![(0, 1, 4), (0, 2, 4)]);
 }
 
-/// The notes of a probe trainer (which reports what the session looks like from Python)
-/// built over `builder` with `extra` options.
-fn probe_notes(builder: SessionBuilder<'_>, venv: &str) -> (Vec<(String, String)>, String) {
-    let trainer = fixture("probe_trainer.py");
-    let builder = builder
-        .plugin_name("probe")
-        .option("trainer", &trainer)
-        .option("venv", venv);
-    let trainer = plugin_python::new_trainer(&builder.session()).expect("builds");
-    let info = trainer.run_info();
-    let notes = info
-        .notes
-        .iter()
-        .map(|n| (n.key.to_string(), n.value.to_string()))
-        .collect();
-    (notes, info.framework.to_string())
+/// The notes of the probe trainer (which reports what the session looks like from Python)
+/// built over `builder`, and its framework; `None` without .venv/jax (outside CI).
+fn probe_notes(builder: SessionBuilder<'_>) -> Option<(Vec<(String, String)>, String)> {
+    with_fixture("probe_trainer.py", Some(builder), &[], |builder| {
+        let trainer = plugin_python::new_trainer(&builder.session()).expect("builds");
+        let info = trainer.run_info();
+        let notes = info
+            .notes
+            .iter()
+            .map(|n| (n.key.to_string(), n.value.to_string()))
+            .collect();
+        (notes, info.framework.to_string())
+    })
 }
 
 #[test]
 fn the_session_reaches_python_as_read_only_views_of_the_host_buffers() {
-    let Some(venv) = venv_or_skip("jax") else {
-        return;
-    };
-    let venv = venv.to_string_lossy().into_owned();
     let builder = tiny().option("colour", "blue");
     let (train_px, train_lb) = (
         builder.train().pixels.as_ptr(),
         builder.train().labels.as_ptr(),
     );
     let (test_px, order) = (builder.test().pixels.as_ptr(), builder.order().as_ptr());
-    let (notes, framework) = probe_notes(builder, &venv);
+    let Some((notes, framework)) = probe_notes(builder) else {
+        return;
+    };
     let note = |key: &str| {
         notes
             .iter()
@@ -135,6 +145,8 @@ fn the_session_reaches_python_as_read_only_views_of_the_host_buffers() {
     assert_eq!(note("epochs"), "2");
     assert_eq!(note("batch_size"), "64");
     assert_eq!(note("seed"), common::SEED.to_string());
+    // 0xdeadbeef ^ 0xcafef00d: the halves folded, as the trainers seed their frameworks.
+    assert_eq!(note("seed32"), 0x1453_4ee2u32.to_string());
     assert_eq!(note("threads"), "1");
     assert_eq!(note("device"), "cpu");
     assert_eq!(note("classes"), "10");
@@ -148,11 +160,7 @@ fn the_session_reaches_python_as_read_only_views_of_the_host_buffers() {
 }
 
 #[test]
-fn the_dev_runner_gives_trainers_the_shapes_the_plugin_gives() {
-    let Some(venv) = venv_or_skip("jax") else {
-        return;
-    };
-    let venv = venv.to_string_lossy().into_owned();
+fn the_dev_tools_walk_layers_as_the_plugin_does() {
     let conv = |filters, kernel, padding| Layer::Conv2d {
         filters,
         kernel,
@@ -178,23 +186,25 @@ fn the_dev_runner_gives_trainers_the_shapes_the_plugin_gives() {
             },
         ],
     ];
-    let runner = common::repo_root().join("plugins/python/dev/run_trainer.py");
+    let runner = common::repo_root().join("plugins/python/dev/layer_shapes.py");
     for model in models {
-        let (notes, _) = probe_notes(tiny().model(&model), &venv);
+        let Some((notes, _)) = probe_notes(tiny().model(&model)) else {
+            return;
+        };
         let plugin_model = notes
             .iter()
             .find(|(k, _)| k == "model")
             .map(|(_, v)| v.clone())
             .expect("a model note");
-        // The dev runner's walk of the same layers, without the plugin's shapes, in the
-        // plugin's own (already initialised) interpreter.
+        // The dev tools' walk (layer_shapes.py) of the same layers, without the plugin's
+        // shapes, in the plugin's own (already initialised) interpreter.
         let agree = Python::attach(|py| -> PyResult<bool> {
             let vars = PyDict::new(py);
             vars.set_item("path", runner.to_string_lossy().into_owned())?;
             vars.set_item("plugin_model", &plugin_model)?;
             py.run(
                 c"import ast, importlib.util
-spec = importlib.util.spec_from_file_location('run_trainer', path)
+spec = importlib.util.spec_from_file_location('layer_shapes', path)
 runner = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(runner)
 given = ast.literal_eval(plugin_model)
@@ -207,7 +217,7 @@ agree = runner.walk(bare, (1, 28, 28)) == given
             vars.get_item("agree")?.expect("set").extract()
         })
         .expect("the dev runner's walk runs");
-        assert!(agree, "the dev runner's shapes differ from {plugin_model}");
+        assert!(agree, "layer_shapes.py's shapes differ from {plugin_model}");
     }
 }
 
@@ -234,19 +244,10 @@ fn a_model_no_framework_can_run_is_refused_before_python_starts() {
 
 #[test]
 fn a_trainer_that_declares_its_options_gets_unknown_keys_refused() {
-    let Some(venv) = venv_or_skip("jax") else {
+    let refused = |b: SessionBuilder<'_>| new_trainer_error(&b);
+    let Some(err) = with_fixture("probe_trainer.py", None, &[("flavour", "mint")], refused) else {
         return;
     };
-    let (trainer, venv) = (
-        fixture("probe_trainer.py"),
-        venv.to_string_lossy().into_owned(),
-    );
-    let builder = tiny()
-        .plugin_name("probe")
-        .option("trainer", &trainer)
-        .option("venv", &venv)
-        .option("flavour", "mint");
-    let err = new_trainer_error(&builder);
     assert_eq!(err.kind, ErrorKind::Unsupported, "{err}");
     assert_eq!(
         err.message.as_str(),
@@ -256,18 +257,10 @@ fn a_trainer_that_declares_its_options_gets_unknown_keys_refused() {
 
 #[test]
 fn not_implemented_error_means_unsupported() {
-    let Some(venv) = venv_or_skip("jax") else {
+    let refused = |b: SessionBuilder<'_>| new_trainer_error(&b);
+    let Some(err) = with_fixture("probe_trainer.py", None, &[("refuse", "yes")], refused) else {
         return;
     };
-    let (trainer, venv) = (
-        fixture("probe_trainer.py"),
-        venv.to_string_lossy().into_owned(),
-    );
-    let builder = tiny()
-        .option("trainer", &trainer)
-        .option("venv", &venv)
-        .option("refuse", "yes");
-    let err = new_trainer_error(&builder);
     assert_eq!(err.kind, ErrorKind::Unsupported, "{err}");
     assert!(
         err.message
@@ -278,15 +271,10 @@ fn not_implemented_error_means_unsupported() {
 
 #[test]
 fn a_missing_framework_names_the_setup_command() {
-    let Some(venv) = venv_or_skip("jax") else {
+    let refused = |b: SessionBuilder<'_>| new_trainer_error(&b);
+    let Some(err) = with_fixture("missing_import.py", None, &[], refused) else {
         return;
     };
-    let (trainer, venv) = (
-        fixture("missing_import.py"),
-        venv.to_string_lossy().into_owned(),
-    );
-    let builder = tiny().option("trainer", &trainer).option("venv", &venv);
-    let err = new_trainer_error(&builder);
     assert_eq!(err.kind, ErrorKind::Setup, "{err}");
     assert!(
         err.message.contains("joulebench_no_such_framework"),

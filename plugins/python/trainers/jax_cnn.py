@@ -25,12 +25,6 @@ EVAL_BATCH_SIZE = 1000  # same in every trainer; option `eval_batch_size`
 OPTIONS = ("eval_batch_size", "maxpool")
 
 
-def seed32(seed):
-    """The host's seed is a u64; NumPy's and JAX's seeding take 32 bits: fold both halves."""
-    seed = int(seed)
-    return (seed ^ (seed >> 32)) & 0xFFFFFFFF
-
-
 def framework_version():
     import jaxlib
 
@@ -178,7 +172,7 @@ class Trainer:
             raise NotImplementedError(f"optimizer {opt['kind']!r}: only adam")
         maxpool = options.get("maxpool", "reduce_window")
         apply = make_apply(session.model, maxpool)
-        key = jax.random.key(seed32(session.seed))
+        key = jax.random.key(session.seed32)
         init_key, self.dropout_key = jax.random.split(key)
         self.image_shape = (*session.train_images.shape[1:], 1)
         self.params = init_params(session.model, init_key)

@@ -20,12 +20,6 @@ EVAL_BATCH_SIZE = 1000
 OPTIONS = ("inter_op_threads", "eval_batch_size")
 
 
-def seed32(seed):
-    """The host's seed is a u64; NumPy's and JAX's seeding take 32 bits: fold both halves."""
-    seed = int(seed)
-    return (seed ^ (seed >> 32)) & 0xFFFFFFFF
-
-
 def framework_version():
     return f"torch {torch.__version__}"
 
@@ -95,7 +89,7 @@ class Trainer:
             raise NotImplementedError(f"device {session.device!r}: this trainer runs on cpu only")
         options = dict(session.options or {})
         self.notes = _set_threads(int(session.threads), options)
-        torch.manual_seed(seed32(session.seed))
+        torch.manual_seed(session.seed32)
         self.model = build_model(session.model)
         if session.initial_weights is not None:
             raise NotImplementedError("initial_weights are not supported yet")

@@ -3,7 +3,7 @@
 //! A test binary of its own, with one test: libtorch's thread settings are process-wide, so
 //! other tests running in parallel threads would make these numbers meaningless.
 
-use plugin_api::testing::{mnist_dir, Recorder, SessionBuilder};
+use plugin_api::testing::{mnist_dir, small_cnn, Recorder, SessionBuilder};
 use plugin_api::{Activation, Layer, Padding, Train};
 use plugin_tch::TchTrainer;
 
@@ -26,21 +26,15 @@ fn train_one_epoch(builder: &SessionBuilder<'_>) -> (u32, i32, usize) {
 #[test]
 fn thread_setting_takes_effect() {
     let before = os_threads();
-    // Wide enough layers that libtorch parallelises the convolution when allowed to.
-    let model = [
-        Layer::Conv2d {
-            filters: 32,
-            kernel: 5,
-            padding: Padding::Same,
-            activation: Activation::Relu,
-        },
-        Layer::MaxPool2d { size: 2, stride: 2 },
-        Layer::Flatten,
-        Layer::Dense {
-            units: 10,
-            activation: Activation::None,
-        },
-    ];
+    // The small CNN with a convolution wide enough that libtorch parallelises it when
+    // allowed to.
+    let mut model = small_cnn();
+    model[0] = Layer::Conv2d {
+        filters: 32,
+        kernel: 5,
+        padding: Padding::Same,
+        activation: Activation::Relu,
+    };
     let builder = SessionBuilder::mnist(&mnist_dir(), 256, 16)
         .unwrap_or_else(|e| panic!("{e} (set MNIST_DIR)"))
         .model(&model)
