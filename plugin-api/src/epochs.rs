@@ -72,8 +72,9 @@ pub struct Batch<'o> {
     pub indices: &'o [u32],
 }
 
-/// Where training stands in the session's epochs.
-#[derive(Clone, Copy, Debug)]
+/// Where training stands in the session's epochs. Not `Copy`: a copy would count epochs of
+/// its own.
+#[derive(Clone, Debug)]
 pub struct Epochs<'a> {
     order: &'a [u32],
     samples: usize,

@@ -469,8 +469,9 @@ impl<'a> SessionBuilder<'a> {
     }
 }
 
-/// Stream of [`SplitMix64::derive`] for the sample order, apart from the trainer's seed.
-const ORDER_STREAM: u64 = 0x6f72_6465_72;
+/// Stream of [`SplitMix64::derive`] for the sample order (`"order"` in ASCII), apart from the
+/// trainer's seed.
+const ORDER_STREAM: u64 = 0x006f_7264_6572;
 
 /// A progress sink that keeps every call, `(epoch, batch, batches)`.
 #[derive(Debug, Default)]

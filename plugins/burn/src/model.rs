@@ -89,18 +89,17 @@ pub struct DenseParams {
 impl Plan {
     /// The ops and parameters of a walked model (see [`Session::model_shapes`]).
     pub fn new(model: &ModelShapes) -> Result<Plan, PluginError> {
-        let parameter_count = model.parameter_count();
-        if parameter_count > MAX_PARAMS {
+        let count = model.parameter_count();
+        if count > MAX_PARAMS {
             return Err(PluginError::unsupported(format!(
-                "the model has {parameter_count} parameters; this plugin refuses more than \
-                 {MAX_PARAMS}"
+                "the model has {count} parameters; this plugin refuses more than {MAX_PARAMS}"
             )));
         }
         let mut plan = Plan {
             ops: Vec::with_capacity(model.layers.len()),
             convs: Vec::new(),
             denses: Vec::new(),
-            parameter_count,
+            parameter_count: count,
         };
         for layer in &model.layers {
             if let Some(op) = plan.op(layer)? {
