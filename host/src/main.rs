@@ -60,6 +60,12 @@ enum Command {
         /// Where to write summary.json, tables.md, report.html and the plots
         #[arg(long, default_value = "analysis")]
         out: PathBuf,
+        /// EnergiBridge column whose energy makes the total (repeat to sum several): a counter
+        /// such as `PACKAGE_ENERGY (J)` is differenced, a power column such as
+        /// `GPU0_POWER (mWatts)` integrated over time. Default: the top-level domains found
+        /// in each file (CPU package, DRAM, every GPU; never cores)
+        #[arg(long = "energy-column", value_name = "NAME")]
+        energy_column: Vec<String>,
     },
     /// List plugins in files or folders: name, framework, version, ABI verdict
     Plugins {
@@ -186,6 +192,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             inputs,
             pipeline,
             out,
+            energy_column,
         } => {
             let steps = match pipeline {
                 Some(p) => {
@@ -200,6 +207,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 None => analysis::default_pipeline(),
             };
+            let steps = analysis::with_energy_columns(steps, &energy_column);
             let req = analysis::AnalyzeRequest { inputs, steps, out };
             let summary = analysis::analyze(&req)?;
             analysis::print_summary(&summary, &mut std::io::stdout())?;

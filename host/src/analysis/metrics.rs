@@ -1,8 +1,23 @@
 //! Deriving the metrics table from raw runs: time (s), energy (J), average power (W),
-//! energy-delay product (J·s), then any per-phase or per-domain columns read as is.
+//! energy-delay product (J·s), then any per-phase or per-domain columns.
+//!
+//! A sampled run's energy is the sum of its top-level domains (see the EnergiBridge reader),
+//! each a counter unwrapped here under `clean`'s policy or a power column already integrated.
+//! A backward counter step is a wrap, a reset or a glitch by physics
+//! ([`crate::energy::unwrap::classify_backward`] against the run's own mean step); across a
+//! reset the energy is the sum of the forward increments. Every total then passes the physics
+//! check shared with `host run` ([`crate::energy::plausibility`]); a run that fails any of this
+//! is a fault with the reason, which `clean` drops.
 
-use super::data::{CounterTrace, Energy, Metric, RawRun, Row, Table};
+use super::data::{CounterTrace, Energy, Metric, RawRun, Reading, Row, Sampled, Table};
+use super::format::num;
 use super::ingest::Ingested;
+use crate::energy::plausibility::{self, DomainTotal, PowerBounds, Timing};
+use crate::energy::unwrap::{classify_backward, BackwardStep, StepLimits, RATE_FACTOR};
+
+/// How far the sum of `Delta` may be from the `Time` span when power is integrated with it:
+/// on real recordings they differ by under 0.5 % (Delta is truncated to whole ms).
+pub const DELTA_TIME_TOLERANCE: f64 = 0.05;
 
 /// What to do when a cumulative counter goes backwards between two samples.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,6 +43,55 @@ pub struct RunFault {
     pub reason: String,
 }
 
+/// A counter that wrapped or was reset during a run, and how it was read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CounterNote {
+    pub group: String,
+    pub run: String,
+    pub column: String,
+    pub wraps: usize,
+    pub resets: usize,
+    /// The modulus wraps were unwrapped at.
+    pub modulus_j: Option<f64>,
+    /// `inferred` (next power of two above the largest reading) or `given` (`wrap_joules`).
+    pub modulus: &'static str,
+}
+
+impl std::fmt::Display for CounterNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} run {}: {}", self.group, self.run, self.column)?;
+        if self.wraps > 0 {
+            write!(
+                f,
+                " wrapped {} time(s), unwrapped at {} J ({})",
+                self.wraps,
+                self.modulus_j.map_or("?".into(), num),
+                self.modulus
+            )?;
+            if self.resets > 0 {
+                write!(f, ";")?;
+            }
+        }
+        if self.resets > 0 {
+            write!(
+                f,
+                " was reset {} time(s): energy is the sum of the {} segments' increments",
+                self.resets,
+                self.resets + 1
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything derived from the raw runs.
+#[derive(Debug, Clone, Default)]
+pub struct Derived {
+    pub table: Table,
+    pub faults: Vec<RunFault>,
+    pub counters: Vec<CounterNote>,
+}
+
 /// The four metrics every input yields, in the order tables and plots show them.
 pub fn base_metrics() -> Vec<Metric> {
     vec![
@@ -41,51 +105,199 @@ pub fn base_metrics() -> Vec<Metric> {
 /// Builds the table for all runs. Faulty runs stay in the table (with whatever totals
 /// came out) and are listed, so the caller decides whether to drop them.
 pub fn derive(ingested: &Ingested, policy: WrapPolicy) -> (Table, Vec<RunFault>) {
+    let d = derive_all(ingested, policy);
+    (d.table, d.faults)
+}
+
+/// [`derive`], with the counters that wrapped or were reset.
+pub fn derive_all(ingested: &Ingested, policy: WrapPolicy) -> Derived {
     let mut metrics = base_metrics();
     metrics.extend(ingested.extra_metrics.iter().cloned());
-    let mut rows = Vec::with_capacity(ingested.runs.len());
-    let mut faults = Vec::new();
+    let mut out = Derived::default();
     for run in &ingested.runs {
         let fault = |reason: String| RunFault {
             group: run.group.clone(),
             run: run.run.clone(),
             reason,
         };
-        let energy = match energy_total(&run.energy, policy) {
-            Ok(e) => e,
-            Err(reason) => {
-                faults.push(fault(reason));
-                None
-            }
-        };
-        if let Some(e) = energy {
-            if !e.is_finite() {
-                faults.push(fault(format!("energy total {e} J is not a finite number")));
-            } else if e <= 0.0 {
-                faults.push(fault(format!("energy total {e} J is not positive")));
-            }
-        }
-        let energy = energy.filter(|e| e.is_finite());
-        if run.time_s <= 0.0 {
-            faults.push(fault(format!("duration {} s is not positive", run.time_s)));
-        }
-        rows.push(Row {
+        let energy = run_energy(run, policy, &ingested.bounds);
+        out.faults.extend(energy.faults.into_iter().map(fault));
+        out.counters.extend(energy.notes);
+        out.table.rows.push(Row {
             group: run.group.clone(),
             run: run.run.clone(),
-            values: values(run, energy, &metrics),
+            values: values(run, energy.total, &energy.domains, &metrics),
         });
     }
-    (
-        Table {
-            metrics,
-            groups: ingested.groups.clone(),
-            rows,
-        },
-        faults,
-    )
+    out.table.metrics = metrics;
+    out.table.groups = ingested.groups.clone();
+    out
 }
 
-fn values(run: &RawRun, energy: Option<f64>, metrics: &[Metric]) -> Vec<Option<f64>> {
+/// One run's energy: the total, each domain's joules by metric key, and why it cannot be
+/// trusted.
+#[derive(Default)]
+struct RunEnergy {
+    total: Option<f64>,
+    domains: Vec<(String, f64)>,
+    faults: Vec<String>,
+    notes: Vec<CounterNote>,
+}
+
+fn run_energy(run: &RawRun, policy: WrapPolicy, bounds: &PowerBounds) -> RunEnergy {
+    let mut e = match &run.energy {
+        Energy::Total(total) => RunEnergy {
+            total: Some(*total),
+            ..RunEnergy::default()
+        },
+        Energy::Sampled(s) => sampled_energy(run, s, policy),
+    };
+    if let Some(total) = e.total {
+        if !total.is_finite() {
+            e.faults
+                .push(format!("energy total is not a finite number: {total} J"));
+        } else if total <= 0.0 {
+            e.faults
+                .push(format!("energy total is not positive: {total} J"));
+        }
+    }
+    e.total = e.total.filter(|t| t.is_finite());
+    if run.time_s <= 0.0 {
+        e.faults
+            .push(format!("duration is not positive: {} s", run.time_s));
+    } else if e.faults.is_empty() {
+        e.faults.extend(physics(run, &e, bounds));
+    }
+    e
+}
+
+/// Totals per domain (counters unwrapped under `policy`) and their sum over the top-level ones.
+fn sampled_energy(run: &RawRun, s: &Sampled, policy: WrapPolicy) -> RunEnergy {
+    let mut e = RunEnergy::default();
+    let mut total = Some(0.0);
+    for d in &s.domains {
+        let joules = match &d.reading {
+            Reading::Integrated { joules } => Ok(*joules),
+            Reading::Counter(trace) => counter_total(trace, policy, &d.column).map(|(j, note)| {
+                if let Some(mut note) = note {
+                    note.group = run.group.clone();
+                    note.run = run.run.clone();
+                    e.notes.push(note);
+                }
+                j
+            }),
+        };
+        match joules {
+            Ok(j) => {
+                e.domains.push((format!("energy_{}", d.domain), j));
+                if d.in_total {
+                    total = total.map(|t| t + j);
+                }
+            }
+            Err(reason) => {
+                e.faults.push(reason);
+                if d.in_total {
+                    total = None;
+                }
+            }
+        }
+    }
+    e.total = total;
+    e
+}
+
+/// The physics checks of a run whose totals came out: mean power per domain and duration
+/// (shared with `host run`), then `Delta` against `Time` where power was integrated.
+fn physics(run: &RawRun, e: &RunEnergy, bounds: &PowerBounds) -> Option<String> {
+    let mut domains: Vec<DomainTotal> = Vec::new();
+    let mut timing = Timing {
+        seconds: run.time_s,
+        ..Timing::default()
+    };
+    let mut integrated = false;
+    let bound_names: Vec<(String, String)>;
+    match &run.energy {
+        Energy::Sampled(s) => {
+            timing.rows = Some(s.rows);
+            timing.interval_s = s.interval_ms.map(|ms| ms / 1000.0);
+            timing.first_time = Some(s.first_time);
+            for d in &s.domains {
+                let key = format!("energy_{}", d.domain);
+                if let Some((_, j)) = e.domains.iter().find(|(k, _)| *k == key) {
+                    let from_power = matches!(d.reading, Reading::Integrated { .. });
+                    integrated |= from_power;
+                    domains.push(DomainTotal {
+                        label: &d.column,
+                        domain: &d.bound_domain,
+                        joules: *j,
+                        from_power,
+                    });
+                }
+            }
+        }
+        // runs.csv: its per-domain columns (`energy_package_0_j` → domain `package-0`).
+        Energy::Total(_) => {
+            bound_names = run
+                .extras
+                .iter()
+                .filter_map(|(k, _)| {
+                    let d = k.strip_prefix("energy_")?;
+                    Some((format!("energy_{d}_j"), kernel_domain(d)))
+                })
+                .collect();
+            for ((label, domain), (_, j)) in bound_names
+                .iter()
+                .zip(run.extras.iter().filter(|(k, _)| k.starts_with("energy_")))
+            {
+                domains.push(DomainTotal {
+                    label,
+                    domain,
+                    joules: *j,
+                    from_power: false,
+                });
+            }
+        }
+    }
+    if let Some(bad) = plausibility::check(&domains, &timing, bounds) {
+        return Some(bad.to_string());
+    }
+    match &run.energy {
+        Energy::Sampled(s) if integrated => delta_against_time(s, run.time_s),
+        _ => None,
+    }
+}
+
+/// `package_0` (a runs.csv column word) → `package-0` (the kernel name bounds are keyed by).
+fn kernel_domain(word: &str) -> String {
+    match word.rsplit_once('_') {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{base}-{n}")
+        }
+        _ => word.to_string(),
+    }
+}
+
+/// Power integrated with `Delta` is only right if `Delta` agrees with the `Time` span.
+fn delta_against_time(s: &Sampled, time_s: f64) -> Option<String> {
+    let sum_s = s.delta_sum_ms? / 1000.0;
+    let off = (sum_s - time_s) / time_s;
+    (off.abs() > DELTA_TIME_TOLERANCE).then(|| {
+        format!(
+            "Delta and Time disagree: Delta sums to {} s over the rows, Time spans {} s ({:+.1} %); \
+             rows missing or a clock changed, so power integrated with Delta would be wrong",
+            num(sum_s),
+            num(time_s),
+            off * 100.0
+        )
+    })
+}
+
+fn values(
+    run: &RawRun,
+    energy: Option<f64>,
+    domains: &[(String, f64)],
+    metrics: &[Metric],
+) -> Vec<Option<f64>> {
     let t = run.time_s;
     let finite = |x: f64| x.is_finite().then_some(x);
     metrics
@@ -95,67 +307,114 @@ fn values(run: &RawRun, energy: Option<f64>, metrics: &[Metric]) -> Vec<Option<f
             "energy" => energy,
             "power" => energy.filter(|_| t > 0.0).and_then(|e| finite(e / t)),
             "edp" => energy.and_then(|e| finite(e * t)),
-            key => run.extras.iter().find(|(k, _)| k == key).map(|(_, v)| *v),
+            key => run
+                .extras
+                .iter()
+                .chain(domains)
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| *v),
         })
         .collect()
 }
 
-/// The run's energy in joules under `policy`; `Err` says why the run must be dropped.
-fn energy_total(energy: &Energy, policy: WrapPolicy) -> Result<Option<f64>, String> {
-    match energy {
-        Energy::Total(e) => Ok(Some(*e)),
-        Energy::Counter(trace) => counter_total(trace, policy).map(Some),
-    }
-}
-
-fn counter_total(trace: &CounterTrace, policy: WrapPolicy) -> Result<f64, String> {
+/// One counter's joules under `policy`, with a note when it wrapped or was reset; `Err` says
+/// why the run must be dropped.
+fn counter_total(
+    trace: &CounterTrace,
+    policy: WrapPolicy,
+    column: &str,
+) -> Result<(f64, Option<CounterNote>), String> {
     let Some(first) = trace.wraps.first() else {
-        return Ok(trace.forward_j);
+        return Ok((trace.forward_j, None));
     };
     let describe = |w: &crate::analysis::data::Wrap| {
         format!("data row {}: {} J → {} J", w.row, w.before_j, w.after_j)
     };
-    match policy {
-        WrapPolicy::Drop => Err(format!(
-            "energy counter went backwards {} time(s), first at {} (on_wrap = \"drop\")",
-            trace.wraps.len(),
-            describe(first)
-        )),
-        WrapPolicy::Unwrap { wrap_joules } => {
-            let modulus = match wrap_joules {
-                Some(m) => m,
-                None => next_power_of_two_above(trace.max_reading_j).ok_or_else(|| {
-                    format!(
-                        "cannot infer the counter's wrap from a largest reading of {} J",
-                        trace.max_reading_j
-                    )
-                })?,
-            };
-            let mut total = trace.forward_j;
-            for w in &trace.wraps {
-                let step = w.after_j - w.before_j + modulus;
-                if step < 0.0 {
-                    return Err(format!(
-                        "energy counter fell by more than its wrap ({modulus} J) at {}: a fault, not a wrap",
-                        describe(w)
-                    ));
-                }
-                // A wrap goes from near the top of the range to near zero. A small step back
-                // (a glitch, or a reset) would otherwise gain most of a whole range: no sample
-                // interval spends half a counter's range.
-                if step > modulus / 2.0 {
-                    return Err(format!(
-                        "energy counter fell by only {} J at {}: as a wrap of {modulus} J that                          would be {} J in one sample, so it is a fault (glitch or reset), not a wrap",
-                        crate::analysis::format::num(w.before_j - w.after_j),
-                        describe(w),
-                        crate::analysis::format::num(step)
-                    ));
-                }
+    let wrap_joules = match policy {
+        WrapPolicy::Drop => {
+            return Err(format!(
+                "counter went backwards (on_wrap = \"drop\"): {column} {} time(s), first at {}",
+                trace.wraps.len(),
+                describe(first)
+            ))
+        }
+        WrapPolicy::Unwrap { wrap_joules } => wrap_joules,
+    };
+    let (modulus, how) = match wrap_joules {
+        Some(m) => (m, "given"),
+        None => (
+            next_power_of_two_above(trace.max_reading_j).ok_or_else(|| {
+                format!(
+                    "counter glitch: cannot infer {column}'s wrap from a largest reading of {} J",
+                    trace.max_reading_j
+                )
+            })?,
+            "inferred",
+        ),
+    };
+    let mean = trace.mean_step_j().unwrap_or(0.0);
+    // No sample interval spends half a counter's range: above that, a "wrap" would be a glitch
+    // gaining most of a range (100 J → 99.9 J "wrapping" at an inferred 128 J).
+    let limits = StepLimits {
+        ceiling: modulus / 2.0,
+        expected: Some(mean),
+    };
+    let mut note = CounterNote {
+        group: String::new(),
+        run: String::new(),
+        column: column.to_string(),
+        wraps: 0,
+        resets: 0,
+        modulus_j: None,
+        modulus: how,
+    };
+    let mut total = trace.forward_j;
+    for w in &trace.wraps {
+        match classify_backward(w.before_j, w.after_j, Some(modulus), limits) {
+            BackwardStep::Wrap { step } => {
                 total += step;
+                note.wraps += 1;
+                note.modulus_j = Some(modulus);
             }
-            Ok(total)
+            // A restart: the forward increments of each segment are the energy.
+            BackwardStep::Reset => note.resets += 1,
+            BackwardStep::Glitch => {
+                return Err(format!(
+                    "counter glitch: {column} went back at {}: not a wrap (at {} J, {how}, that \
+                     would be {} J in one sample, over {RATE_FACTOR}× the run's mean step of {} J) \
+                     and not a reset ({} J is too far from zero)",
+                    describe(w),
+                    num(modulus),
+                    num(modulus - w.before_j + w.after_j),
+                    num(mean),
+                    num(w.after_j)
+                ))
+            }
         }
     }
+    Ok((total, Some(note)))
+}
+
+/// When every run has a fault of the same kind (the text before its first `: `), the one line
+/// that says so: the data as a whole is wrong, not some runs.
+pub fn uniform_failure(faults: &[RunFault], runs: usize) -> Option<String> {
+    let first = faults.first()?;
+    let kind = super::summary::reason_kind(&first.reason);
+    let mut failed: Vec<(&str, &str)> = faults
+        .iter()
+        .map(|f| (f.group.as_str(), f.run.as_str()))
+        .collect();
+    failed.sort_unstable();
+    failed.dedup();
+    let alike = faults
+        .iter()
+        .all(|f| super::summary::reason_kind(&f.reason) == kind);
+    (failed.len() == runs && alike).then(|| {
+        format!(
+            "every run ({runs}) fails the same way, so none can be analysed: {} (e.g. {} run {}: {})",
+            kind, first.group, first.run, first.reason
+        )
+    })
 }
 
 /// The smallest power of two strictly above `x` (for x > 0).
@@ -187,6 +446,7 @@ mod tests {
     fn unwraps_and_drops() {
         let trace = CounterTrace {
             forward_j: 1000.0,
+            steps: 2,
             wraps: vec![Wrap {
                 row: 3,
                 before_j: 65500.0,
@@ -194,17 +454,21 @@ mod tests {
             }],
             max_reading_j: 65500.0,
         };
-        assert_eq!(counter_total(&trace, WrapPolicy::default()), Ok(1136.0));
+        let total = |policy| counter_total(&trace, policy, "C").map(|(j, _)| j);
+        assert_eq!(total(WrapPolicy::default()), Ok(1136.0));
         assert_eq!(
-            counter_total(
-                &trace,
-                WrapPolicy::Unwrap {
-                    wrap_joules: Some(70000.0)
-                }
-            ),
+            total(WrapPolicy::Unwrap {
+                wrap_joules: Some(70000.0)
+            }),
             Ok(5600.0)
         );
-        assert!(counter_total(&trace, WrapPolicy::Drop).is_err());
+        assert!(total(WrapPolicy::Drop).is_err());
+        let (_, note) = counter_total(&trace, WrapPolicy::default(), "C").expect("unwraps");
+        let note = note.expect("noted");
+        assert_eq!(
+            (note.wraps, note.resets, note.modulus_j),
+            (1, 0, Some(65536.0))
+        );
     }
 
     #[test]
@@ -212,6 +476,7 @@ mod tests {
         // 100.0 J → 99.9 J: "unwrapping" at the inferred 128 J would add 127.9 J.
         let trace = CounterTrace {
             forward_j: 100.0,
+            steps: 4,
             wraps: vec![Wrap {
                 row: 5,
                 before_j: 100.0,
@@ -219,7 +484,8 @@ mod tests {
             }],
             max_reading_j: 100.0,
         };
-        let err = counter_total(&trace, WrapPolicy::default()).unwrap_err();
+        let err = counter_total(&trace, WrapPolicy::default(), "C").unwrap_err();
         assert!(err.contains("not a wrap"), "{err}");
+        assert!(err.starts_with("counter glitch: "), "{err}");
     }
 }

@@ -15,7 +15,9 @@
 //!   "energy_estimated", "inputs", "metrics": [ { "key", "label", "unit" } ],
 //!   "runs": { "<group>": { "analysed", "ignored" } }, "ignored": [ { "group", "run", "status", "reason" } ],
 //!   "steps": [ { "step", "note", "exec"?: { "command", "exit_code", "success", "stdout", "stderr" } } ],
-//!   "files": [ … ], "warnings": [ … ] }
+//!   "files": [ … ], "warnings": [ … ],
+//!   "energy_columns"?: [ { "column", "domain", "how", "in_total", "why"?, "runs" } ],
+//!   "counters"?: [ { "group", "run", "column", "wraps", "resets", "modulus_j", "modulus" } ] }
 //! ```
 //!
 //! Conventions: variance and std are sample ones (ddof 1); differences are a − b;
@@ -33,7 +35,8 @@ use anyhow::Context;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::data::Metric;
-use super::ingest::Ignored;
+use super::ingest::{ColumnUse, Ignored};
+use super::metrics::CounterNote;
 
 /// A map that keeps insertion order when serialised (groups in input order).
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +145,13 @@ pub struct Dropped {
     pub reason: String,
 }
 
+/// The kind of a drop or fault reason: the text before its first `: ` ("|x − mean| > 3σ",
+/// "counter glitch", "values look like raw RAPL counts (units of 2^-14 J), not joules"), so
+/// equal causes group together whatever their figures.
+pub fn reason_kind(reason: &str) -> &str {
+    reason.split_once(": ").map_or(reason, |(kind, _)| kind)
+}
+
 /// Runs per group.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct RunCount {
@@ -183,6 +193,12 @@ pub struct Summary {
     pub steps: Vec<StepRecord>,
     pub files: Vec<String>,
     pub warnings: Vec<String>,
+    /// EnergiBridge energy columns read, and how each was used (counter, integrated power).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub energy_columns: Vec<ColumnUse>,
+    /// Runs whose energy counter wrapped (unwrapped at a named modulus) or was reset.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counters: Vec<CounterNote>,
 }
 
 impl Summary {

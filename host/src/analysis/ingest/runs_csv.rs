@@ -127,6 +127,7 @@ pub(super) fn read(path: &Path) -> anyhow::Result<Ingested> {
             run,
             source: format!("{}:{line}", path.display()),
             time_s,
+            meter: i_meter.map(get).unwrap_or_default().to_string(),
             energy: Energy::Total(energy_j),
             extras: run_extras,
         });
