@@ -409,10 +409,13 @@ pub fn uniform_failure(faults: &[RunFault], runs: usize) -> Option<String> {
     let alike = faults
         .iter()
         .all(|f| super::summary::reason_kind(&f.reason) == kind);
+    let detail = first.reason.strip_prefix(kind).unwrap_or(&first.reason);
+    let detail = detail.strip_prefix(": ").unwrap_or(detail);
     (failed.len() == runs && alike).then(|| {
         format!(
-            "every run ({runs}) fails the same way, so none can be analysed: {} (e.g. {} run {}: {})",
-            kind, first.group, first.run, first.reason
+            "every run ({runs}) fails the same way, so none can be analysed: {kind}: e.g. {} \
+             run {}: {detail}",
+            first.group, first.run
         )
     })
 }

@@ -24,7 +24,7 @@ pub const DURATION_FACTOR: f64 = 10.0;
 
 /// Below this mean power a corrected figure is no more believable than the wrong one: a unit
 /// mistake is only proposed when correcting it lands between this and the domain's bound.
-const LOWEST_BELIEVABLE_W: f64 = 0.05;
+const LOWEST_BELIEVABLE_W: f64 = 0.5;
 
 /// A typical mean draw as a share of the bound (20 W for a 1 kW package bound), to choose between
 /// unit mistakes that would all make a figure plausible.
@@ -226,10 +226,10 @@ impl fmt::Display for Implausible {
                 interval_s,
             } => write!(
                 f,
-                "the samples span {} s, but {rows} rows {} ms apart take {} s",
+                "the samples span {} s, but {rows} rows {} ms apart span {} s",
                 short(*seconds),
                 short(interval_s * 1e3),
-                short(*rows as f64 * interval_s)
+                short(rows.saturating_sub(1) as f64 * interval_s)
             ),
         }
     }

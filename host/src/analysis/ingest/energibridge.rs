@@ -206,8 +206,8 @@ fn how(c: &columns::EnergyColumn) -> String {
     match c.quantity {
         columns::Quantity::Counter { .. } => format!("counter in {}, differenced", c.unit),
         columns::Quantity::Power { .. } => format!(
-            "power in {}, integrated: Σ value × Delta over every row but the last \
-             (EnergiBridge's --summary rule)",
+            "power in {}, integrated as EnergiBridge's --summary does: Σ value × Delta, \
+             every row but the last",
             c.unit
         ),
     }

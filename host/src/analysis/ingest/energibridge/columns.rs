@@ -197,7 +197,7 @@ pub(crate) fn choose(headers: &[String], forced: &[String]) -> anyhow::Result<Ve
     }
     let has = |role: Role| all.iter().any(|c| c.role == role);
     let (cpu, platform) = (has(Role::Cpu), has(Role::Platform));
-    let chosen: Vec<Chosen> = all
+    let mut chosen: Vec<Chosen> = all
         .into_iter()
         .map(|column| {
             let (in_total, why) = match column.role {
@@ -236,6 +236,9 @@ pub(crate) fn choose(headers: &[String], forced: &[String]) -> anyhow::Result<Ve
     if !chosen.iter().any(|c| c.in_total) {
         bail!("{}", no_energy_column(headers, &chosen));
     }
+    // CPU first, then DRAM, GPUs, the platform (header order within each): the order of the
+    // meter's label, the per-domain metrics and the physics checks.
+    chosen.sort_by_key(|c| c.column.role as u8);
     Ok(chosen)
 }
 
@@ -350,7 +353,7 @@ mod tests {
         // Intel + NVIDIA: package, DRAM and the GPU; cores and uncore never.
         assert_eq!(
             totals("Delta,Time,DRAM_ENERGY (J),GPU0_POWER (mWatts),PACKAGE_ENERGY (J),PP0_ENERGY (J),PP1_ENERGY (J)"),
-            ["DRAM_ENERGY (J)", "GPU0_POWER (mWatts)", "PACKAGE_ENERGY (J)"]
+            ["PACKAGE_ENERGY (J)", "DRAM_ENERGY (J)", "GPU0_POWER (mWatts)"]
         );
         // AMD: CPU_ENERGY, never the cores.
         assert_eq!(
