@@ -230,6 +230,10 @@ fn intel_with_nvidia_adds_the_gpu_and_shows_the_split() {
     let html =
         std::fs::read_to_string(dir.with_extension("out").join("report.html")).expect("html");
     assert!(html.contains("Energy, GPU0") && html.contains("Energy, PACKAGE"));
+    assert!(
+        html.contains("torch run run_1: PACKAGE_ENERGY (J) wrapped 1 time(s), unwrapped at 262144.000 J (inferred)"),
+        "the report names the unwrapped run and the modulus"
+    );
 }
 
 #[test]
@@ -472,7 +476,8 @@ fn damaged_and_reencoded_files_are_read_or_refused_with_their_own_reason() {
     ]);
     assert_eq!(code, 0, "{printed}");
     assert!(
-        printed.contains("ignored:\n  1 × empty file: EnergiBridge wrote nothing"),
+        printed.contains("ignored:\n  1 × empty file: EnergiBridge wrote nothing")
+            && printed.contains("or the disk was full): g/empty\n"),
         "{printed}"
     );
 }
@@ -638,4 +643,55 @@ fn delta_that_disagrees_with_time_makes_integrated_power_a_fault() {
         "{}",
         d.reason
     );
+}
+
+#[test]
+fn joulebench_samples_and_estimates_are_read_for_what_they_are() {
+    let dir = layout_dir("joulebench-samples");
+    // joulebench's own sampler: two packages (summed), PSYS (not added beside them), an
+    // NVML GPU counter; and an estimated run, which must never pass for a measurement.
+    let mut measured = String::from(
+        "Delta,Time,CPU_USAGE_0,GPU0_ENERGY (J),PACKAGE0_ENERGY (J),PACKAGE1_ENERGY (J),PP0_0_ENERGY (J),PSYS_ENERGY (J)\n",
+    );
+    let mut estimated = String::from("Delta,Time,CPU_ENERGY_ESTIMATE (J),CPU_USAGE_0\n");
+    for k in 0..51u32 {
+        let t = 1_700_000_000_000u64 + 200 * u64::from(k);
+        let s = f64::from(k) * 0.2;
+        let delta = if k == 0 { 0 } else { 200 };
+        measured.push_str(&format!(
+            "{delta},{t},50,{},{},{},{},{}\n",
+            100.0 * s,
+            20.0 * s,
+            30.0 * s,
+            10.0 * s,
+            200.0 * s
+        ));
+        estimated.push_str(&format!("{delta},{t},{},50\n", 25.0 * s));
+    }
+    write(&dir, "m/run_1.csv", &measured);
+    write(&dir, "m/run_2.csv", &measured);
+    let summary = analyse(&dir);
+    // 10 s: 100 + 20 + 30 W.
+    assert!(close(median_of(&summary, "m", "energy"), 1_500.0, 1e-9));
+    assert!(close(
+        median_of(&summary, "m", "energy_psys"),
+        2_000.0,
+        1e-9
+    ));
+    let psys = summary
+        .energy_columns
+        .iter()
+        .find(|c| c.column == "PSYS_ENERGY (J)")
+        .expect("listed");
+    assert!(!psys.in_total, "{psys:?}");
+
+    let est = layout_dir("joulebench-estimate");
+    write(&est, "e/run_1.csv", &estimated);
+    write(&est, "e/run_2.csv", &estimated);
+    let summary = analyse(&est);
+    assert_eq!(
+        summary.energy_source,
+        "estimate: EnergiBridge CPU_ENERGY_ESTIMATE (J)"
+    );
+    assert!(summary.energy_estimated);
 }

@@ -251,6 +251,30 @@ pub fn check(
         .find_map(|d| check_power(d, timing, bounds, &time_causes))
 }
 
+/// `host run`'s check of one run: every domain its meters measured (kernel names such as
+/// `package-0`, `dram`, `gpu-0`, and joules over the run) against the run's duration. The host's
+/// own clock needs no duration check, so only mean power is judged.
+pub fn check_domains(
+    domains: &[(String, f64)],
+    seconds: f64,
+    bounds: &PowerBounds,
+) -> Option<Implausible> {
+    let totals: Vec<DomainTotal> = domains
+        .iter()
+        .map(|(name, joules)| DomainTotal {
+            label: name,
+            domain: name,
+            joules: *joules,
+            from_power: false,
+        })
+        .collect();
+    let timing = Timing {
+        seconds,
+        ..Timing::default()
+    };
+    check(&totals, &timing, bounds)
+}
+
 /// Duration against rows × interval; only for sampled runs that state their interval.
 fn check_duration(timing: &Timing, time_causes: &[Cause]) -> Option<Implausible> {
     let (rows, interval_s) = (timing.rows?, timing.interval_s?);
@@ -469,6 +493,28 @@ mod tests {
         assert!(
             bad.to_string().starts_with("Time looks like seconds"),
             "{bad}"
+        );
+    }
+
+    #[test]
+    fn host_run_checks_each_measured_domain() {
+        let b = PowerBounds::default();
+        let ok = [
+            ("package-0".to_string(), 40.0 * 100.0),
+            ("core".to_string(), 30.0 * 100.0),
+            ("gpu-0".to_string(), 1_400.0 * 100.0),
+        ];
+        assert_eq!(check_domains(&ok, 100.0, &b), None);
+        let bad = [
+            ("package-0".to_string(), 40.0 * 100.0),
+            ("dram".to_string(), 600.0 * 100.0),
+        ];
+        let found = check_domains(&bad, 100.0, &b).expect("DRAM above 500 W");
+        assert!(
+            found
+                .to_string()
+                .ends_with("dram gives 600 W mean power, above the 500 W bound"),
+            "{found}"
         );
     }
 

@@ -168,21 +168,29 @@ pub fn load_all(inputs: &[impl AsRef<Path>], options: &IngestOptions) -> anyhow:
     Ok(all)
 }
 
-/// "120 × no energy column …" per distinct reason (the file's path left out), most frequent
-/// first.
+/// "120 × no energy column …: g/run_1, g/run_2, … and 115 more" per distinct reason (the
+/// file's path left out), most frequent first.
 pub fn grouped_reasons(ignored: &[Ignored]) -> Vec<String> {
-    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for i in ignored {
         let why = reason_without_source(&i.reason).to_string();
-        match counts.iter_mut().find(|(r, _)| *r == why) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((why, 1)),
+        let run = format!("{}/{}", i.group, i.run);
+        match groups.iter_mut().find(|(r, _)| *r == why) {
+            Some((_, runs)) => runs.push(run),
+            None => groups.push((why, vec![run])),
         }
     }
-    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-    counts
+    groups.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
+    groups
         .into_iter()
-        .map(|(r, n)| format!("{n} × {r}"))
+        .map(|(why, runs)| {
+            let shown: Vec<&str> = runs.iter().take(5).map(String::as_str).collect();
+            let more = match runs.len() {
+                n if n > 5 => format!(" and {} more", n - 5),
+                _ => String::new(),
+            };
+            format!("{} × {why}: {}{more}", runs.len(), shown.join(", "))
+        })
         .collect()
 }
 

@@ -57,7 +57,7 @@ impl Config {
 pub fn run(config: &Config, ctx: &mut Context) -> String {
     let derived = metrics::derive_all(&ctx.ingested, config.on_wrap);
     let (mut table, faults) = (derived.table, derived.faults);
-    ctx.summary.counters = derived.counters;
+    ctx.set_counters(derived.counters);
     let mut dropped = Vec::new();
     // One entry per run, its reasons joined: a run can have several faults.
     let mut faulty: Vec<(String, String, Vec<String>)> = Vec::new();

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use super::data::Table;
 use super::ingest::{IngestOptions, Ingested};
-use super::metrics::{self, RunFault, WrapPolicy};
+use super::metrics::{self, CounterNote, RunFault, WrapPolicy};
 use super::summary::{GroupMetric, RunCount, StepRecord, Summary};
 use crate::energy::plausibility::{PowerBounds, BOUND_DOMAINS};
 use options::Options;
@@ -290,10 +290,9 @@ impl Context {
             ignored: ingested.ignored.clone(),
             warnings: ingested.warnings.clone(),
             energy_columns: ingested.energy_columns.clone(),
-            counters: derived.counters,
             ..Summary::default()
         };
-        Context {
+        let mut ctx = Context {
             ingested,
             table,
             summary,
@@ -301,7 +300,25 @@ impl Context {
             faults,
             described: false,
             normality_tested: false,
-        }
+        };
+        ctx.set_counters(derived.counters);
+        ctx
+    }
+
+    /// Records the counters that wrapped or were reset under the current derivation, each
+    /// also a warning (so the report names the run and the modulus); replaces earlier ones.
+    pub fn set_counters(&mut self, notes: Vec<CounterNote>) {
+        let old: Vec<String> = self
+            .summary
+            .counters
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        self.summary.warnings.retain(|w| !old.contains(w));
+        self.summary
+            .warnings
+            .extend(notes.iter().map(|n| n.to_string()));
+        self.summary.counters = notes;
     }
 
     /// The summary entry of `group` × metric number `m`.
@@ -342,9 +359,6 @@ impl Context {
     /// Completes the summary: run counts, entries for every group and metric, and a
     /// reason for every figure no step computed.
     pub fn finish(mut self) -> Summary {
-        for note in &self.summary.counters {
-            self.summary.warnings.push(note.to_string());
-        }
         for fault in std::mem::take(&mut self.faults) {
             self.summary.warnings.push(format!(
                 "{} run {}: {} (kept: no `clean` step)",

@@ -355,6 +355,11 @@ mod tests {
             totals("Delta,Time,DRAM_ENERGY (J),GPU0_POWER (mWatts),PACKAGE_ENERGY (J),PP0_ENERGY (J),PP1_ENERGY (J)"),
             ["PACKAGE_ENERGY (J)", "DRAM_ENERGY (J)", "GPU0_POWER (mWatts)"]
         );
+        // EnergiBridge before 0.0.5 misspelt the package.
+        assert_eq!(
+            totals("Delta,Time,DRAM_ENERGY (J),PACAKGE_ENERGY (J),PP0_ENERGY (J)"),
+            ["PACAKGE_ENERGY (J)", "DRAM_ENERGY (J)"]
+        );
         // AMD: CPU_ENERGY, never the cores.
         assert_eq!(
             totals("Delta,Time,CORE0_ENERGY (J),CPU_ENERGY (J)"),
