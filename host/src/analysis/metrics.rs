@@ -209,62 +209,60 @@ fn sampled_energy(run: &RawRun, s: &Sampled, policy: WrapPolicy) -> RunEnergy {
 /// The physics checks of a run whose totals came out: mean power per domain and duration
 /// (shared with `host run`), then `Delta` against `Time` where power was integrated.
 fn physics(run: &RawRun, e: &RunEnergy, bounds: &PowerBounds) -> Option<String> {
-    let mut domains: Vec<DomainTotal> = Vec::new();
     let mut timing = Timing {
         seconds: run.time_s,
         ..Timing::default()
     };
-    let mut integrated = false;
-    let bound_names: Vec<(String, String)>;
-    match &run.energy {
-        Energy::Sampled(s) => {
-            timing.rows = Some(s.rows);
-            timing.interval_s = s.interval_ms.map(|ms| ms / 1000.0);
-            timing.first_time = Some(s.first_time);
-            for d in &s.domains {
-                let key = format!("energy_{}", d.domain);
-                if let Some((_, j)) = e.domains.iter().find(|(k, _)| *k == key) {
-                    let from_power = matches!(d.reading, Reading::Integrated { .. });
-                    integrated |= from_power;
-                    domains.push(DomainTotal {
-                        label: &d.column,
-                        domain: &d.bound_domain,
-                        joules: *j,
-                        from_power,
-                    });
-                }
-            }
-        }
-        // runs.csv: its per-domain columns (`energy_package_0_j` → domain `package-0`).
-        Energy::Total(_) => {
-            bound_names = run
-                .extras
-                .iter()
-                .filter_map(|(k, _)| {
-                    let d = k.strip_prefix("energy_")?;
-                    Some((format!("energy_{d}_j"), kernel_domain(d)))
-                })
-                .collect();
-            for ((label, domain), (_, j)) in bound_names
-                .iter()
-                .zip(run.extras.iter().filter(|(k, _)| k.starts_with("energy_")))
-            {
-                domains.push(DomainTotal {
-                    label,
-                    domain,
-                    joules: *j,
-                    from_power: false,
-                });
-            }
-        }
-    }
+    let Energy::Sampled(s) = &run.energy else {
+        return runs_csv_physics(run, &timing, bounds);
+    };
+    timing.rows = Some(s.rows);
+    timing.interval_s = s.interval_ms.map(|ms| ms / 1000.0);
+    timing.first_time = Some(s.first_time);
+    let domains: Vec<DomainTotal> = s
+        .domains
+        .iter()
+        .filter_map(|d| {
+            let key = format!("energy_{}", d.domain);
+            let (_, joules) = e.domains.iter().find(|(k, _)| *k == key)?;
+            Some(DomainTotal {
+                label: &d.column,
+                domain: &d.bound_domain,
+                joules: *joules,
+                from_power: matches!(d.reading, Reading::Integrated { .. }),
+            })
+        })
+        .collect();
     if let Some(bad) = plausibility::check(&domains, &timing, bounds) {
         return Some(bad.to_string());
     }
-    match &run.energy {
-        Energy::Sampled(s) if integrated => delta_against_time(s, run.time_s),
-        _ => None,
-    }
+    let integrated = domains.iter().any(|d| d.from_power);
+    integrated
+        .then(|| delta_against_time(s, run.time_s))
+        .flatten()
+}
+
+/// A runs.csv row's per-domain columns (`energy_package_0_j` is domain `package-0`) against
+/// its duration; `energy_dynamic_j` (energy above idle) is no domain.
+fn runs_csv_physics(run: &RawRun, timing: &Timing, bounds: &PowerBounds) -> Option<String> {
+    let named: Vec<(String, String, f64)> = run
+        .extras
+        .iter()
+        .filter_map(|(key, joules)| {
+            let word = key.strip_prefix("energy_").filter(|w| *w != "dynamic")?;
+            Some((format!("energy_{word}_j"), kernel_domain(word), *joules))
+        })
+        .collect();
+    let domains: Vec<DomainTotal> = named
+        .iter()
+        .map(|(label, domain, joules)| DomainTotal {
+            label,
+            domain,
+            joules: *joules,
+            from_power: false,
+        })
+        .collect();
+    plausibility::check(&domains, timing, bounds).map(|bad| bad.to_string())
 }
 
 /// `package_0` (a runs.csv column word) → `package-0` (the kernel name bounds are keyed by).
@@ -471,6 +469,38 @@ mod tests {
         assert_eq!(
             (note.wraps, note.resets, note.modulus_j),
             (1, 0, Some(65536.0))
+        );
+    }
+
+    #[test]
+    fn runs_csv_domains_pass_the_physics_check_too() {
+        let run = |package_j: f64| RawRun {
+            group: "g".into(),
+            run: "0".into(),
+            source: "runs.csv:2".into(),
+            time_s: 100.0,
+            meter: "measured: powercap (package-0 dram)".into(),
+            energy: Energy::Total(package_j + 300.0),
+            extras: vec![
+                ("energy_package_0".into(), package_j),
+                ("energy_dram".into(), 300.0),
+                ("energy_dynamic".into(), -5.0),
+            ],
+        };
+        let ingested = Ingested {
+            groups: vec!["g".into()],
+            runs: vec![run(4_000.0), run(4_000.0 * 16_384.0)],
+            ..Ingested::default()
+        };
+        let (_, faults) = derive(&ingested, WrapPolicy::default());
+        assert_eq!(faults.len(), 1, "{faults:?}");
+        assert!(
+            faults[0].reason.starts_with(
+                "values look like raw RAPL counts (units of 2^-14 J), not joules: \
+                 energy_package_0_j gives 655,360 W mean power"
+            ),
+            "{}",
+            faults[0].reason
         );
     }
 
