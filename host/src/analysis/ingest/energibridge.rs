@@ -17,7 +17,7 @@ use anyhow::Context;
 
 use super::{ColumnUse, Ignored, IngestOptions, Ingested};
 use crate::analysis::data::{Energy, Metric, RawRun};
-pub(crate) use rows::RunRead;
+use rows::RunRead;
 
 /// Reads an EnergiBridge folder. A folder whose CSVs sit directly inside (no
 /// subfolders) is one group named after the folder.
@@ -40,12 +40,25 @@ pub(super) fn read_folder(dir: &Path, options: &IngestOptions) -> anyhow::Result
         match result {
             Ok(read) => {
                 notes.add(group, &run, &read);
+                let meter = meter_label(&read.run);
+                // An estimate anywhere in the total makes the run an estimate.
+                let estimated = read
+                    .run
+                    .chosen
+                    .iter()
+                    .any(|c| c.in_total && c.column.estimated);
+                let sources = if estimated {
+                    &mut out.energy_source.estimated
+                } else {
+                    &mut out.energy_source.measured
+                };
+                sources.insert(format!("EnergiBridge {meter}"));
                 out.runs.push(RawRun {
                     group: group.to_string(),
                     run,
                     source: file.display().to_string(),
                     time_s: read.run.time_s,
-                    meter: meter_label(&read.run),
+                    meter,
                     energy: Energy::Sampled(read.run.sampled),
                     extras: Vec::new(),
                 });
@@ -57,15 +70,6 @@ pub(super) fn read_folder(dir: &Path, options: &IngestOptions) -> anyhow::Result
                 reason: format!("{err:#}"),
             }),
         }
-    }
-    for run in &out.runs {
-        let estimated = run.meter.contains("_ESTIMATE");
-        let set = if estimated {
-            &mut out.energy_source.estimated
-        } else {
-            &mut out.energy_source.measured
-        };
-        set.insert(format!("EnergiBridge {}", run.meter));
     }
     notes.finish(&mut out);
     Ok(out)
@@ -228,10 +232,10 @@ fn meter_label(run: &RunRead) -> String {
 }
 
 /// A file's run and how the file was decoded.
-pub(crate) struct FileRead {
-    pub run: RunRead,
-    pub encoding: Option<&'static str>,
-    pub separator: u8,
+struct FileRead {
+    run: RunRead,
+    encoding: Option<&'static str>,
+    separator: u8,
 }
 
 /// Reads the files on all cores (gunzip and CSV parsing dominate an analysis), results
@@ -264,7 +268,7 @@ fn read_all(jobs: &[(&str, &PathBuf)], forced: &[String]) -> Vec<anyhow::Result<
 
 /// Reads one EnergiBridge CSV (gzip-compressed when its name ends in `.gz`): `forced` names
 /// the energy columns to use, else the total's columns are chosen from the header.
-pub fn read_run(path: &Path, forced: &[String]) -> anyhow::Result<FileRead> {
+fn read_run(path: &Path, forced: &[String]) -> anyhow::Result<FileRead> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut bytes = Vec::new();
     let read = if path.extension().is_some_and(|e| e == "gz") {
