@@ -2,7 +2,7 @@
 //! EnergiBridge folder (one subfolder per group, one CSV per run). Several inputs merge.
 
 mod energibridge;
-mod runs_csv;
+mod runs_table;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -244,11 +244,11 @@ pub fn load(path: &Path, options: &IngestOptions) -> anyhow::Result<Ingested> {
         )));
     }
     if path.is_file() {
-        return runs_csv::read(path);
+        return runs_table::read(path);
     }
-    let campaign = path.join("runs.csv");
+    let campaign = crate::store::CampaignDir::open(path).runs_csv();
     if campaign.is_file() {
-        return runs_csv::read(&campaign);
+        return runs_table::read(&campaign);
     }
     let ingested = energibridge::read_folder(path, options)?;
     if ingested.runs.is_empty() && ingested.ignored.is_empty() {

@@ -1,0 +1,14 @@
+//! The analysis pipeline and its statistics, checked against SciPy fixtures and the shared
+//! EnergiBridge recordings. One test binary; one module per subject.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod clean;
+mod energibridge;
+mod exec;
+mod ingest;
+mod pipeline;
+mod pipeline_scipy;
+mod stats_scipy;
+mod summary;
