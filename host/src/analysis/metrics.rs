@@ -207,14 +207,11 @@ fn runs_csv_physics(run: &RawRun, timing: &Timing, bounds: &PowerBounds) -> Opti
     plausibility::check(&domains, timing, bounds).map(|bad| bad.to_string())
 }
 
-/// `package_0` (a runs.csv column word) → `package-0` (the kernel name bounds are keyed by).
+/// `package_0` (a runs.csv column word) → `package-0` (the kernel name bounds are keyed by),
+/// `cpu_estimate` → `cpu-estimate`: runs.csv spells a domain's `-` as `_`, and kernel domain
+/// names have no `_`.
 fn kernel_domain(word: &str) -> String {
-    match word.rsplit_once('_') {
-        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
-            format!("{base}-{n}")
-        }
-        _ => word.to_string(),
-    }
+    word.replace('_', "-")
 }
 
 /// Power integrated with `Delta` is only right if `Delta` agrees with the `Time` span.
@@ -285,6 +282,15 @@ pub fn uniform_failure(faults: &[RunFault], runs: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_csv_domain_words_are_kernel_names_again() {
+        assert_eq!(kernel_domain("package_0"), "package-0");
+        assert_eq!(kernel_domain("gpu_1"), "gpu-1");
+        assert_eq!(kernel_domain("dram"), "dram");
+        // So a bound set for `cpu-estimate` applies to runs.csv's energy_cpu_estimate_j.
+        assert_eq!(kernel_domain("cpu_estimate"), "cpu-estimate");
+    }
 
     #[test]
     fn runs_csv_domains_pass_the_physics_check_too() {
