@@ -100,14 +100,31 @@ pub struct GroupMetric {
     pub reasons: Reasons,
 }
 
+/// The two-sample test a comparison ran, spelled as summary.json spells it
+/// (`"welch"`, `"mann-whitney"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestKind {
+    Welch,
+    MannWhitney,
+}
+
+impl TestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestKind::Welch => "welch",
+            TestKind::MannWhitney => "mann-whitney",
+        }
+    }
+}
+
 /// One pairwise test on one metric.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Comparison {
     pub a: String,
     pub b: String,
     pub metric: String,
-    /// `welch` or `mann-whitney`.
-    pub test: String,
+    pub test: TestKind,
     pub statistic: Option<f64>,
     pub p_value: Option<f64>,
     pub p_holm: Option<f64>,
@@ -132,6 +149,38 @@ pub struct Comparison {
     pub why: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub reasons: Reasons,
+}
+
+impl Comparison {
+    /// `a` against `b` by `test`, every figure still to be computed (and `alpha` 0, `metric`,
+    /// `unit` and `why` empty, until the step sets them).
+    pub fn new(a: &str, b: &str, test: TestKind) -> Self {
+        Comparison {
+            a: a.to_string(),
+            b: b.to_string(),
+            metric: String::new(),
+            test,
+            statistic: None,
+            p_value: None,
+            p_holm: None,
+            mean_difference: None,
+            median_difference: None,
+            median_change_pct: None,
+            cohens_d: None,
+            cliffs_delta: None,
+            unit: String::new(),
+            n_a: 0,
+            n_b: 0,
+            median_a: None,
+            median_b: None,
+            df: None,
+            method: None,
+            alpha: 0.0,
+            significant: None,
+            why: String::new(),
+            reasons: Reasons::new(),
+        }
+    }
 }
 
 /// A value or run left out of the analysis, and why.

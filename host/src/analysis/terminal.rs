@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use super::format::{self, opt};
 use super::ingest::grouped_reasons;
-use super::summary::{reason_kind, Dropped, Summary};
+use super::summary::{reason_kind, Dropped, Summary, TestKind};
 
 pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
     let groups: Vec<&str> = s.groups.iter().map(|(g, _)| g).collect();
@@ -84,7 +84,7 @@ pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         if c.p_value.is_none() {
             continue;
         }
-        let test = if c.test == "welch" {
+        let test = if c.test == TestKind::Welch {
             "Welch t"
         } else {
             "Mann–Whitney U"
