@@ -551,6 +551,81 @@ fn energy_column_flag_integrates_a_power_column_and_differences_a_counter() {
     );
 }
 
+/// `--pipeline FILE` (a file of [[analysis]] tables only) and `--energy-column` together: the
+/// flag picks the column, the file's steps and options stay.
+#[test]
+fn energy_column_flag_and_a_steps_only_pipeline_work_together() {
+    let dir = layout_dir("energy-column-pipeline");
+    let mut rng = Rng::new(14);
+    let mut gpu_j = Vec::new();
+    for i in 1..=4 {
+        // run_1's GPU draws ~2 kW: above the default 1.5 kW bound, within the file's 3 kW.
+        let gpu_w = if i == 1 { 2_000.0 } else { 300.0 };
+        let (rec, t) = intel_nvidia(&mut rng, 120, 15.0, gpu_w, 2_000_000_000, false);
+        write(&dir, &format!("g/run_{i}.csv"), rec.csv(","));
+        gpu_j.push(t.domains["gpu0"]);
+    }
+    let steps = dir.with_extension("toml");
+    write(
+        dir.parent().expect("parent"),
+        steps.file_name().and_then(|n| n.to_str()).expect("name"),
+        "[[analysis]]\nstep = \"ingest\"\nmax_power_w = { gpu = 3000 }\n\n\
+         [[analysis]]\nstep = \"describe\"\n",
+    );
+    let out = dir.with_extension("out");
+    let analyse_cli = |pipeline: bool| {
+        let mut args = vec![
+            dir.to_str().expect("utf-8"),
+            "--energy-column",
+            "GPU0_POWER (mWatts)",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ];
+        if pipeline {
+            args.extend(["--pipeline", steps.to_str().expect("utf-8")]);
+        }
+        let (code, printed) = host(&args);
+        assert_eq!(code, 0, "{printed}");
+        assert!(
+            printed.contains("energy measured: EnergiBridge GPU0_POWER (mWatts) integrated"),
+            "{printed}"
+        );
+        let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
+        serde_json::from_str::<serde_json::Value>(&text).expect("json")
+    };
+
+    let json = analyse_cli(true);
+    let steps_run: Vec<&str> = json["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["step"].as_str())
+        .collect();
+    // The file's steps, and no other (ingest reads the inputs; it is no step of the record).
+    assert_eq!(steps_run, ["describe"]);
+    let energy = &json["groups"]["g"]["energy"];
+    assert_eq!(energy["n"].as_u64(), Some(4), "{energy}");
+    let median_energy = energy["median"].as_f64().expect("median");
+    assert!(
+        close(median_energy, median(&gpu_j), 1e-9),
+        "{median_energy}"
+    );
+
+    // Without the file the default bound applies and run_1 is dropped: the file's option
+    // was in force above, not lost to the flag.
+    let json = analyse_cli(false);
+    assert_eq!(json["groups"]["g"]["energy"]["n"].as_u64(), Some(3));
+    assert!(
+        json["dropped"]
+            .as_array()
+            .expect("dropped")
+            .iter()
+            .any(|d| d["run"] == "run_1" && d["metric"] == "*"),
+        "{}",
+        json["dropped"]
+    );
+}
+
 #[test]
 fn groups_measured_by_different_meters_are_warned_about() {
     let dir = layout_dir("mixed-meters");
