@@ -68,6 +68,12 @@ enum Command {
         /// Where to write summary.json, tables.md, report.html and the plots
         #[arg(long, default_value = "analysis")]
         out: PathBuf,
+        /// EnergiBridge column whose energy makes the total (repeat to sum several): a counter
+        /// such as `PACKAGE_ENERGY (J)` is differenced, a power column such as
+        /// `GPU0_POWER (mWatts)` integrated over time. Default: the top-level domains found
+        /// in each file (CPU package, DRAM, every GPU; never cores)
+        #[arg(long = "energy-column", value_name = "NAME")]
+        energy_column: Vec<String>,
     },
     /// List plugins in files or folders: name, framework, version, ABI verdict
     Plugins {
@@ -145,7 +151,8 @@ fn main() -> ExitCode {
             inputs,
             pipeline,
             out,
-        } => cmd_analyze(inputs, pipeline, out),
+            energy_column,
+        } => cmd_analyze(inputs, pipeline, &energy_column, out),
         Command::Plugins { paths } => cmd_plugins(paths),
         Command::CheckPlugin { file, options } => cmd_check_plugin(file, &options),
         Command::Meters {
@@ -252,12 +259,14 @@ fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> anyhow::Res
 fn cmd_analyze(
     inputs: Vec<PathBuf>,
     pipeline: Option<PathBuf>,
+    energy_columns: &[String],
     out: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     let steps = match pipeline {
         Some(p) => manifest::load_pipeline(&p)?,
         None => analysis::default_pipeline(),
     };
+    let steps = analysis::with_energy_columns(steps, energy_columns);
     let req = analysis::AnalyzeRequest { inputs, steps, out };
     let summary = analysis::analyze(&req)?;
     let mut stdout = std::io::stdout().lock();

@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::energy::plausibility::{self, PowerBounds};
+
 /// Whether a run counts: `ok` or `failed`, exactly as runs.csv and its readers spell it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -264,6 +266,19 @@ impl RunRecord {
             self.meter
         );
     }
+
+    /// Fails an `ok` run whose totals physics rules out: a domain's mean power over the run
+    /// above its bound (the rule `host analyze` applies to every run it reads). Such a figure
+    /// is a unit mistake or a counter fault, never a measurement, and must not be compared.
+    pub fn require_plausible(&mut self, bounds: &PowerBounds) {
+        let Some(seconds) = self.time_s.filter(|_| self.is_ok()) else {
+            return;
+        };
+        if let Some(bad) = plausibility::check_domains(&self.domains, seconds, bounds) {
+            self.status = RunStatus::Failed;
+            self.error = format!("implausible energy: {bad}");
+        }
+    }
 }
 
 impl MeasuredRun {
@@ -371,6 +386,46 @@ mod tests {
         failed.error = "setup: no".into();
         failed.require_domains(&["package-0".into()], "powercap");
         assert_eq!(failed.error, "setup: no");
+    }
+
+    #[test]
+    fn implausible_totals_fail_an_ok_run_and_leave_a_failed_one_alone() {
+        let bounds = PowerBounds::default();
+        // 65 J in 4.5 s: about 14 W on package-0.
+        let mut r = RunRecord::from_measured(1, 1, "spin", &complete());
+        r.require_plausible(&bounds);
+        assert!(r.is_ok(), "{}", r.error);
+
+        // Raw RAPL counts (2^-14 J) read as joules: 65 × 16,384 J in 4.5 s, ~237 kW.
+        let mut raw = complete();
+        for span in &mut raw.phases {
+            for m in [&mut span.start, &mut span.end] {
+                m.joules.iter_mut().for_each(|j| *j *= 16_384.0);
+            }
+        }
+        let mut r = RunRecord::from_measured(1, 1, "spin", &raw);
+        r.require_plausible(&bounds);
+        assert_eq!(r.status, RunStatus::Failed);
+        assert!(
+            r.error.starts_with(
+                "implausible energy: values look like raw RAPL counts (units of 2^-14 J), not \
+                 joules: package-0 gives 236,658 W mean power, above the 1,000 W bound"
+            ),
+            "{}",
+            r.error
+        );
+
+        // A bound set higher lets the same run pass; an earlier failure keeps its reason.
+        let mut generous = PowerBounds::default();
+        generous.set("package", 1e6);
+        generous.set("core", 1e6);
+        let mut r = RunRecord::from_measured(1, 1, "spin", &raw);
+        r.require_plausible(&generous);
+        assert!(r.is_ok(), "{}", r.error);
+        raw.failure = Some("eval: boom".into());
+        let mut r = RunRecord::from_measured(1, 1, "spin", &raw);
+        r.require_plausible(&bounds);
+        assert_eq!(r.error, "eval: boom");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use crate::support::analysis::*;
-use joulebench::analysis::data::Energy;
+use joulebench::analysis::data::{Energy, Reading};
 use joulebench::analysis::ingest::{load_all, IngestOptions};
 use joulebench::analysis::metrics::{derive, WrapPolicy};
 use joulebench::error::is_usage;
@@ -82,13 +82,15 @@ fn reads_the_shared_energibridge_runs() {
 fn a_wrapped_counter_is_unwrapped_where_it_happens() {
     let tmp = TempDir::new("wrap");
     // Wraps at 2^16 J between the 2nd and 3rd samples: 500 + (100 + 65536 − 65500) + 500 J.
+    // Samples 2 s apart, so that 1136 J (and 5600 J at a 70,000 J modulus) in 6 s is a power a
+    // CPU package can draw: the physics check drops anything above 1 kW.
     tmp.write(
         "eb/g/run_1.csv",
         &energibridge_csv(&[
             (1_000, 65_000.0),
-            (1_200, 65_500.0),
-            (1_400, 100.0),
-            (1_600, 600.0),
+            (3_000, 65_500.0),
+            (5_000, 100.0),
+            (7_000, 600.0),
         ]),
     );
     tmp.write(
@@ -96,7 +98,10 @@ fn a_wrapped_counter_is_unwrapped_where_it_happens() {
         &energibridge_csv(&[(1_000, 10.0), (3_000, 1_146.0)]),
     );
     let ingested = load_all(&[tmp.path().join("eb")], &IngestOptions::default()).expect("ingest");
-    let Energy::Counter(trace) = &ingested.runs[0].energy else {
+    let Energy::Sampled(sampled) = &ingested.runs[0].energy else {
+        panic!("sampled run expected")
+    };
+    let Reading::Counter(trace) = &sampled.domains[0].reading else {
         panic!("counter expected")
     };
     assert_eq!(trace.wraps.len(), 1);
@@ -165,19 +170,22 @@ fn energy_column_is_configurable_and_named_when_missing() {
         "Delta,Time,PACKAGE_ENERGY (J),DRAM_ENERGY (J)\n0,0,5,1\n100,1000,15,3\n",
     );
     let ingested = load_all(&[tmp.path().join("eb")], &IngestOptions::default()).expect("ingest");
+    // Issue 12: the total adds DRAM to the package, as runs.csv's energy_j does.
     assert_eq!(
         ingested.energy_source.label(),
-        "measured: EnergiBridge PACKAGE_ENERGY (J)"
+        "measured: EnergiBridge PACKAGE_ENERGY (J) + DRAM_ENERGY (J)"
     );
     let options = IngestOptions {
-        energy_column: Some("DRAM_ENERGY (J)".into()),
+        energy_columns: vec!["DRAM_ENERGY (J)".into()],
+        ..IngestOptions::default()
     };
     let ingested = load_all(&[tmp.path().join("eb")], &options).expect("ingest");
     let (table, _) = derive(&ingested, WrapPolicy::default());
     assert_eq!(table.rows[0].values[1], Some(2.0));
 
     let options = IngestOptions {
-        energy_column: Some("GPU0_ENERGY (J)".into()),
+        energy_columns: vec!["GPU0_ENERGY (J)".into()],
+        ..IngestOptions::default()
     };
     let err = load_all(&[tmp.path().join("eb")], &options).expect_err("no such column");
     assert!(format!("{err:#}").contains("no successful run"), "{err:#}");

@@ -5,6 +5,7 @@
 mod support;
 
 mod clean;
+mod energibridge;
 mod exec;
 mod ingest;
 mod pipeline;

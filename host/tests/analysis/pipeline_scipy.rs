@@ -140,7 +140,7 @@ fn check_against(summary: &Summary, expected: &Value, name: &str) {
             check.failures.push(format!("{what}: missing"));
             continue;
         };
-        check.same(&format!("{what} test"), &c.test, &e["test"]);
+        check.same(&format!("{what} test"), c.test.as_str(), &e["test"]);
         for (field, value) in [
             ("statistic", c.statistic),
             ("p_value", c.p_value),

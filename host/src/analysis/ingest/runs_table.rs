@@ -152,6 +152,7 @@ fn read_row(
         run,
         source: at.clone(),
         time_s,
+        meter: layout.meter.map(get).unwrap_or_default().to_string(),
         energy: Energy::Total(energy_j),
         extras,
     });

@@ -5,12 +5,14 @@
 
 use super::options::Options;
 use super::{select_metrics, Context};
+use crate::analysis::format;
+use crate::analysis::stats::{self, MannWhitneyMethod, Normality};
+/// The test kinds are summary.json's vocabulary; `compare::TestKind` names them here too.
+pub use crate::analysis::summary::TestKind;
+use crate::analysis::summary::{finite, Comparison, Reasons};
 
 /// Compared when the step names no metrics.
 const HEADLINE_METRICS: [&str; 5] = ["time", "energy", "power", "edp", "energy_dynamic"];
-use crate::analysis::format;
-use crate::analysis::stats::{self, MannWhitneyMethod, Normality};
-use crate::analysis::summary::{finite, Comparison, Reasons};
 
 pub const OPTIONS: &[(&str, &str)] = &[
     ("alpha", "significance level for the normality gate and verdicts (default 0.05)"),
@@ -19,24 +21,6 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("correction", "\"holm\" (default) or \"none\""),
     ("metrics", "metric keys to compare (default: time, energy, power, edp and energy_dynamic where present)"),
 ];
-
-/// The two-sample test a comparison ran, spelled as summary.json spells it
-/// (`"welch"`, `"mann-whitney"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TestKind {
-    Welch,
-    MannWhitney,
-}
-
-impl TestKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TestKind::Welch => "welch",
-            TestKind::MannWhitney => "mann-whitney",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum MwMethod {
@@ -118,7 +102,7 @@ pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
     adjust(config, &mut comparisons);
     let welch = comparisons
         .iter()
-        .filter(|c| c.test == TestKind::Welch.as_str())
+        .filter(|c| c.test == TestKind::Welch)
         .count();
     let significant = comparisons
         .iter()
@@ -190,14 +174,11 @@ const MIN_RUNS_PER_GROUP: usize = 2;
 fn compare_pair(config: &Config, a: &str, b: &str, xa: &[f64], xb: &[f64]) -> Comparison {
     let (kind, why) = choose_test(config, a, b, xa, xb);
     let mut c = Comparison {
-        a: a.to_string(),
-        b: b.to_string(),
         n_a: xa.len(),
         n_b: xb.len(),
         alpha: config.alpha,
         why,
-        test: kind.as_str().to_string(),
-        ..Comparison::default()
+        ..Comparison::new(a, b, kind)
     };
     let mut reasons = Reasons::new();
     run_test(config, kind, xa, xb, &mut c, &mut reasons);
@@ -368,8 +349,8 @@ mod tests {
         };
         let c = compare_pair(&config, "a", "b", &[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]);
         assert_eq!(
-            (c.test.as_str(), c.why.as_str()),
-            ("mann-whitney", "forced by test = \"mann-whitney\"")
+            (c.test, c.why.as_str()),
+            (TestKind::MannWhitney, "forced by test = \"mann-whitney\"")
         );
         assert!(c.p_value.is_some() && c.df.is_none());
         let c = compare_pair(&config, "a", "b", &[1.0], &[4.0, 5.0]);

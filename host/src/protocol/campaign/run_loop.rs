@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::history::{History, Job};
 use super::pacing;
+use crate::energy::plausibility::PowerBounds;
 use crate::manifest::{Manifest, PluginSpec};
 use crate::plan::PlannedRun;
 use crate::plugin::events::Event;
@@ -174,6 +175,9 @@ impl RunLoop<'_> {
         record.retry = job.retry;
         record.rest_s = Some(rested.as_secs_f64());
         record.require_domains(self.domains, self.meter);
+        // The default bounds, as `host analyze` applies them to runs.csv unless its pipeline
+        // sets others.
+        record.require_plausible(&PowerBounds::default());
         if let (Some(idle), Some(e), Some(t)) = (self.idle_power_w, record.energy_j, record.time_s)
         {
             record.energy_dynamic_j = Some(e - idle * t);

@@ -17,6 +17,8 @@ enum Act {
     Fail,
     /// Succeeds, but its meter reports other domains than the campaign's.
     OtherDomains,
+    /// Succeeds, its meter reporting this mean power (W) in every phase.
+    Draw(f64),
     /// Raises the stop flag (Ctrl-C) and reports the run interrupted.
     Interrupt,
 }
@@ -52,13 +54,13 @@ fn mark(mono_s: f64, joules: f64) -> Mark {
     }
 }
 
-/// A complete run on one domain: 1 s and 10 J per phase, one epoch.
-fn measured(domain: &str) -> MeasuredRun {
+/// A complete run on one domain: 1 s and `watts` J per phase, one epoch.
+fn measured(domain: &str, watts: f64) -> MeasuredRun {
     let span = |phase, i: f64| PhaseSpan {
         phase,
         epoch: (phase == Phase::Train).then_some(1),
-        start: mark(i, 10.0 * i),
-        end: mark(i + 1.0, 10.0 * (i + 1.0)),
+        start: mark(i, watts * i),
+        end: mark(i + 1.0, watts * (i + 1.0)),
     };
     MeasuredRun {
         meter: format!("fake ({domain})"),
@@ -89,14 +91,15 @@ impl RunWorker for FakeWorker {
         let act = (self.act)(request.iteration, &name, self.asked.len());
         self.asked.push((request.iteration, name));
         let mut outcome = RunOutcome {
-            measured: measured("package-0"),
+            measured: measured("package-0", 10.0),
             interrupted: false,
             wall: Duration::from_millis(1),
         };
         match act {
             Act::Succeed => {}
             Act::Fail => outcome.measured.failure = Some("train: deliberate".into()),
-            Act::OtherDomains => outcome.measured = measured("gpu0"),
+            Act::OtherDomains => outcome.measured = measured("gpu0", 10.0),
+            Act::Draw(watts) => outcome.measured = measured("package-0", watts),
             Act::Interrupt => {
                 stop.store(true, Ordering::SeqCst);
                 outcome.interrupted = true;
@@ -351,4 +354,47 @@ fn a_run_measured_on_other_domains_is_failed() {
         .iter()
         .filter(|r| r.plugin != "b")
         .all(|r| r.is_ok()));
+}
+
+/// `host run` judges every run's totals by the rule `host analyze` applies: mean power per
+/// domain within its bound (1 kW for a CPU package), else the run is failed with the reason.
+#[test]
+fn a_run_whose_totals_physics_rules_out_is_failed_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path(), 1, 0);
+    // b: 10 MJ in each 1 s phase. a and c: either side of the package's 1,000 W bound.
+    let mut worker = FakeWorker::new(|_, p, _| match p {
+        "a" => Act::Draw(999.0),
+        "b" => Act::Draw(10e6),
+        _ => Act::Draw(1_001.0),
+    });
+    let result = measure_with(&m, tmp.path(), false, &mut worker);
+    let record = |name: &str| result.records.iter().find(|r| r.plugin == name).unwrap();
+    assert!(record("a").is_ok(), "{}", record("a").error);
+    assert_eq!(record("a").energy_j, Some(2_997.0));
+    for (name, watts) in [("b", "10,000,000"), ("c", "1,001")] {
+        let r = record(name);
+        assert_eq!(r.status, RunStatus::Failed, "{name}");
+        assert!(
+            r.error.starts_with("implausible energy: ")
+                && r.error.contains(&format!(
+                    "package-0 gives {watts} W mean power, above the 1,000 W bound"
+                )),
+            "{name}: {}",
+            r.error
+        );
+        // Its figures stay in the row, for whoever looks into it.
+        assert!(r.energy_j.is_some());
+    }
+    // runs.csv says so too, with the reason in `error`.
+    let mut csv = csv::Reader::from_path(tmp.path().join("res/runs.csv")).unwrap();
+    let h = csv.headers().unwrap().clone();
+    let at = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (pl, st, er) = (at("plugin"), at("status"), at("error"));
+    for row in csv.records() {
+        let row = row.unwrap();
+        let expect_ok = &row[pl] == "a";
+        assert_eq!(&row[st], if expect_ok { "ok" } else { "failed" });
+        assert_eq!(row[er].starts_with("implausible energy: "), !expect_ok);
+    }
 }
