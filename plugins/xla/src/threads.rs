@@ -6,7 +6,9 @@
 //! environment variable `PJRT_NPROC` when the client is created (else it counts the CPUs the
 //! process may use). So [`apply`] sets `PJRT_NPROC` just before the client is made, and
 //! [`pool_threads`] then counts the `XLAEigen` threads that exist. [`Busy`] measures, per
-//! epoch, how much CPU time the process used per second and how many of its threads were busy.
+//! epoch, how much CPU time the process used per second and how many of its threads did the
+//! work. (The thread that calls PJRT's execute runs the program's elementwise kernels itself;
+//! the pool threads run the parallel parts, convolutions above all.)
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -80,7 +82,8 @@ pub struct Busy {
 pub struct BusyReport {
     /// Process CPU seconds per wall-clock second: how many cores were kept busy on average.
     pub cpu_per_wall: f64,
-    /// Threads that ran at least a fifth of the time.
+    /// Threads that did at least a tenth of the process's CPU work: a count that does not
+    /// depend on how much of the machine other processes took meanwhile.
     pub busy_threads: usize,
 }
 
@@ -95,18 +98,14 @@ impl Busy {
     pub fn finish(self) -> BusyReport {
         let wall = self.start.elapsed().as_secs_f64().max(1e-9);
         let now = thread_cpu_seconds();
-        let mut total = 0.0;
-        let mut busy = 0;
-        for (tid, cpu) in now {
-            let used = cpu - self.threads.get(&tid).copied().unwrap_or(0.0);
-            total += used;
-            if used >= 0.2 * wall {
-                busy += 1;
-            }
-        }
+        let used: Vec<f64> = now
+            .iter()
+            .map(|(tid, cpu)| cpu - self.threads.get(tid).copied().unwrap_or(0.0))
+            .collect();
+        let total: f64 = used.iter().sum();
         BusyReport {
             cpu_per_wall: total / wall,
-            busy_threads: busy,
+            busy_threads: used.iter().filter(|&&u| u > 0.0 && u >= 0.1 * total).count(),
         }
     }
 }

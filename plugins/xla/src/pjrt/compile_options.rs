@@ -5,15 +5,13 @@
 //! - `CompileOptionsProto.executable_build_options = 3` (message),
 //!   `ExecutableBuildOptionsProto.num_replicas = 4`, `.num_partitions = 5` (int64);
 //! - `CompileOptionsProto.env_option_overrides = 7`: `map<string, OptionOverrideProto>`, each
-//!   entry a message `{ key = 1; value = 2 }`; `OptionOverrideProto.bool_field = 2`,
-//!   `.int_field = 3`. XLA applies these to the compile's debug options as if they were
+//!   entry a message `{ key = 1; value = 2 }`; `OptionOverrideProto.bool_field = 2`. XLA applies these to the compile's debug options as if they were
 //!   `XLA_FLAGS`, but for this compile only.
 
 /// An override of one XLA debug option for one compile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Override {
     Bool(&'static str, bool),
-    Int(&'static str, i64),
 }
 
 /// One replica, one partition, and `overrides`.
@@ -28,12 +26,6 @@ pub fn encode(overrides: &[Override]) -> Vec<u8> {
             Override::Bool(key, v) => {
                 let mut value = Vec::new();
                 varint_field(&mut value, 2, u64::from(*v));
-                (key, value)
-            }
-            Override::Int(key, v) => {
-                let mut value = Vec::new();
-                // int64 fields encode negatives as ten-byte two's complement varints.
-                varint_field(&mut value, 3, *v as u64);
                 (key, value)
             }
         };
@@ -80,11 +72,12 @@ mod tests {
             &bytes[6..],
             &[0x3a, 8, 0x0a, 2, b'a', b'b', 0x12, 2, 0x10, 0]
         );
-        let bytes = encode(&[Override::Int("k", 300)]);
-        // 300 = 0b10_0101100 → 0xac 0x02.
-        assert_eq!(
-            &bytes[6..],
-            &[0x3a, 8, 0x0a, 1, b'k', 0x12, 3, 0x18, 0xac, 0x02]
-        );
+        // Two entries, in order; a long key takes a two-byte length.
+        let long: &'static str = Box::leak("k".repeat(200).into_boxed_str());
+        let bytes = encode(&[Override::Bool("a", true), Override::Bool(long, true)]);
+        assert_eq!(&bytes[6..16], &[0x3a, 7, 0x0a, 1, b'a', 0x12, 2, 0x10, 1, 0x3a]);
+        // 200 + 3 (key tag and length) + 4 (value) = 207 = 0xcf 0x01; key length 200 = 0xc8 0x01.
+        assert_eq!(&bytes[16..20], &[0xcf, 0x01, 0x0a, 0xc8]);
+        assert_eq!(bytes.len(), 16 + 2 + 207);
     }
 }
