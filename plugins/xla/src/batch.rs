@@ -67,7 +67,9 @@ mod tests {
     fn gathers_transposes_and_pads() {
         // Three 2-channel 1×2 images: values encode (image, channel, x).
         let pixels: Vec<f32> = (0..3)
-            .flat_map(|i| (0..2).flat_map(move |c| (0..2).map(move |x| (i * 100 + c * 10 + x) as f32)))
+            .flat_map(|i| {
+                (0..2).flat_map(move |c| (0..2).map(move |x| (i * 100 + c * 10 + x) as f32))
+            })
             .collect();
         let labels = [7u8, 8, 9];
         let images = Images {
@@ -83,10 +85,7 @@ mod tests {
         s.mask.fill(1.0);
         assert_eq!(s.fill(&images, [2, 0].into_iter()), 2);
         // Image 2 as x0c0, x0c1, x1c0, x1c1; then image 0; then zeros.
-        assert_eq!(
-            &s.pixels[..8],
-            &[200., 210., 201., 211., 0., 10., 1., 11.]
-        );
+        assert_eq!(&s.pixels[..8], &[200., 210., 201., 211., 0., 10., 1., 11.]);
         assert!(s.pixels[8..].iter().all(|&v| v == 0.0));
         assert_eq!(s.labels, vec![9, 7, 0, 0]);
         assert_eq!(s.mask, vec![1., 1., 0., 0.]);

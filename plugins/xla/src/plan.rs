@@ -12,10 +12,17 @@ use plugin_api::{Activation, Layer, Padding, PluginError, Session};
 /// the programs (XLA's preferred CPU layout), whatever the host's layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
-    Image { h: i64, w: i64, c: i64 },
+    Image {
+        h: i64,
+        w: i64,
+        c: i64,
+    },
     /// A vector; `from` is the image it was flattened from, when it was (its order matters
     /// for the host's weight layout, see [`crate::weights`]).
-    Flat { n: i64, from: Option<(i64, i64, i64)> },
+    Flat {
+        n: i64,
+        from: Option<(i64, i64, i64)>,
+    },
 }
 
 impl Shape {
@@ -57,11 +64,19 @@ pub enum Op {
         relu: bool,
     },
     /// Floor mode, no padding.
-    Pool { size: i64, stride: i64 },
+    Pool {
+        size: i64,
+        stride: i64,
+    },
     Flatten,
     /// `rate` is the probability of dropping; 0 keeps everything.
-    Dropout { rate: f32 },
-    Dense { units: i64, relu: bool },
+    Dropout {
+        rate: f32,
+    },
+    Dense {
+        units: i64,
+        relu: bool,
+    },
 }
 
 /// One layer as planned.
@@ -95,11 +110,7 @@ pub fn plan(session: &Session<'_>) -> Result<Vec<Step>, PluginError> {
     let mut steps = Vec::new();
     for (index, layer) in session.model.as_slice().iter().enumerate() {
         let (op, output) = plan_layer(layer, shape).map_err(|why| {
-            PluginError::unsupported(format!(
-                "layer {} ({}): {why}",
-                index + 1,
-                kind_name(layer)
-            ))
+            PluginError::unsupported(format!("layer {} ({}): {why}", index + 1, kind_name(layer)))
         })?;
         steps.push(Step {
             index,
@@ -206,7 +217,13 @@ fn plan_layer(layer: &Layer, shape: Shape) -> Result<(Op, Shape), String> {
                 units,
                 relu: relu(activation),
             };
-            Ok((op, Shape::Flat { n: units, from: None }))
+            Ok((
+                op,
+                Shape::Flat {
+                    n: units,
+                    from: None,
+                },
+            ))
         }
         (Layer::Dense { .. }, image) => Err(format!(
             "dense on a {image} image is ambiguous: add a flatten before it"

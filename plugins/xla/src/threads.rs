@@ -105,7 +105,10 @@ impl Busy {
         let total: f64 = used.iter().sum();
         BusyReport {
             cpu_per_wall: total / wall,
-            busy_threads: used.iter().filter(|&&u| u > 0.0 && u >= 0.1 * total).count(),
+            busy_threads: used
+                .iter()
+                .filter(|&&u| u > 0.0 && u >= 0.1 * total)
+                .count(),
         }
     }
 }

@@ -5,9 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use plugin_api::{
-    EvalReport, Note, PluginError, Progress, RunInfo, Session, Train, TrainReport,
-};
+use plugin_api::{EvalReport, Note, PluginError, Progress, RunInfo, Session, Train, TrainReport};
 
 use crate::batch::Staging;
 use crate::options::Options;
@@ -15,7 +13,7 @@ use crate::pjrt::{compile_options, Api, Buffer, Client, Executable, PjrtError};
 use crate::plan::{self, Step};
 use crate::program;
 use crate::threads::{self, Busy};
-use crate::weights::{self, Origin, ParamSpec};
+use crate::weights::{self, HostTensor, Origin, ParamSpec};
 
 /// PJRT errors as plugin errors, with what we were doing.
 trait Doing<T> {
@@ -68,7 +66,10 @@ impl<'a> XlaTrainer<'a> {
         );
         let eval_text = program::eval_step(&plan, &specs, options.eval_batch as i64);
         if let Some(dir) = &options.dump_programs {
-            dump(dir, &[("train.mlir", &train_text), ("eval.mlir", &eval_text)])?;
+            dump(
+                dir,
+                &[("train.mlir", &train_text), ("eval.mlir", &eval_text)],
+            )?;
         }
         let compile = compile_options::encode(&[]);
         let train = client
@@ -100,13 +101,17 @@ impl<'a> XlaTrainer<'a> {
 
     /// The current parameters in the host's layout (`Session::initial_weights` names and
     /// shapes), e.g. to compare with another framework.
-    pub fn weights(&self) -> Result<Vec<(String, Vec<i64>, Vec<f32>)>, PluginError> {
+    pub fn weights(&self) -> Result<Vec<HostTensor>, PluginError> {
         self.specs
             .iter()
             .zip(&self.state)
             .map(|(spec, buffer)| {
                 let values = buffer.to_host::<f32>().doing("reading a parameter")?;
-                Ok((spec.name.clone(), spec.host_shape.clone(), spec.to_host(&values)))
+                Ok(HostTensor {
+                    name: spec.name.clone(),
+                    shape: spec.host_shape.clone(),
+                    values: spec.to_host(&values),
+                })
             })
             .collect()
     }
@@ -191,9 +196,10 @@ impl Train for XlaTrainer<'_> {
             let used = busy.finish();
             report.samples += u64::from(self.session.data.train.count);
             report.epoch_losses.push(loss);
-            report
-                .notes
-                .push(Note::new("cpu_per_wall", format!("{:.2}", used.cpu_per_wall)));
+            report.notes.push(Note::new(
+                "cpu_per_wall",
+                format!("{:.2}", used.cpu_per_wall),
+            ));
             report
                 .notes
                 .push(Note::new("busy_threads", used.busy_threads));
@@ -253,8 +259,7 @@ fn check_images(
     which: &str,
 ) -> Result<(), PluginError> {
     let n = images.count as usize;
-    if n.checked_mul(images.image_len()) != Some(images.pixels.len()) || images.labels.len() != n
-    {
+    if n.checked_mul(images.image_len()) != Some(images.pixels.len()) || images.labels.len() != n {
         return Err(PluginError::failed(format!(
             "the {which} set holds {} values and {} labels for {n} images of {}×{}×{}",
             images.pixels.len(),
@@ -299,7 +304,9 @@ fn upload(
     dims[0] = batch.size as i64;
     let n = [batch.size as i64];
     Ok((
-        client.buffer(&batch.pixels, &dims).doing("copying a batch")?,
+        client
+            .buffer(&batch.pixels, &dims)
+            .doing("copying a batch")?,
         client.buffer(&batch.labels, &n).doing("copying labels")?,
         client.buffer(&batch.mask, &n).doing("copying a mask")?,
     ))
@@ -314,18 +321,30 @@ fn initial_state(
 ) -> Result<Vec<Buffer>, PluginError> {
     let mut state = Vec::with_capacity(3 * specs.len() + 3);
     for (spec, values) in specs.iter().zip(initial) {
-        state.push(client.buffer(values, &spec.xla_shape).doing("copying a parameter")?);
+        state.push(
+            client
+                .buffer(values, &spec.xla_shape)
+                .doing("copying a parameter")?,
+        );
     }
     for _ in 0..2 {
         for spec in specs {
-            let zeros = vec![0f32; spec.len()];
-            state.push(client.buffer(&zeros, &spec.xla_shape).doing("zeroing a moment")?);
+            let zeros = vec![0f32; spec.count()];
+            state.push(
+                client
+                    .buffer(&zeros, &spec.xla_shape)
+                    .doing("zeroing a moment")?,
+            );
         }
     }
     state.push(client.buffer(&[0i32], &[]).doing("setting the step")?);
     // Philox key and counter: the seed, and a constant that keeps dropout's stream apart
     // from anything else seeded with the same number.
-    state.push(client.buffer(&[seed, 0x6a6f_756c_6562_656e], &[2]).doing("seeding")?);
+    state.push(
+        client
+            .buffer(&[seed, 0x6a6f_756c_6562_656e], &[2])
+            .doing("seeding")?,
+    );
     state.push(client.buffer(&[0f32], &[]).doing("zeroing the loss")?);
     Ok(state)
 }
@@ -348,7 +367,7 @@ fn run_notes(
         ),
         Note::new(
             "parameters",
-            specs.iter().map(ParamSpec::len).sum::<usize>(),
+            specs.iter().map(ParamSpec::count).sum::<usize>(),
         ),
         Note::new(
             "initial_weights",
@@ -359,9 +378,15 @@ fn run_notes(
         ),
         Note::new("compile_s", format!("{compile_s:.3}")),
         Note::new("partial_batch", "padded to batch_size, masked"),
-        Note::new("maxpool_grad", format!("{:?}", options.pool_grad).to_lowercase()),
+        Note::new(
+            "maxpool_grad",
+            format!("{:?}", options.pool_grad).to_lowercase(),
+        ),
         Note::new("eval_batch", options.eval_batch),
-        Note::new("programs", "StableHLO generated in Rust from the layer list"),
+        Note::new(
+            "programs",
+            "StableHLO generated in Rust from the layer list",
+        ),
     ];
     if let Ok(platform) = client.platform_version() {
         notes.push(Note::new("platform_version", platform));
@@ -374,12 +399,18 @@ fn run_notes(
 
 fn dump(dir: &Path, files: &[(&str, &str)]) -> Result<(), PluginError> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        PluginError::setup(format!("dump_programs: cannot create {}: {e}", dir.display()))
+        PluginError::setup(format!(
+            "dump_programs: cannot create {}: {e}",
+            dir.display()
+        ))
     })?;
     for (name, text) in files {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| {
-            PluginError::setup(format!("dump_programs: cannot write {}: {e}", path.display()))
+            PluginError::setup(format!(
+                "dump_programs: cannot write {}: {e}",
+                path.display()
+            ))
         })?;
     }
     Ok(())

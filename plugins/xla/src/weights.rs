@@ -16,7 +16,11 @@ use crate::plan::{Op, Shape, Step};
 /// How a parameter's values are laid out, in both orders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Layout {
-    Conv { out: i64, inp: i64, k: i64 },
+    Conv {
+        out: i64,
+        inp: i64,
+        k: i64,
+    },
     /// `from`: the image (h, w, c) the input vector was flattened from, if any.
     Dense {
         out: i64,
@@ -42,7 +46,8 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
-    pub fn len(&self) -> usize {
+    /// Number of values.
+    pub fn count(&self) -> usize {
         self.host_shape.iter().product::<i64>() as usize
     }
 
@@ -95,7 +100,12 @@ pub fn specs(plan: &[Step]) -> Vec<ParamSpec> {
     let mut specs = Vec::new();
     for step in plan {
         let (layout, host_shape, xla_shape, fan_in, units) = match (step.op, step.input) {
-            (Op::Conv { filters, kernel, .. }, Shape::Image { c, .. }) => (
+            (
+                Op::Conv {
+                    filters, kernel, ..
+                },
+                Shape::Image { c, .. },
+            ) => (
                 Layout::Conv {
                     out: filters,
                     inp: c,
@@ -137,6 +147,14 @@ pub fn specs(plan: &[Step]) -> Vec<ParamSpec> {
     specs
 }
 
+/// A parameter's values in the host's layout (as in `Session::initial_weights`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub values: Vec<f32>,
+}
+
 /// Where the initial values came from, for the run's notes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -157,7 +175,7 @@ pub fn initial(
             .iter()
             .map(|spec| {
                 let bound = 1.0 / (spec.fan_in as f64).sqrt();
-                let host: Vec<f32> = (0..spec.len())
+                let host: Vec<f32> = (0..spec.count())
                     .map(|_| rng.random_range(-bound..bound) as f32)
                     .collect();
                 spec.to_xla(&host)
@@ -187,7 +205,7 @@ pub fn initial(
                 ))
             })?;
         let shape: Vec<i64> = tensor.shape.iter().map(|&d| i64::from(d)).collect();
-        if shape != spec.host_shape || tensor.values.len() != spec.len() {
+        if shape != spec.host_shape || tensor.values.len() != spec.count() {
             return Err(PluginError::failed(format!(
                 "initial weight `{}` has shape {shape:?} and {} values; the model needs {:?}",
                 spec.name,
@@ -201,6 +219,8 @@ pub fn initial(
 }
 
 #[cfg(test)]
+// Index arithmetic is spelled out term by term (`1 * 2 + 0`) to mirror the layouts.
+#[allow(clippy::identity_op)]
 mod tests {
     use super::*;
 

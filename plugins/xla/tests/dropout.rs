@@ -29,7 +29,10 @@ fn keeps_the_right_share_and_scales_it() {
             if *yi != 0.0 {
                 // Within an ulp: XLA may multiply by the reciprocal instead of dividing.
                 let want = xi / keep;
-                assert!((yi - want).abs() <= 1e-6 * want, "{yi} is not {xi} / {keep}");
+                assert!(
+                    (yi - want).abs() <= 1e-6 * want,
+                    "{yi} is not {xi} / {keep}"
+                );
                 kept += 1;
             }
         }
@@ -39,5 +42,8 @@ fn keeps_the_right_share_and_scales_it() {
         masks.push(y.iter().map(|v| *v != 0.0).collect::<Vec<_>>());
         rng = out.into_iter().nth(1).unwrap();
     }
-    assert_ne!(masks[0], masks[1], "the state advances: a new mask each step");
+    assert_ne!(
+        masks[0], masks[1],
+        "the state advances: a new mask each step"
+    );
 }

@@ -27,12 +27,19 @@ fn compiles_and_runs_with_donation() {
     assert!(api.version().1 >= 81, "{:?}", api.version());
     let attributes = api.attributes().expect("attributes");
     assert!(
-        attributes.iter().any(|(k, _)| k == "stablehlo_current_version"),
+        attributes
+            .iter()
+            .any(|(k, _)| k == "stablehlo_current_version"),
         "{attributes:?}"
     );
     // Loading again returns the same plugin; another file is refused.
-    assert!(std::ptr::eq(api, Api::load(Path::new(plugin_xla::PJRT_LIBRARY)).unwrap()));
-    let other = Api::load(Path::new("/nonexistent/xla_cpu_pjrt.so")).err().unwrap();
+    assert!(std::ptr::eq(
+        api,
+        Api::load(Path::new(plugin_xla::PJRT_LIBRARY)).unwrap()
+    ));
+    let other = Api::load(Path::new("/nonexistent/xla_cpu_pjrt.so"))
+        .err()
+        .unwrap();
     assert!(other.message.contains("already loaded"), "{other}");
 
     let client = client();
@@ -51,7 +58,10 @@ fn compiles_and_runs_with_donation() {
     assert_eq!(out[1].scalar::<f32>().unwrap(), 60.);
     assert!(out[0].scalar::<f32>().is_err(), "six values are no scalar");
     // `a` was donated: a second use is an error, not a crash.
-    let again = exe.execute(&[&a, &b]).err().expect("a donated buffer is gone");
+    let again = exe
+        .execute(&[&a, &b])
+        .err()
+        .expect("a donated buffer is gone");
     assert!(again.message.contains("donated"), "{again}");
     // `b` was not donated and still reads back.
     assert_eq!(b.to_host::<f32>().unwrap(), vec![10.; 6]);

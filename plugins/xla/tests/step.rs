@@ -101,7 +101,12 @@ fn images<'a>(x: &'a [f32], y: &'a [u8], image: &[u32]) -> Images<'a> {
 fn run_case(case: &Value, maxpool_grad: &str) {
     let name = case["name"].as_str().unwrap();
     let what = format!("{name}, maxpool_grad = {maxpool_grad}");
-    let model: Vec<Layer> = case["layers"].as_array().unwrap().iter().map(layer).collect();
+    let model: Vec<Layer> = case["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(layer)
+        .collect();
     let image: Vec<u32> = case["image"]
         .as_array()
         .unwrap()
@@ -169,37 +174,55 @@ fn run_case(case: &Value, maxpool_grad: &str) {
     let start = trainer.weights().unwrap();
     assert_eq!(start.len(), initial.0.len());
     for (name, _, want) in &initial.0 {
-        let (_, _, got) = start.iter().find(|(n, _, _)| n == name).unwrap();
+        let got = &start.iter().find(|t| &t.name == name).unwrap().values;
         assert_eq!(got, want, "{what}: {name} before training");
     }
     let batches = common::Batches::default();
     let losses: Vec<f64> = (0..2)
         .map(|_| {
-            common::with_progress(&batches, |p| trainer.train_epochs(1, p)).expect("train")
+            common::with_progress(&batches, |p| trainer.train_epochs(1, p))
+                .expect("train")
                 .epoch_losses[0]
         })
         .collect();
     for (e, (got, want)) in losses.iter().zip(floats(&case["epoch_losses"])).enumerate() {
-        close(*got, f64::from(want), &format!("{what}: epoch {} loss", e + 1));
+        close(
+            *got,
+            f64::from(want),
+            &format!("{what}: epoch {} loss", e + 1),
+        );
     }
     let want = Tensors::read(&case["final"]);
     let got = trainer.weights().unwrap();
     let mut compared = 0;
     for (name, shape, values) in &want.0 {
-        let (_, got_shape, got_values) = got.iter().find(|(n, _, _)| n == name).unwrap();
-        let got_shape: Vec<u32> = got_shape.iter().map(|&d| d as u32).collect();
+        let tensor = got.iter().find(|t| &t.name == name).unwrap();
+        let got_values = &tensor.values;
+        let got_shape: Vec<u32> = tensor.shape.iter().map(|&d| d as u32).collect();
         assert_eq!(&got_shape, shape, "{what}: {name} shape");
         for (i, (g, w)) in got_values.iter().zip(values).enumerate() {
-            close(f64::from(*g), f64::from(*w), &format!("{what}: {name}[{i}] after 2 steps"));
+            close(
+                f64::from(*g),
+                f64::from(*w),
+                &format!("{what}: {name}[{i}] after 2 steps"),
+            );
             compared += 1;
         }
     }
     assert_eq!(got.len(), want.0.len(), "{what}: tensor count");
     assert!(compared > 50, "{what}: compared only {compared} values");
     let eval = trainer.evaluate().expect("evaluate");
-    close(eval.loss, case["eval_loss"].as_f64().unwrap(), &format!("{what}: eval loss"));
+    close(
+        eval.loss,
+        case["eval_loss"].as_f64().unwrap(),
+        &format!("{what}: eval loss"),
+    );
     let correct = case["eval_correct"].as_f64().unwrap();
-    assert_eq!(eval.accuracy, correct / test_y.len() as f64, "{what}: accuracy");
+    assert_eq!(
+        eval.accuracy,
+        correct / test_y.len() as f64,
+        "{what}: accuracy"
+    );
 }
 
 #[test]

@@ -46,7 +46,10 @@ fn the_pool_has_the_sessions_size() {
     let (reported, pool, cpu_per_wall) = train_one_epoch(&fixture);
     assert_eq!((reported, pool), (1, 1), "threads = 1");
     // One thread computes at a time: contention can only lower this, never raise it.
-    assert!(cpu_per_wall < 1.3, "threads = 1 kept {cpu_per_wall} cores busy");
+    assert!(
+        cpu_per_wall < 1.3,
+        "threads = 1 kept {cpu_per_wall} cores busy"
+    );
 
     // The first client (and its pool) is gone with its trainer; the next one is sized anew.
     for want in [2, 3] {

@@ -115,11 +115,14 @@ fn the_seed_decides_the_start() {
     };
     let (a, again, b) = (weights(1), weights(1), weights(2));
     assert_eq!(a, again, "one seed, one start");
-    assert_ne!(a[0].2, b[0].2, "another seed, another start");
+    assert_ne!(a[0].values, b[0].values, "another seed, another start");
     // PyTorch's default: U(-1/√784, 1/√784) for weights and biases.
     let bound = 1.0 / 784f32.sqrt();
-    assert!(a.iter().all(|(_, _, v)| v.iter().all(|x| x.abs() <= bound)));
-    assert!(a[0].2.iter().any(|x| x.abs() > 0.9 * bound), "spread over the range");
+    assert!(a.iter().all(|t| t.values.iter().all(|x| x.abs() <= bound)));
+    assert!(
+        a[0].values.iter().any(|x| x.abs() > 0.9 * bound),
+        "spread over the range"
+    );
 }
 
 #[test]
@@ -167,7 +170,9 @@ fn refuses_what_it_cannot_build() {
 
     f.model = common::small_cnn();
     f.options = vec![("threads_per_core".into(), "2".into())];
-    assert!(new_error(&f).message.contains("unknown option `threads_per_core`"));
+    assert!(new_error(&f)
+        .message
+        .contains("unknown option `threads_per_core`"));
     f.options = vec![("eval_batch".into(), "0".into())];
     assert!(new_error(&f).message.contains("eval_batch"));
     f.options = vec![("maxpool_grad".into(), "fast".into())];
@@ -175,12 +180,16 @@ fn refuses_what_it_cannot_build() {
     // A missing PJRT plugin says how to get it (relative paths resolve against manifest_dir).
     f.options = vec![
         ("pjrt_plugin".into(), "nowhere/xla_cpu_pjrt.so".into()),
-        (plugin_api::MANIFEST_DIR_OPTION.into(), "/tmp/jb-xla-test".into()),
+        (
+            plugin_api::MANIFEST_DIR_OPTION.into(),
+            "/tmp/jb-xla-test".into(),
+        ),
     ];
     let err = new_error(&f);
     assert_eq!(err.kind, ErrorKind::Setup, "{err}");
     assert!(
-        err.message.contains("/tmp/jb-xla-test/nowhere/xla_cpu_pjrt.so")
+        err.message
+            .contains("/tmp/jb-xla-test/nowhere/xla_cpu_pjrt.so")
             && err.message.contains("plugins/xla/setup-pjrt"),
         "{err}"
     );
@@ -216,8 +225,10 @@ fn kept_pixels(seed: u64, rate: f32) -> Vec<bool> {
         s.seed = seed;
         let mut trainer = XlaTrainer::new(&s).expect("trainer");
         with_progress(&Batches::default(), |p| trainer.train_epochs(1, p)).expect("train");
-        let w = &trainer.weights().unwrap()[0].2;
-        (0..784).map(|i| (0..10).any(|u| w[u * 784 + i] != 0.0)).collect()
+        let w = &trainer.weights().unwrap()[0].values;
+        (0..784)
+            .map(|i| (0..10).any(|u| w[u * 784 + i] != 0.0))
+            .collect()
     })
 }
 
@@ -227,10 +238,19 @@ fn dropout_keeps_the_expected_share_from_the_seed() {
         let kept = kept_pixels(11, rate);
         let n = kept.iter().filter(|&&k| k).count() as f64;
         // Binomial(784, 1 - rate): 5 standard deviations either side.
-        let (mean, sd) = (784.0 * f64::from(1.0 - rate), (784.0 * f64::from(rate * (1.0 - rate))).sqrt());
-        assert!((n - mean).abs() < 5.0 * sd, "rate {rate}: kept {n} of 784, expected ~{mean}");
+        let (mean, sd) = (
+            784.0 * f64::from(1.0 - rate),
+            (784.0 * f64::from(rate * (1.0 - rate))).sqrt(),
+        );
+        assert!(
+            (n - mean).abs() < 5.0 * sd,
+            "rate {rate}: kept {n} of 784, expected ~{mean}"
+        );
         assert_eq!(kept, kept_pixels(11, rate), "one seed, one mask");
         assert_ne!(kept, kept_pixels(12, rate), "another seed, another mask");
     }
-    assert!(kept_pixels(11, 0.0).iter().all(|&k| k), "rate 0 keeps everything");
+    assert!(
+        kept_pixels(11, 0.0).iter().all(|&k| k),
+        "rate 0 keeps everything"
+    );
 }

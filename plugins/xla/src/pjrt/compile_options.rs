@@ -75,7 +75,10 @@ mod tests {
         // Two entries, in order; a long key takes a two-byte length.
         let long: &'static str = Box::leak("k".repeat(200).into_boxed_str());
         let bytes = encode(&[Override::Bool("a", true), Override::Bool(long, true)]);
-        assert_eq!(&bytes[6..16], &[0x3a, 7, 0x0a, 1, b'a', 0x12, 2, 0x10, 1, 0x3a]);
+        assert_eq!(
+            &bytes[6..16],
+            &[0x3a, 7, 0x0a, 1, b'a', 0x12, 2, 0x10, 1, 0x3a]
+        );
         // 200 + 3 (key tag and length) + 4 (value) = 207 = 0xcf 0x01; key length 200 = 0xc8 0x01.
         assert_eq!(&bytes[16..20], &[0xcf, 0x01, 0x0a, 0xc8]);
         assert_eq!(bytes.len(), 16 + 2 + 207);

@@ -31,8 +31,21 @@ impl Hyper {
     }
 }
 
-/// The step count after this step, and the bias corrections `1 − β1ᵗ`, `1 − β2ᵗ` (scalars).
-pub fn corrections(f: &mut Func, h: Hyper, step: &V) -> (V, V, V) {
+/// The bias corrections of one step, `1 − β1ᵗ` and `1 − β2ᵗ` (scalars).
+pub struct Corrections {
+    c1: V,
+    c2: V,
+}
+
+/// A parameter and its two moments.
+pub struct Slot {
+    pub p: V,
+    pub m: V,
+    pub v: V,
+}
+
+/// The step count after this step, and its bias corrections.
+pub fn corrections(f: &mut Func, h: Hyper, step: &V) -> (V, Corrections) {
     let one_i = f.constant(Lit::I32(1), &[]);
     let t = f.add(step, &one_i);
     let tf = f.convert(&t, Elem::F32);
@@ -43,14 +56,20 @@ pub fn corrections(f: &mut Func, h: Hyper, step: &V) -> (V, V, V) {
     let b2t = f.binary("power", &b2, &tf);
     let c1 = f.sub(&one, &b1t);
     let c2 = f.sub(&one, &b2t);
-    (t, c1, c2)
+    (t, Corrections { c1, c2 })
 }
 
-/// One parameter's update: `(p, m, v)` after the step.
-pub fn update(f: &mut Func, h: Hyper, c1: &V, c2: &V, p: &V, g: &V, m: &V, v: &V) -> (V, V, V) {
+/// One parameter's update with its gradient `g`: the slot after the step.
+pub fn update(f: &mut Func, h: Hyper, c: &Corrections, slot: &Slot, g: &V) -> Slot {
+    let Slot { p, m, v } = slot;
     let dims = p.dims().to_vec();
     let k = |f: &mut Func, x: f32| f.splat(x, &dims);
-    let (b1, nb1, b2, nb2) = (k(f, h.b1), k(f, h.one_minus_b1), k(f, h.b2), k(f, h.one_minus_b2));
+    let (b1, nb1, b2, nb2) = (
+        k(f, h.b1),
+        k(f, h.one_minus_b1),
+        k(f, h.b2),
+        k(f, h.one_minus_b2),
+    );
     let m_old = f.mul(&b1, m);
     let m_new = f.mul(&nb1, g);
     let m = f.add(&m_new, &m_old);
@@ -58,8 +77,8 @@ pub fn update(f: &mut Func, h: Hyper, c1: &V, c2: &V, p: &V, g: &V, m: &V, v: &V
     let v_old = f.mul(&b2, v);
     let v_new = f.mul(&nb2, &g2);
     let v = f.add(&v_new, &v_old);
-    let c1 = f.broadcast(c1, &[], &dims);
-    let c2 = f.broadcast(c2, &[], &dims);
+    let c1 = f.broadcast(&c.c1, &[], &dims);
+    let c2 = f.broadcast(&c.c2, &[], &dims);
     let m_hat = f.div(&m, &c1);
     let v_hat = f.div(&v, &c2);
     let root = f.unary("sqrt", &v_hat);
@@ -69,5 +88,5 @@ pub fn update(f: &mut Func, h: Hyper, c1: &V, c2: &V, p: &V, g: &V, m: &V, v: &V
     let lr = k(f, h.lr);
     let step = f.mul(&lr, &step);
     let p = f.sub(p, &step);
-    (p, m, v)
+    Slot { p, m, v }
 }

@@ -47,25 +47,53 @@ pub fn forward(
             Op::Conv { pad, relu, .. } => {
                 let (w, b) = pair(&mut params);
                 let dims = "[b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]";
-                let conv = f.convolution(&x, w, Conv { dims, pad, out: &out_dims });
+                let conv = f.convolution(
+                    &x,
+                    w,
+                    Conv {
+                        dims,
+                        pad,
+                        out: &out_dims,
+                    },
+                );
                 let bias = f.broadcast(b, &[3], &out_dims);
                 let z = f.add(&conv, &bias);
                 let y = activate(f, z, relu);
-                (y.clone(), Saved::Conv { input: x.clone(), output: y })
+                (
+                    y.clone(),
+                    Saved::Conv {
+                        input: x.clone(),
+                        output: y,
+                    },
+                )
             }
             Op::Pool { size, stride } => {
                 let y = f.max_pool(&x, size, stride, &out_dims);
-                (y.clone(), Saved::Pool { input: x.clone(), output: y })
+                (
+                    y.clone(),
+                    Saved::Pool {
+                        input: x.clone(),
+                        output: y,
+                    },
+                )
             }
             Op::Flatten => {
                 let y = f.reshape(&x, &out_dims);
-                (y, Saved::Flatten { input_dims: x.dims().to_vec() })
+                (
+                    y,
+                    Saved::Flatten {
+                        input_dims: x.dims().to_vec(),
+                    },
+                )
             }
             Op::Dropout { rate } => match rng.as_deref_mut() {
                 Some(state) if rate > 0.0 => {
                     let keep = 1.0 - rate;
                     let kept = keep_mask(f, state, x.dims(), keep);
-                    (scale_kept(f, &kept, &x, keep), Saved::Dropout { kept, keep })
+                    (
+                        scale_kept(f, &kept, &x, keep),
+                        Saved::Dropout { kept, keep },
+                    )
                 }
                 _ => (x.clone(), Saved::Identity),
             },
@@ -75,7 +103,13 @@ pub fn forward(
                 let bias = f.broadcast(b, &[1], &out_dims);
                 let z = f.add(&z, &bias);
                 let y = activate(f, z, relu);
-                (y.clone(), Saved::Dense { input: x.clone(), output: y })
+                (
+                    y.clone(),
+                    Saved::Dense {
+                        input: x.clone(),
+                        output: y,
+                    },
+                )
             }
         };
         saved.push(keep);
@@ -100,12 +134,25 @@ pub fn backward(
     for (i, (step, keep)) in plan.iter().zip(saved).enumerate().rev() {
         let need_input = i > first_with_params;
         match (step.op, keep) {
-            (Op::Conv { kernel, pad, relu, .. }, Saved::Conv { input, output }) => {
+            (
+                Op::Conv {
+                    kernel, pad, relu, ..
+                },
+                Saved::Conv { input, output },
+            ) => {
                 param_at -= 2;
                 let w = &params[param_at];
                 let g_out = through_relu(f, &g, &output, relu);
                 let dims = "[f, 0, 1, b]x[i, 0, 1, o]->[0, 1, b, f]";
-                let dw = f.convolution(&input, &g_out, Conv { dims, pad, out: w.dims() });
+                let dw = f.convolution(
+                    &input,
+                    &g_out,
+                    Conv {
+                        dims,
+                        pad,
+                        out: w.dims(),
+                    },
+                );
                 let db = f.sum(&g_out, &[0, 1, 2]);
                 grads.push(db);
                 grads.push(dw);
@@ -113,7 +160,11 @@ pub fn backward(
                     let flipped = f.reverse(w, &[0, 1]);
                     let dims = "[b, 0, 1, f]x[0, 1, o, i]->[b, 0, 1, f]";
                     let back_pad = (kernel - 1 - pad.0, kernel - 1 - pad.1);
-                    let conv = Conv { dims, pad: back_pad, out: input.dims() };
+                    let conv = Conv {
+                        dims,
+                        pad: back_pad,
+                        out: input.dims(),
+                    };
                     g = f.convolution(&g_out, &flipped, conv);
                 }
             }

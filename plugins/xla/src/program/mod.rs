@@ -41,9 +41,15 @@ pub fn train_step(
     let mut f = Func::new();
     let n = specs.len();
     let param_ty = |s: &ParamSpec| Ty::f32(&s.xla_shape);
-    let params: Vec<_> = (0..n).map(|i| f.arg(param_ty(&specs[i]), Some(i))).collect();
-    let ms: Vec<_> = (0..n).map(|i| f.arg(param_ty(&specs[i]), Some(n + i))).collect();
-    let vs: Vec<_> = (0..n).map(|i| f.arg(param_ty(&specs[i]), Some(2 * n + i))).collect();
+    let params: Vec<_> = (0..n)
+        .map(|i| f.arg(param_ty(&specs[i]), Some(i)))
+        .collect();
+    let ms: Vec<_> = (0..n)
+        .map(|i| f.arg(param_ty(&specs[i]), Some(n + i)))
+        .collect();
+    let vs: Vec<_> = (0..n)
+        .map(|i| f.arg(param_ty(&specs[i]), Some(2 * n + i)))
+        .collect();
     let step = f.arg(Ty::new(&[], Elem::I32), Some(3 * n));
     let mut rng = f.arg(Ty::new(&[2], Elem::U64), Some(3 * n + 1));
     let loss_sum = f.arg(Ty::f32(&[]), Some(3 * n + 2));
@@ -59,13 +65,18 @@ pub fn train_step(
     let grads = layers::backward(&mut f, plan, &params, saved, g, pool_grad);
 
     let h = adam::Hyper::new(optimizer);
-    let (step, c1, c2) = adam::corrections(&mut f, h, &step);
+    let (step, corrections) = adam::corrections(&mut f, h, &step);
     let (mut new_p, mut new_m, mut new_v) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
-        let (p, m, v) = adam::update(&mut f, h, &c1, &c2, &params[i], &grads[i], &ms[i], &vs[i]);
-        new_p.push(p);
-        new_m.push(m);
-        new_v.push(v);
+        let slot = adam::Slot {
+            p: params[i].clone(),
+            m: ms[i].clone(),
+            v: vs[i].clone(),
+        };
+        let next = adam::update(&mut f, h, &corrections, &slot, &grads[i]);
+        new_p.push(next.p);
+        new_m.push(next.m);
+        new_v.push(next.v);
     }
     let mut results: Vec<&text::V> = Vec::with_capacity(3 * n + 3);
     results.extend(new_p.iter().chain(&new_m).chain(&new_v));

@@ -278,7 +278,12 @@ impl Func {
         let ty = a.ty.clone();
         self.def(
             ty,
-            format_args!("stablehlo.reverse {}, dims = {} : {}", a.name, list(axes), a.ty),
+            format_args!(
+                "stablehlo.reverse {}, dims = {} : {}",
+                a.name,
+                list(axes),
+                a.ty
+            ),
         )
     }
 
@@ -334,7 +339,10 @@ impl Func {
     }
 
     pub fn iota(&mut self, axis: i64, ty: Ty) -> V {
-        self.def(ty.clone(), format_args!("stablehlo.iota dim = {axis} : {ty}"))
+        self.def(
+            ty.clone(),
+            format_args!("stablehlo.iota dim = {axis} : {ty}"),
+        )
     }
 
     /// Reduces `axes` of `a` with `op` (`add`, `maximum`, `minimum`) from `init`.
