@@ -14,7 +14,7 @@ pub use client::{Buffer, Client, Element, Executable};
 use std::ffi::{c_char, CStr};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// A failure reported by the PJRT plugin, or by this layer around it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,14 +56,28 @@ unsafe impl Sync for Api {}
 
 /// The process's one plugin. PJRT plugins keep process-wide state (flags, thread pools), so a
 /// second, different file in the same process is refused rather than loaded beside the first.
-static LOADED: OnceLock<std::result::Result<Api, PjrtError>> = OnceLock::new();
+/// Only a success is kept: a failed load can be retried (with another path).
+static LOADED: OnceLock<Api> = OnceLock::new();
+static LOADING: Mutex<()> = Mutex::new(());
 
 impl Api {
     /// Loads the plugin at `path` once per process, checks its API version against the header
     /// these bindings were made from, and initialises it.
     pub fn load(path: &Path) -> Result<&'static Api> {
-        let loaded = LOADED.get_or_init(|| Api::open(path)).as_ref();
-        let api = loaded.map_err(Clone::clone)?;
+        let api = match LOADED.get() {
+            Some(api) => api,
+            None => {
+                let _one_at_a_time = LOADING.lock().unwrap_or_else(|e| e.into_inner());
+                match LOADED.get() {
+                    Some(api) => api,
+                    None => {
+                        let opened = Api::open(path)?;
+                        // Under the lock nobody else can have set it since the check above.
+                        LOADED.get_or_init(|| opened)
+                    }
+                }
+            }
+        };
         if api.path != path {
             return Err(PjrtError::ours(format!(
                 "this process already loaded the PJRT plugin {}; it cannot also load {}",
