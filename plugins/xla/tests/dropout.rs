@@ -12,7 +12,7 @@ fn keeps_the_right_share_and_scales_it() {
     let (n, rate) = (20_000usize, 0.3f32);
     let exe = client
         .compile(
-            &program::dropout_only(&[4, n as i64 / 4], rate),
+            &program::probes::dropout_only(&[4, n as i64 / 4], rate),
             &compile_options::encode(&[]),
         )
         .expect("compile");

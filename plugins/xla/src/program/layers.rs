@@ -170,12 +170,7 @@ pub fn backward(
             }
             (Op::Pool { size, stride }, Saved::Pool { input, output }) => {
                 if need_input {
-                    g = match pool_grad {
-                        PoolGrad::Mask if size == stride => {
-                            pool_grad_by_mask(f, &input, &output, &g, size)
-                        }
-                        _ => f.max_pool_grad(&input, &g, size, stride),
-                    };
+                    g = max_pool_grad(f, pool_grad, &input, &output, &g, (size, stride));
                 }
             }
             (Op::Flatten, Saved::Flatten { input_dims }) => {
@@ -258,6 +253,22 @@ fn scale_kept(f: &mut Func, kept: &V, x: &V, keep: f32) -> V {
     let scaled = f.div(x, &keep);
     let zero = f.splat(0.0, x.dims());
     f.select(kept, &scaled, &zero)
+}
+
+/// The gradient of a max pool (`window` = (size, stride)) w.r.t. its input, given its input,
+/// output and the output's gradient `g`.
+pub fn max_pool_grad(
+    f: &mut Func,
+    how: PoolGrad,
+    input: &V,
+    output: &V,
+    g: &V,
+    (size, stride): (i64, i64),
+) -> V {
+    match how {
+        PoolGrad::Mask if size == stride => pool_grad_by_mask(f, input, output, g, size),
+        _ => f.max_pool_grad(input, g, size, stride),
+    }
 }
 
 /// The max-pool gradient for non-overlapping `size`×`size` windows (see [`PoolGrad::Mask`]).

@@ -14,6 +14,7 @@
 mod adam;
 mod layers;
 mod loss;
+pub mod probes;
 mod text;
 
 pub use layers::PoolGrad;
@@ -100,26 +101,4 @@ pub fn eval_step(plan: &[Step], specs: &[ParamSpec], batch: i64) -> String {
     let loss_sum = loss::masked_sum(&mut f, &ce.per_sample, &mask);
     let correct = loss::correct(&mut f, &logits, &labels, &mask);
     f.finish("joulebench_xla_eval", &[&loss_sum, &correct])
-}
-
-/// The training-time dropout layer on its own, `(x: f32[dims], rng: u64[2]) → (y, rng')`,
-/// so tests can look at its masks and scaling directly.
-pub fn dropout_only(dims: &[i64], rate: f32) -> String {
-    let mut f = Func::new();
-    let x = f.arg(Ty::f32(dims), None);
-    let mut rng = f.arg(Ty::new(&[2], Elem::U64), None);
-    let shape = crate::plan::Shape::Flat {
-        n: dims[1..].iter().product(),
-        from: None,
-    };
-    let step = Step {
-        index: 0,
-        op: crate::plan::Op::Dropout { rate },
-        input: shape,
-        output: shape,
-    };
-    let flat = f.reshape(&x, &shape.dims(dims[0]));
-    let (y, _) = layers::forward(&mut f, &[step], &[], flat, Some(&mut rng));
-    let y = f.reshape(&y, dims);
-    f.finish("joulebench_xla_dropout", &[&y, &rng])
 }
