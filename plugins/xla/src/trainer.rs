@@ -1,0 +1,417 @@
+//! The trainer: compiles the session's two programs once (in `new`, so compile time lands in
+//! the setup phase), keeps the training state on the PJRT device, and runs one train step per
+//! batch in the host's order and one eval step per test batch.
+
+use std::path::Path;
+use std::time::Instant;
+
+use plugin_api::{EvalReport, Note, PluginError, Progress, RunInfo, Session, Train, TrainReport};
+
+use crate::batch::Staging;
+use crate::options::Options;
+use crate::pjrt::{compile_options, Api, Buffer, Client, Executable, PjrtError};
+use crate::plan::{self, Step};
+use crate::program;
+use crate::threads::{self, Busy};
+use crate::weights::{self, HostTensor, Origin, ParamSpec};
+
+/// PJRT errors as plugin errors, with what we were doing.
+trait Doing<T> {
+    fn doing(self, what: &str) -> Result<T, PluginError>;
+}
+
+impl<T> Doing<T> for Result<T, PjrtError> {
+    fn doing(self, what: &str) -> Result<T, PluginError> {
+        self.map_err(|e| PluginError::failed(format!("XLA failed {what}: {e}")))
+    }
+}
+
+pub struct XlaTrainer<'a> {
+    session: Session<'a>,
+    specs: Vec<ParamSpec>,
+    client: Client,
+    train: Executable,
+    eval: Executable,
+    /// The train step's donated state: params.., m.., v.., step, rng, loss_sum.
+    state: Vec<Buffer>,
+    train_batch: Staging,
+    eval_batch: Staging,
+    input_dims: Vec<i64>,
+    epoch: u32,
+    notes: Vec<Note>,
+    pool_threads: usize,
+}
+
+impl<'a> XlaTrainer<'a> {
+    pub fn new(session: &Session<'a>) -> Result<Self, PluginError> {
+        let options = Options::parse(session)?;
+        check_session(session)?;
+        let plan = plan::plan(session)?;
+        let specs = weights::specs(&plan);
+        let (initial, origin) = weights::initial(session, &specs)?;
+
+        let api = load_api(&options.pjrt_plugin)?;
+        threads::apply(session.threads);
+        let client = Client::new(api, 1).doing("creating the CPU client")?;
+        let pool_threads = threads::pool_threads();
+
+        let batch = session.batch_size as usize;
+        let started = Instant::now();
+        let train_text = program::train_step(
+            &plan,
+            &specs,
+            &session.optimizer,
+            batch as i64,
+            options.pool_grad,
+        );
+        let eval_text = program::eval_step(&plan, &specs, options.eval_batch as i64);
+        if let Some(dir) = &options.dump_programs {
+            dump(
+                dir,
+                &[("train.mlir", &train_text), ("eval.mlir", &eval_text)],
+            )?;
+        }
+        let compile = compile_options::encode(&[]);
+        let train = client
+            .compile(&train_text, &compile)
+            .doing("compiling the train step")?;
+        let eval = client
+            .compile(&eval_text, &compile)
+            .doing("compiling the eval step")?;
+        let compile_s = started.elapsed().as_secs_f64();
+
+        let state = initial_state(&client, &specs, &initial, session.seed)?;
+        let notes = run_notes(api, &client, &options, &specs, origin, compile_s);
+        let image_len = session.data.train.image_len();
+        Ok(XlaTrainer {
+            session: *session,
+            input_dims: input_dims(&plan),
+            specs,
+            client,
+            train,
+            eval,
+            state,
+            train_batch: Staging::new(batch, image_len),
+            eval_batch: Staging::new(options.eval_batch, image_len),
+            epoch: 0,
+            notes,
+            pool_threads,
+        })
+    }
+
+    /// The current parameters in the host's layout (`Session::initial_weights` names and
+    /// shapes), e.g. to compare with another framework.
+    pub fn weights(&self) -> Result<Vec<HostTensor>, PluginError> {
+        self.specs
+            .iter()
+            .zip(&self.state)
+            .map(|(spec, buffer)| {
+                let values = buffer.to_host::<f32>().doing("reading a parameter")?;
+                Ok(HostTensor {
+                    name: spec.name.clone(),
+                    shape: spec.host_shape.clone(),
+                    values: spec.to_host(&values),
+                })
+            })
+            .collect()
+    }
+
+    fn loss_slot(&self) -> usize {
+        3 * self.specs.len() + 2
+    }
+
+    /// One epoch in the host's order; returns the mean training loss.
+    fn train_one_epoch(&mut self, progress: &Progress<'_>) -> Result<f64, PluginError> {
+        let order = self.session.epoch_order(self.epoch).ok_or_else(|| {
+            PluginError::failed(format!(
+                "asked to train epoch {} but the session has {}",
+                self.epoch + 1,
+                self.session.epochs
+            ))
+        })?;
+        let train = self.session.data.train;
+        if let Some(&bad) = order.iter().find(|&&i| i >= train.count) {
+            return Err(PluginError::failed(format!(
+                "the epoch order names image {bad}, but the training set has {}",
+                train.count
+            )));
+        }
+        let slot = self.loss_slot();
+        self.state[slot] = self.client.buffer(&[0f32], &[]).doing("zeroing the loss")?;
+        let batch = self.train_batch.size;
+        let batches = order.len().div_ceil(batch) as u64;
+        for (b, chunk) in order.chunks(batch).enumerate() {
+            self.train_batch
+                .fill(&train, chunk.iter().map(|&i| i as usize));
+            let (x, y, mask) = upload(&self.client, &self.train_batch, &self.input_dims)?;
+            let mut args: Vec<&Buffer> = self.state.iter().collect();
+            args.extend([&x, &y, &mask]);
+            self.state = self.train.execute(&args).doing("in a train step")?;
+            progress.batch_done(self.epoch, b as u64 + 1, batches);
+        }
+        self.epoch += 1;
+        let total = self.state[slot].scalar::<f32>().doing("reading the loss")?;
+        Ok(f64::from(total) / order.len().max(1) as f64)
+    }
+
+    fn evaluate_all(&mut self) -> Result<(f64, f64, usize), PluginError> {
+        let test = self.session.data.test;
+        let n = test.count as usize;
+        let params = &self.state[..self.specs.len()];
+        let (mut loss, mut correct) = (0.0, 0.0);
+        let mut start = 0;
+        while start < n {
+            let used = self.eval_batch.fill(&test, start..n);
+            let (x, y, mask) = upload(&self.client, &self.eval_batch, &self.input_dims)?;
+            let mut args: Vec<&Buffer> = params.iter().collect();
+            args.extend([&x, &y, &mask]);
+            let out = self.eval.execute(&args).doing("in an eval step")?;
+            loss += f64::from(out[0].scalar::<f32>().doing("reading the loss")?);
+            correct += f64::from(out[1].scalar::<f32>().doing("reading the accuracy")?);
+            start += used;
+        }
+        Ok((loss, correct, n))
+    }
+}
+
+impl Train for XlaTrainer<'_> {
+    fn run_info(&self) -> RunInfo {
+        RunInfo {
+            framework: crate::FRAMEWORK.into(),
+            framework_version: crate::framework_version().into(),
+            threads: self.pool_threads as u32,
+            notes: self.notes.clone().into(),
+        }
+    }
+
+    fn train_epochs(
+        &mut self,
+        epochs: u32,
+        progress: &Progress<'_>,
+    ) -> Result<TrainReport, PluginError> {
+        let mut report = TrainReport::default();
+        for _ in 0..epochs {
+            let busy = Busy::start();
+            let loss = self.train_one_epoch(progress)?;
+            let used = busy.finish();
+            report.samples += u64::from(self.session.data.train.count);
+            report.epoch_losses.push(loss);
+            report.notes.push(Note::new(
+                "cpu_per_wall",
+                format!("{:.2}", used.cpu_per_wall),
+            ));
+            report
+                .notes
+                .push(Note::new("busy_threads", used.busy_threads));
+        }
+        Ok(report)
+    }
+
+    fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
+        let (loss, correct, n) = self.evaluate_all()?;
+        let n_f = (n as f64).max(1.0);
+        Ok(EvalReport {
+            accuracy: correct / n_f,
+            loss: loss / n_f,
+            samples: n as u64,
+            notes: Default::default(),
+        })
+    }
+}
+
+/// What the plan does not check: batch size, device, optimizer, data.
+fn check_session(session: &Session<'_>) -> Result<(), PluginError> {
+    if session.batch_size == 0 {
+        return Err(PluginError::unsupported("batch size 0"));
+    }
+    if session.device.as_str() != "cpu" {
+        return Err(PluginError::unsupported(format!(
+            "device {:?}: the xla plugin runs XLA's CPU client only (xla-cpu-pjrt)",
+            session.device.as_str()
+        )));
+    }
+    if session.threads == 0 {
+        return Err(PluginError::unsupported("threads = 0 is not usable"));
+    }
+    let o = session.optimizer;
+    match o.kind {
+        plugin_api::OptimizerKind::Adam => {}
+    }
+    let ok = o.learning_rate.is_finite()
+        && o.learning_rate >= 0.0
+        && (0.0..1.0).contains(&o.beta1)
+        && (0.0..1.0).contains(&o.beta2)
+        && o.epsilon.is_finite()
+        && o.epsilon >= 0.0;
+    if !ok {
+        return Err(PluginError::unsupported(format!(
+            "Adam with lr {}, betas ({}, {}), epsilon {} is outside what this plugin accepts",
+            o.learning_rate, o.beta1, o.beta2, o.epsilon
+        )));
+    }
+    check_images(&session.data.train, session.data.classes, "training")?;
+    check_images(&session.data.test, session.data.classes, "test")
+}
+
+fn check_images(
+    images: &plugin_api::Images<'_>,
+    classes: u32,
+    which: &str,
+) -> Result<(), PluginError> {
+    let n = images.count as usize;
+    if n.checked_mul(images.image_len()) != Some(images.pixels.len()) || images.labels.len() != n {
+        return Err(PluginError::failed(format!(
+            "the {which} set holds {} values and {} labels for {n} images of {}×{}×{}",
+            images.pixels.len(),
+            images.labels.len(),
+            images.channels,
+            images.height,
+            images.width
+        )));
+    }
+    if let Some(&bad) = images.labels.iter().find(|&&l| u32::from(l) >= classes) {
+        return Err(PluginError::failed(format!(
+            "the {which} set has label {bad}, but the dataset declares {classes} classes"
+        )));
+    }
+    Ok(())
+}
+
+fn load_api(path: &Path) -> Result<&'static Api, PluginError> {
+    if !path.is_file() {
+        return Err(PluginError::setup(format!(
+            "XLA's CPU plugin {} is missing: run plugins/xla/setup-pjrt (or point the \
+             `pjrt_plugin` option or ${} at an xla_cpu_pjrt.so)",
+            path.display(),
+            crate::options::PJRT_PLUGIN_VARIABLE
+        )));
+    }
+    Api::load(path).map_err(|e| PluginError::setup(format!("loading XLA's CPU plugin: {e}")))
+}
+
+fn input_dims(plan: &[Step]) -> Vec<i64> {
+    // The batch dimension is filled in per upload.
+    plan.first().map(|s| s.input.dims(0)).unwrap_or_default()
+}
+
+/// The staged batch as device buffers: pixels, labels, mask.
+fn upload(
+    client: &Client,
+    batch: &Staging,
+    input_dims: &[i64],
+) -> Result<(Buffer, Buffer, Buffer), PluginError> {
+    let mut dims = input_dims.to_vec();
+    dims[0] = batch.size as i64;
+    let n = [batch.size as i64];
+    Ok((
+        client
+            .buffer(&batch.pixels, &dims)
+            .doing("copying a batch")?,
+        client.buffer(&batch.labels, &n).doing("copying labels")?,
+        client.buffer(&batch.mask, &n).doing("copying a mask")?,
+    ))
+}
+
+/// Parameters, zero moments, step 0, the dropout generator's state from the seed, loss 0.
+fn initial_state(
+    client: &Client,
+    specs: &[ParamSpec],
+    initial: &[Vec<f32>],
+    seed: u64,
+) -> Result<Vec<Buffer>, PluginError> {
+    let mut state = Vec::with_capacity(3 * specs.len() + 3);
+    for (spec, values) in specs.iter().zip(initial) {
+        state.push(
+            client
+                .buffer(values, &spec.xla_shape)
+                .doing("copying a parameter")?,
+        );
+    }
+    for _ in 0..2 {
+        for spec in specs {
+            let zeros = vec![0f32; spec.count()];
+            state.push(
+                client
+                    .buffer(&zeros, &spec.xla_shape)
+                    .doing("zeroing a moment")?,
+            );
+        }
+    }
+    state.push(client.buffer(&[0i32], &[]).doing("setting the step")?);
+    // Philox key and counter: the seed, and a constant that keeps dropout's stream apart
+    // from anything else seeded with the same number.
+    state.push(
+        client
+            .buffer(&[seed, 0x6a6f_756c_6562_656e], &[2])
+            .doing("seeding")?,
+    );
+    state.push(client.buffer(&[0f32], &[]).doing("zeroing the loss")?);
+    Ok(state)
+}
+
+fn run_notes(
+    api: &Api,
+    client: &Client,
+    options: &Options,
+    specs: &[ParamSpec],
+    origin: Origin,
+    compile_s: f64,
+) -> Vec<Note> {
+    let (major, minor) = api.version();
+    let mut notes = vec![
+        Note::new("pjrt_plugin", api.path().display()),
+        Note::new("pjrt_c_api", format!("{major}.{minor}")),
+        Note::new(
+            threads::POOL_SIZE_VARIABLE,
+            std::env::var(threads::POOL_SIZE_VARIABLE).unwrap_or_default(),
+        ),
+        Note::new(
+            "parameters",
+            specs.iter().map(ParamSpec::count).sum::<usize>(),
+        ),
+        Note::new(
+            "initial_weights",
+            match origin {
+                Origin::Host => "host",
+                Origin::Seed => "seed (PyTorch's default init, ChaCha8)",
+            },
+        ),
+        Note::new("compile_s", format!("{compile_s:.3}")),
+        Note::new("partial_batch", "padded to batch_size, masked"),
+        Note::new(
+            "maxpool_grad",
+            format!("{:?}", options.pool_grad).to_lowercase(),
+        ),
+        Note::new("eval_batch", options.eval_batch),
+        Note::new(
+            "programs",
+            "StableHLO generated in Rust from the layer list",
+        ),
+    ];
+    if let Ok(platform) = client.platform_version() {
+        notes.push(Note::new("platform_version", platform));
+    }
+    for (key, value) in api.attributes().unwrap_or_default() {
+        notes.push(Note::new(key, value));
+    }
+    notes
+}
+
+fn dump(dir: &Path, files: &[(&str, &str)]) -> Result<(), PluginError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        PluginError::setup(format!(
+            "dump_programs: cannot create {}: {e}",
+            dir.display()
+        ))
+    })?;
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| {
+            PluginError::setup(format!(
+                "dump_programs: cannot write {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    Ok(())
+}

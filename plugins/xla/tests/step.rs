@@ -1,0 +1,238 @@
+//! The hand-written StableHLO against JAX: two Adam steps and an evaluation on tiny models,
+//! compared with what JAX's autodiff and optax.adam computed for the same weights and data
+//! (tests/fixtures/steps.json, made by tests/fixtures/generate.py in the JAX venv).
+//!
+//! The fixture's model is written in the host's layouts (NCHW, OIHW, channel-major flatten);
+//! the plugin's programs run NHWC with permuted weights. Agreement therefore also checks the
+//! layout conversions, the padding and masking of a partial batch (4 samples in a batch of 5),
+//! and both max-pool gradients.
+
+use abi_stable::std_types::{RSlice, RSome, RStr};
+use plugin_api::{
+    Activation, Dataset, Images, KeyValue, Layer, Optimizer, OptimizerKind, Padding, Session,
+    Tensor, Train,
+};
+use plugin_xla::XlaTrainer;
+use serde_json::Value;
+
+mod common;
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn layer(v: &Value) -> Layer {
+    let relu = |v: &Value| match v["activation"].as_str() {
+        Some("relu") => Activation::Relu,
+        _ => Activation::None,
+    };
+    let int = |k: &str| v[k].as_u64().unwrap() as u32;
+    match v["kind"].as_str().unwrap() {
+        "conv2d" => Layer::Conv2d {
+            filters: int("filters"),
+            kernel: int("kernel"),
+            padding: match v["padding"].as_str() {
+                Some("same") => Padding::Same,
+                _ => Padding::Valid,
+            },
+            activation: relu(v),
+        },
+        "maxpool2d" => Layer::MaxPool2d {
+            size: int("size"),
+            stride: int("stride"),
+        },
+        "flatten" => Layer::Flatten,
+        "dropout" => Layer::Dropout {
+            rate: v["rate"].as_f64().unwrap() as f32,
+        },
+        "dense" => Layer::Dense {
+            units: int("units"),
+            activation: relu(v),
+        },
+        other => panic!("fixture layer {other}"),
+    }
+}
+
+struct Tensors(Vec<(String, Vec<u32>, Vec<f32>)>);
+
+impl Tensors {
+    fn read(v: &Value) -> Tensors {
+        Tensors(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    let shape = t["shape"].as_array().unwrap();
+                    (
+                        t["name"].as_str().unwrap().to_string(),
+                        shape.iter().map(|d| d.as_u64().unwrap() as u32).collect(),
+                        floats(&t["values"]),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+fn close(got: f64, want: f64, what: &str) {
+    let tol = 1e-5 + 1e-4 * want.abs();
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got}, JAX {want} (|diff| {:e})",
+        (got - want).abs()
+    );
+}
+
+fn images<'a>(x: &'a [f32], y: &'a [u8], image: &[u32]) -> Images<'a> {
+    Images {
+        pixels: RSlice::from_slice(x),
+        labels: RSlice::from_slice(y),
+        count: y.len() as u32,
+        channels: image[0],
+        height: image[1],
+        width: image[2],
+    }
+}
+
+fn run_case(case: &Value, maxpool_grad: &str) {
+    let name = case["name"].as_str().unwrap();
+    let what = format!("{name}, maxpool_grad = {maxpool_grad}");
+    let model: Vec<Layer> = case["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(layer)
+        .collect();
+    let image: Vec<u32> = case["image"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as u32)
+        .collect();
+    let (train_x, test_x) = (floats(&case["train_x"]), floats(&case["test_x"]));
+    let labels = |k: &str| -> Vec<u8> {
+        case[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_u64().unwrap() as u8)
+            .collect()
+    };
+    let (train_y, test_y) = (labels("train_y"), labels("test_y"));
+    let order: Vec<u32> = case["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap() as u32)
+        .collect();
+    let initial = Tensors::read(&case["initial"]);
+    let weights: Vec<Tensor<'_>> = initial
+        .0
+        .iter()
+        .map(|(n, s, v)| Tensor {
+            name: RStr::from_str(n),
+            shape: RSlice::from_slice(s),
+            values: RSlice::from_slice(v),
+        })
+        .collect();
+    let options = [KeyValue {
+        key: RStr::from_str("maxpool_grad"),
+        value: RStr::from_str(maxpool_grad),
+    }];
+    let opt = &case["optimizer"];
+    let session = Session {
+        plugin_name: RStr::from_str("xla"),
+        model: RSlice::from_slice(&model),
+        optimizer: Optimizer {
+            kind: OptimizerKind::Adam,
+            learning_rate: opt["learning_rate"].as_f64().unwrap(),
+            beta1: opt["beta1"].as_f64().unwrap(),
+            beta2: opt["beta2"].as_f64().unwrap(),
+            epsilon: opt["epsilon"].as_f64().unwrap(),
+        },
+        epochs: 2,
+        batch_size: case["batch_size"].as_u64().unwrap() as u32,
+        seed: 1,
+        threads: 1,
+        device: RStr::from_str("cpu"),
+        data: Dataset {
+            train: images(&train_x, &train_y, &image),
+            test: images(&test_x, &test_y, &image),
+            classes: case["classes"].as_u64().unwrap() as u32,
+        },
+        order: RSlice::from_slice(&order),
+        initial_weights: RSome(RSlice::from_slice(&weights)),
+        options: RSlice::from_slice(&options),
+    };
+
+    let mut trainer = XlaTrainer::new(&session).expect("trainer");
+    // Before training the weights read back exactly as given (the layout round trip).
+    let start = trainer.weights().unwrap();
+    assert_eq!(start.len(), initial.0.len());
+    for (name, _, want) in &initial.0 {
+        let got = &start.iter().find(|t| &t.name == name).unwrap().values;
+        assert_eq!(got, want, "{what}: {name} before training");
+    }
+    let batches = common::Batches::default();
+    let losses: Vec<f64> = (0..2)
+        .map(|_| {
+            common::with_progress(&batches, |p| trainer.train_epochs(1, p))
+                .expect("train")
+                .epoch_losses[0]
+        })
+        .collect();
+    for (e, (got, want)) in losses.iter().zip(floats(&case["epoch_losses"])).enumerate() {
+        close(
+            *got,
+            f64::from(want),
+            &format!("{what}: epoch {} loss", e + 1),
+        );
+    }
+    let want = Tensors::read(&case["final"]);
+    let got = trainer.weights().unwrap();
+    let mut compared = 0;
+    for (name, shape, values) in &want.0 {
+        let tensor = got.iter().find(|t| &t.name == name).unwrap();
+        let got_values = &tensor.values;
+        let got_shape: Vec<u32> = tensor.shape.iter().map(|&d| d as u32).collect();
+        assert_eq!(&got_shape, shape, "{what}: {name} shape");
+        for (i, (g, w)) in got_values.iter().zip(values).enumerate() {
+            close(
+                f64::from(*g),
+                f64::from(*w),
+                &format!("{what}: {name}[{i}] after 2 steps"),
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(got.len(), want.0.len(), "{what}: tensor count");
+    assert!(compared > 50, "{what}: compared only {compared} values");
+    let eval = trainer.evaluate().expect("evaluate");
+    close(
+        eval.loss,
+        case["eval_loss"].as_f64().unwrap(),
+        &format!("{what}: eval loss"),
+    );
+    let correct = case["eval_correct"].as_f64().unwrap();
+    assert_eq!(
+        eval.accuracy,
+        correct / test_y.len() as f64,
+        "{what}: accuracy"
+    );
+}
+
+#[test]
+fn two_adam_steps_match_jax() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/steps.json");
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = fixture["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        run_case(case, "mask");
+        run_case(case, "scatter");
+    }
+}
