@@ -6,6 +6,7 @@
 //! The statistics themselves live in [`stats`] (pure functions checked against SciPy);
 //! this module only decides what to compute and how to present it.
 
+pub mod answers;
 pub mod data;
 pub mod format;
 pub mod ingest;

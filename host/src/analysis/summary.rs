@@ -18,6 +18,11 @@
 //!   "files": [ … ], "warnings": [ … ] }
 //! ```
 //!
+//! Added by issue 18 (see [`super::answers`]): `median_ci` on group figures; `median_ratio`,
+//! `ratio_ci` and `difference_ci` on comparisons (`[low, high]`, of `median_a / median_b`
+//! and `median_a − median_b`); top-level `bootstrap`, `findings`, `power`, `carbon`,
+//! `sequential`.
+//!
 //! Conventions: variance and std are sample ones (ddof 1); differences are a − b;
 //! `median_change_pct` is (median b − median a) / median a × 100; `p_holm` is Holm's
 //! step-down adjustment over every comparison of the `compare` step. A number that does
@@ -32,6 +37,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use super::answers::{BootstrapInfo, Carbon, Finding, PowerReport, SequentialReport};
 use super::data::Metric;
 use super::ingest::Ignored;
 
@@ -95,6 +101,8 @@ pub struct GroupMetric {
     pub unit: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub reasons: Reasons,
+    /// Confidence interval of the median (`findings` step).
+    pub median_ci: Option<[f64; 2]>,
 }
 
 /// One pairwise test on one metric.
@@ -129,6 +137,11 @@ pub struct Comparison {
     pub why: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub reasons: Reasons,
+    /// `median_a / median_b` and its bootstrap interval (`findings` step).
+    pub median_ratio: Option<f64>,
+    pub ratio_ci: Option<[f64; 2]>,
+    /// Bootstrap interval of `median_difference`.
+    pub difference_ci: Option<[f64; 2]>,
 }
 
 /// A value or run left out of the analysis, and why.
@@ -183,6 +196,11 @@ pub struct Summary {
     pub steps: Vec<StepRecord>,
     pub files: Vec<String>,
     pub warnings: Vec<String>,
+    pub bootstrap: Option<BootstrapInfo>,
+    pub findings: Vec<Finding>,
+    pub power: Option<PowerReport>,
+    pub carbon: Option<Carbon>,
+    pub sequential: Option<SequentialReport>,
 }
 
 impl Summary {

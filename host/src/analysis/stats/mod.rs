@@ -17,7 +17,8 @@
 //! ([`normal_sf`], [`student_t_sf`], …) with their inverses ([`normal_quantile`],
 //! [`student_t_quantile`]) and the noncentral t ([`noncentral_t_cdf`]).
 //!
-//! For the findings: bootstrap intervals ([`median_interval`], [`contrast_intervals`]),
+//! For the findings: confidence intervals of a median ([`median_order_interval`]) and of
+//! two medians' ratio and difference (bootstrap: [`contrast_intervals`]),
 //! power and sample size ([`welch_sample_size`], [`mann_whitney_sample_size`]), and
 //! group-sequential boundaries ([`boundaries`]); resampling and simulation draw from the
 //! seeded [`Rng`].
@@ -30,6 +31,7 @@ mod holm;
 mod inverse;
 mod kde;
 mod mann_whitney;
+mod median_interval;
 mod noncentral_t;
 mod outliers;
 mod power;
@@ -51,6 +53,7 @@ pub use holm::holm;
 pub use inverse::{normal_quantile, student_t_quantile};
 pub use kde::gaussian_kde;
 pub use mann_whitney::{mann_whitney_u, MannWhitneyMethod, UTest};
+pub use median_interval::{median_order_interval, min_runs as median_interval_min_runs};
 pub use noncentral_t::{noncentral_t_cdf, noncentral_t_sf};
 pub use outliers::sigma_outliers;
 pub use power::{

@@ -16,10 +16,14 @@
 //!   common random numbers across `n` (replication `r` of size `n + 1` extends that of
 //!   size `n`), so the estimated power rises smoothly and the search below is stable.
 //!
-//! The search for the smallest `n` doubles until the power is reached, then bisects.
+//! The search for the smallest `n` doubles until the power is reached, then bisects. For
+//! Mann–Whitney it starts from Noether's approximation (Noether, G. E. (1987). Sample size
+//! determination for some common nonparametric tests. *JASA* 82, 645–647:
+//! `n ≈ (z_{1−α/2} + z_{1−β})² / (6 (p − ½)²)` per group, `p = P(X < Y)`), and skips the
+//! simulation when that approximation is beyond four times the limit.
 
 use super::describe::{all_finite, mean, variance};
-use super::inverse::student_t_quantile;
+use super::inverse::{normal_quantile, student_t_quantile};
 use super::mann_whitney::{mann_whitney_u, MannWhitneyMethod};
 use super::noncentral_t::{noncentral_t_cdf, noncentral_t_sf};
 use super::rng::Rng;
@@ -68,14 +72,30 @@ pub fn welch_sample_size(
     max_n: usize,
 ) -> SampleSize {
     let power = |n: usize| welch_power(diff, sd_a, sd_b, n, n, alpha).unwrap_or(0.0);
-    search(power, target, max_n)
+    search(power, target, 2, max_n)
 }
 
 /// The smallest `n` in `2..=max_n` with `power(n) ≥ target`, assuming power grows with
-/// `n`: doubling, then bisection.
-fn search(mut power: impl FnMut(usize) -> f64, target: f64, max_n: usize) -> SampleSize {
+/// `n`: doubling from `start`, then bisection.
+fn search(
+    mut power_of: impl FnMut(usize) -> f64,
+    target: f64,
+    start: usize,
+    max_n: usize,
+) -> SampleSize {
+    // Each n is simulated once, however often the search comes back to it.
+    let mut seen = std::collections::HashMap::new();
+    let mut power = |n: usize| *seen.entry(n).or_insert_with(|| power_of(n));
+    let mut high = start.clamp(2, max_n.max(2));
+    // Below the start, only the bisection looks (if the start already reaches the target).
     let mut low = 1; // largest n known to fall short (1: no test at all)
-    let mut high = 2;
+    if high > 2 && power(high) >= target {
+        low = high / 2;
+        while low > 1 && power(low) >= target {
+            high = low;
+            low /= 2;
+        }
+    }
     let mut high_power;
     loop {
         high_power = power(high);
@@ -187,7 +207,33 @@ pub fn mann_whitney_sample_size(
     max_n: usize,
     sim: &Simulation,
 ) -> SampleSize {
-    search(|n| mann_whitney_power(a, b, n, alpha, sim), target, max_n)
+    let guess = noether(a, b, alpha, target);
+    if guess > 4.0 * max_n as f64 {
+        return SampleSize::MoreThan(max_n);
+    }
+    let start = (guess / 2.0).floor().clamp(2.0, max_n as f64) as usize;
+    search(
+        |n| mann_whitney_power(a, b, n, alpha, sim),
+        target,
+        start,
+        max_n,
+    )
+}
+
+/// Noether's runs per group, with `p = P(X < Y) + ½P(X = Y)` from the pilots' values.
+fn noether(a: &Pilot, b: &Pilot, alpha: f64, target: f64) -> f64 {
+    let (mut below, mut ties) = (0usize, 0usize);
+    for x in &a.values {
+        for y in &b.values {
+            let (x, y) = (x + a.shift, y + b.shift);
+            below += usize::from(x < y);
+            ties += usize::from(x == y);
+        }
+    }
+    let pairs = (a.values.len() * b.values.len()) as f64;
+    let p = (below as f64 + 0.5 * ties as f64) / pairs;
+    let z = normal_quantile(1.0 - alpha / 2.0) + normal_quantile(target);
+    z * z / (6.0 * (p - 0.5).powi(2))
 }
 
 #[cfg(test)]
@@ -239,6 +285,19 @@ mod tests {
             "mean {m} vs {m0}+10"
         );
         assert!((v / v0 - 1.0).abs() < 0.02, "variance {v} vs {v0}");
+    }
+
+    #[test]
+    fn search_finds_the_smallest_n_from_any_start() {
+        let power = |n: usize| if n >= 37 { 0.9 } else { 0.1 };
+        for start in [2, 5, 36, 37, 38, 100, 500] {
+            assert_eq!(
+                search(power, 0.8, start, 400),
+                SampleSize::Runs { n: 37, power: 0.9 },
+                "start {start}"
+            );
+        }
+        assert_eq!(search(power, 0.8, 2, 30), SampleSize::MoreThan(30));
     }
 
     #[test]
