@@ -281,3 +281,27 @@ fn sequential_boundaries_match_scipy_multivariate_normal() {
     bounds.finish();
     spent.finish();
 }
+
+#[test]
+fn median_interval_matches_quantile_test() {
+    // Order statistics of the same data: exactly equal, or both absent (too few runs).
+    let mut checked = 0;
+    for c in cases("median_ci") {
+        let data = nums(&c["data"]);
+        let level = num(&c["level"]);
+        let got = median_order_interval(&data, level);
+        match (c["low"].as_f64(), c["high"].as_f64()) {
+            (Some(lo), Some(hi)) => {
+                let i = got.unwrap_or_else(|e| panic!("n {} level {level}: {e}", data.len()));
+                assert_eq!((i.low, i.high), (lo, hi), "n {} level {level}", data.len());
+            }
+            _ => assert!(
+                got.is_err(),
+                "n {} level {level}: SciPy has no interval, we gave {got:?}",
+                data.len()
+            ),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} cases");
+}

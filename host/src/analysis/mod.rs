@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod plot;
 pub mod report;
+pub mod sequential;
 pub mod stats;
 pub mod steps;
 pub mod summary;

@@ -111,17 +111,18 @@ fn carbon_clause(f: &Finding, cx: &SentenceContext) -> String {
     format!("; per run {}, {}", parts.join(" and "), declared(factors))
 }
 
-/// "derived from the declared 400 gCO2e/kWh, PUE 1.2 and EUR 0.25/kWh".
+/// "derived from the declared 400 gCO2e/kWh, PUE 1.2, EUR 0.25/kWh": the factors as the
+/// user wrote them (shortest form), not rounded.
 pub fn declared(factors: &Factors) -> String {
     let mut parts = Vec::new();
     if let Some(g) = factors.grid_g_per_kwh {
-        parts.push(format!("{} gCO2e/kWh", words::amount(g)));
+        parts.push(format!("{g} gCO2e/kWh"));
     }
     if factors.pue != 1.0 {
-        parts.push(format!("PUE {}", words::amount(factors.pue)));
+        parts.push(format!("PUE {}", factors.pue));
     }
     if let Some(p) = factors.price_per_kwh {
-        parts.push(format!("{} {}/kWh", factors.currency, words::amount(p)));
+        parts.push(format!("{} {p}/kWh", factors.currency));
     }
     format!("derived from the declared {}", parts.join(", "))
 }

@@ -165,7 +165,8 @@ impl Pilot {
         self
     }
 
-    fn draw(&self, rng: &mut Rng) -> f64 {
+    /// One value drawn from the pilot (with its shift).
+    pub fn draw(&self, rng: &mut Rng) -> f64 {
         let x = self.values[rng.below(self.values.len())];
         let noise = self.bandwidth * rng.normal();
         self.mean + self.shift + (x - self.mean + noise) * self.shrink

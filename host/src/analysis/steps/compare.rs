@@ -43,6 +43,20 @@ pub struct Config {
     pub metrics: Option<Vec<String>>,
 }
 
+impl Default for Config {
+    /// The study's choices: alpha 0.05, the Shapiro–Wilk gate, SciPy's Mann–Whitney
+    /// method, Holm.
+    fn default() -> Self {
+        Config {
+            alpha: 0.05,
+            test: TestChoice::Auto,
+            mann_whitney: MwMethod::Auto,
+            holm: true,
+            metrics: None,
+        }
+    }
+}
+
 impl Config {
     pub fn parse(opts: &Options) -> anyhow::Result<Self> {
         let alpha = opts
@@ -170,7 +184,14 @@ fn normal(x: &[f64], alpha: f64) -> (bool, String) {
 /// Fewer runs than this in either group and a pair is not tested (its reason says so).
 const MIN_RUNS_PER_GROUP: usize = 2;
 
-fn compare_pair(config: &Config, a: &str, b: &str, xa: &[f64], xb: &[f64]) -> Comparison {
+/// One pair, tested as the pipeline tests it (also used by the sequential design).
+pub(crate) fn compare_pair(
+    config: &Config,
+    a: &str,
+    b: &str,
+    xa: &[f64],
+    xb: &[f64],
+) -> Comparison {
     let mut reasons = Reasons::new();
     let use_welch = match config.test {
         TestChoice::Welch => (true, "forced by test = \"welch\"".to_string()),

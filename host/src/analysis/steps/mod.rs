@@ -12,6 +12,7 @@ mod normality;
 mod options;
 mod power;
 mod report;
+mod sequential;
 mod table;
 mod violin;
 
@@ -93,6 +94,11 @@ pub const REGISTRY: &[StepInfo] = &[
         options: findings::OPTIONS,
     },
     StepInfo {
+        name: "sequential",
+        summary: "replay a group-sequential design: when could the campaign have stopped?",
+        options: sequential::OPTIONS,
+    },
+    StepInfo {
         name: "table",
         summary: "tables.md and tables.csv: medians and % change per pair",
         options: table::OPTIONS,
@@ -155,6 +161,7 @@ pub enum Step {
     Compare(compare::Config),
     Power(power::Config),
     Findings(findings::Config),
+    Sequential(sequential::Config),
     Table(table::Config),
     Violin(violin::Config),
     Report(report::Config),
@@ -198,6 +205,7 @@ pub fn parse(specs: &[StepSpec]) -> anyhow::Result<Plan> {
             "compare" => Step::Compare(compare::Config::parse(&opts)?),
             "power" => Step::Power(power::Config::parse(&opts)?),
             "findings" => Step::Findings(findings::Config::parse(&opts)?),
+            "sequential" => Step::Sequential(sequential::Config::parse(&opts)?),
             "table" => Step::Table(table::Config::parse(&opts)?),
             "violin" => Step::Violin(violin::Config::parse(&opts)?),
             "report" => Step::Report(report::Config::parse(&opts)?),
@@ -370,6 +378,10 @@ impl Step {
                 let note = findings::run(c, ctx)?;
                 ctx.findings = true;
                 ctx.record("findings", note);
+            }
+            Step::Sequential(c) => {
+                let note = sequential::run(c, ctx)?;
+                ctx.record("sequential", note);
             }
             Step::Table(c) => {
                 let note = table::run(c, ctx)?;
