@@ -230,6 +230,51 @@ fn carbon_and_cost_come_from_declared_factors_only() {
 }
 
 #[test]
+fn factors_from_outside_the_pipeline_land_in_the_findings_step() {
+    use joulebench::analysis::{apply_factors, validate, ReportFactors};
+    let factors = ReportFactors {
+        grid_intensity: Some(250.0),
+        pue: Some(1.3),
+        price_per_kwh: None,
+        currency: None,
+    };
+    // Default pipeline: its findings step gets them, overriding what it said.
+    let mut steps = with_findings("grid_intensity = 999");
+    apply_factors(&mut steps, &factors);
+    let findings: Vec<&StepSpec> = steps.iter().filter(|s| s.step == "findings").collect();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(
+        findings[0].options["grid_intensity"].as_float(),
+        Some(250.0)
+    );
+    assert_eq!(findings[0].options["pue"].as_float(), Some(1.3));
+    validate(&steps).expect("valid");
+    // A pipeline without one gets one after `compare`.
+    let mut steps = vec![
+        StepSpec::named("clean"),
+        StepSpec::named("compare"),
+        StepSpec::named("table"),
+    ];
+    apply_factors(&mut steps, &factors);
+    let names: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(names, ["clean", "compare", "findings", "table"]);
+    // No factors: nothing changes. Bad factors: the usual usage error.
+    let mut plain = default_pipeline();
+    apply_factors(&mut plain, &ReportFactors::default());
+    assert_eq!(plain, default_pipeline());
+    let mut bad = default_pipeline();
+    apply_factors(
+        &mut bad,
+        &ReportFactors {
+            pue: Some(0.2),
+            grid_intensity: Some(1.0),
+            ..ReportFactors::default()
+        },
+    );
+    assert!(is_usage(&validate(&bad).expect_err("PUE below 1")));
+}
+
+#[test]
 fn bad_options_are_usage_errors_naming_the_option() {
     let tmp = TempDir::new("findings-bad");
     let file = tmp.write(

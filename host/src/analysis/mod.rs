@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-pub use steps::{default_pipeline, validate, StepSpec};
+pub use steps::{apply_factors, default_pipeline, validate, ReportFactors, StepSpec};
 pub use summary::Summary;
 
 /// What `host analyze` (or the end of `host run`) asks for.

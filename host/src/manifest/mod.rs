@@ -499,7 +499,7 @@ mod tests {
     #[test]
     fn the_shipped_manifests_parse() {
         let quick = parse(QUICK).expect("quick.toml");
-        assert_eq!(quick.dataset.train_subset, Some(2000));
+        assert_eq!(quick.dataset.train_subset, Some(500));
         assert_eq!(quick.model.len(), 6);
         let study = parse(STUDY).expect("mnist.toml");
         assert_eq!(study.experiment.iterations, 30);
@@ -548,7 +548,7 @@ mod tests {
         let e = error(&QUICK.replace("source = \"auto\"", "source = \"rapl\""));
         assert!(e.contains("source"), "{e}");
         let e = error(&format!(
-            "{QUICK}\n[[plugin]]\nname = \"spin\"\npath = \"x.so\"\n"
+            "{QUICK}\n[[plugin]]\nname = \"keras\"\npath = \"x.so\"\n"
         ));
         assert!(e.contains("appears twice"), "{e}");
         // A CPU list is checked at load, and a huge range is refused without expanding it.

@@ -17,6 +17,8 @@ pub struct SentenceContext<'a> {
     pub method: &'a str,
     /// Whether p-values were Holm-adjusted.
     pub holm: bool,
+    /// The significance level of the comparisons.
+    pub alpha: f64,
     /// The metric's label, e.g. "Energy".
     pub label: &'a str,
     pub power: Option<&'a PowerEntry>,
@@ -32,7 +34,7 @@ fn comparative(f: &Finding, label: &str, pct: &str) -> String {
         "J" => format!("used {pct} less {what} than"),
         "s" => format!("took {pct} less {what} than"),
         "W" => format!("drew {pct} less {what} than"),
-        _ => format!("had a {pct} lower {what} than"),
+        _ => format!("had {} {pct} lower {what} than", words::article(pct)),
     }
 }
 
@@ -84,31 +86,46 @@ fn test_clause(f: &Finding, cx: &SentenceContext) -> String {
     s
 }
 
-/// "; per run 0.5455 vs 0.8877 gCO2e and EUR 0.0003 vs 0.0005, from the declared …".
+/// "; per 1,000 runs 545.5 vs 887.7 gCO2e and EUR 0.341 vs EUR 0.555, derived from …":
+/// per run, or per 1,000 (or million) runs when per-run amounts would be specks.
 fn carbon_clause(f: &Finding, cx: &SentenceContext) -> String {
     let (Some([l, h]), Some(factors)) = (&f.derived, cx.factors) else {
         return String::new();
     };
+    let grams = l.g_co2e.zip(h.g_co2e);
+    let costs = l.cost.zip(h.cost);
+    if grams.is_none() && costs.is_none() {
+        return String::new();
+    }
+    let big = |pair: Option<(f64, f64)>, floor: f64| pair.is_none_or(|(a, b)| a.max(b) >= floor);
+    let (scale, per) = [
+        (1.0, "per run"),
+        (1e3, "per 1,000 runs"),
+        (1e6, "per million runs"),
+    ]
+    .into_iter()
+    .find(|(k, _)| {
+        big(grams.map(|(a, b)| (a * k, b * k)), 1.0)
+            && big(costs.map(|(a, b)| (a * k, b * k)), 0.01)
+    })
+    .unwrap_or((1e6, "per million runs"));
     let mut parts = Vec::new();
-    if let (Some(gl), Some(gh)) = (l.g_co2e, h.g_co2e) {
+    if let Some((gl, gh)) = grams {
         parts.push(format!(
             "{} vs {} gCO2e",
-            words::amount(gl),
-            words::amount(gh)
+            words::amount(gl * scale),
+            words::amount(gh * scale)
         ));
     }
-    if let (Some(cl), Some(ch)) = (l.cost, h.cost) {
+    if let Some((cl, ch)) = costs {
         parts.push(format!(
             "{cur} {} vs {cur} {}",
-            words::amount(cl),
-            words::amount(ch),
+            words::amount(cl * scale),
+            words::amount(ch * scale),
             cur = factors.currency
         ));
     }
-    if parts.is_empty() {
-        return String::new();
-    }
-    format!("; per run {}, {}", parts.join(" and "), declared(factors))
+    format!("; {per} {}, {}", parts.join(" and "), declared(factors))
 }
 
 /// "derived from the declared 400 gCO2e/kWh, PUE 1.2, EUR 0.25/kWh": the factors as the
@@ -168,8 +185,13 @@ pub fn sentence(f: &Finding, cx: &SentenceContext, power: Option<&PowerReport>) 
         Verdict::NoDetectableDifference => {
             let target = power.map_or(0.8, |p| p.target);
             let runs = runs_clause(cx.power.map(|p| &p.observed), target);
+            // Below alpha alone but not after the family's correction: say which.
+            let after = match (cx.holm, f.p_value) {
+                (true, Some(p)) if p < cx.alpha => " after Holm's correction",
+                _ => "",
+            };
             format!(
-                "{lower} and {higher}: no detectable difference in {what} {open}{medians}{clauses}{runs})"
+                "{lower} and {higher}: no detectable difference in {what}{after} {open}{medians}{clauses}{runs})"
             )
         }
         Verdict::NotTested => {
@@ -179,14 +201,27 @@ pub fn sentence(f: &Finding, cx: &SentenceContext, power: Option<&PowerReport>) 
     }
 }
 
-/// The findings and runs-needed lines that open the terminal summary.
+/// The findings and runs-needed lines that open the terminal summary: every finding of the
+/// first metric (energy when there is one) and every detected difference; the rest are
+/// counted and left to tables.md and report.html.
 pub fn print_terminal(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
-    if s.findings.is_empty() {
+    let Some(first) = s.findings.first() else {
         return Ok(());
-    }
+    };
     writeln!(w, "findings (most important first):")?;
+    let mut left = 0;
     for f in &s.findings {
-        writeln!(w, "{:>3}. {}", f.rank, f.sentence)?;
+        if f.metric == first.metric || f.verdict == Verdict::Lower {
+            writeln!(w, "{:>3}. {}", f.rank, f.sentence)?;
+        } else {
+            left += 1;
+        }
+    }
+    if left > 0 {
+        writeln!(
+            w,
+            "     … and {left} more on other metrics with no detectable difference or too few runs (tables.md, report.html)"
+        )?;
     }
     if let Some(power) = &s.power {
         for line in runs_needed_lines(power) {

@@ -57,7 +57,7 @@ pub fn percent(x: f64) -> String {
     if !a.is_finite() {
         return "n/a".into();
     }
-    let text = if a >= 100.0 {
+    let text = if a >= 100.0 || (a >= 1.0 && a.fract() == 0.0) {
         format!("{a:.0}")
     } else if a >= 1.0 {
         format!("{a:.1}")
@@ -67,6 +67,22 @@ pub fn percent(x: f64) -> String {
         format!("{a:.1e}")
     };
     format!("{text} %")
+}
+
+/// "a" or "an" before a number as it is read aloud: an 8, an 11, an 18, an 80.5, a 1.
+pub fn article(number: &str) -> &'static str {
+    let digits: String = number
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .filter(|c| c.is_ascii_digit())
+        .collect();
+    let eleven_or_eighteen =
+        (digits.starts_with("11") || digits.starts_with("18")) && digits.len() % 3 == 2;
+    if digits.starts_with('8') || eleven_or_eighteen {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// A ratio and its interval with enough decimals to tell the ends apart (3 to 6):
@@ -130,6 +146,19 @@ mod tests {
         assert_eq!(percent(38.54), "38.5 %");
         assert_eq!(percent(-0.3612), "0.36 %");
         assert_eq!(percent(162.77), "163 %");
+        assert_eq!(percent(5.0), "5 %");
+        for (n, a) in [
+            ("8 %", "an"),
+            ("80.5 %", "an"),
+            ("11 %", "an"),
+            ("18.2 %", "an"),
+            ("1 %", "a"),
+            ("110 %", "a"),
+            ("61.9 %", "a"),
+            ("11,000", "an"),
+        ] {
+            assert_eq!(article(n), a, "{n}");
+        }
         assert_eq!(interval(0.6112, 0.6158), "[0.611, 0.616]");
         assert_eq!(interval(0.99612, 0.99648), "[0.9961, 0.9965]");
         assert_eq!(p(2.09e-13), "2.1e-13");

@@ -257,6 +257,9 @@ fn findings(config: &Config, ctx: &Context) -> Vec<Finding> {
         let Some(index) = ctx.table.metrics.iter().position(|m| m.key == c.metric) else {
             continue;
         };
+        if c.n_a == 0 || c.n_b == 0 {
+            continue; // a metric this data does not have (e.g. no idle baseline): no finding
+        }
         let mut f = finding(c);
         if energy_units.contains(&c.unit.as_str()) {
             f.energy = Some(ctx.summary.energy_source.clone());
@@ -304,6 +307,7 @@ fn findings(config: &Config, ctx: &Context) -> Vec<Finding> {
                 level: config.spec.level,
                 method: config.spec.method.words(),
                 holm,
+                alpha: ctx.summary.comparisons.first().map_or(0.05, |c| c.alpha),
                 label: &label,
                 power: entry,
                 factors: config.factors.as_ref(),

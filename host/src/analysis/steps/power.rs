@@ -14,6 +14,7 @@
 use super::options::Options;
 use super::Context;
 use crate::analysis::answers::{Needed, PowerEntry, PowerReport, Recommendation};
+use crate::analysis::report::words;
 use crate::analysis::stats::{self, Pilot, SampleSize, Simulation};
 use crate::analysis::summary::Comparison;
 
@@ -115,6 +116,9 @@ pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
         let Some(m) = ctx.table.metrics.iter().position(|x| x.key == c.metric) else {
             continue;
         };
+        if c.n_a == 0 || c.n_b == 0 {
+            continue; // a metric this data does not have: nothing to plan
+        }
         let (xa, xb) = (ctx.table.sample(&c.a, m), ctx.table.sample(&c.b, m));
         entries.push(entry(config, c, &xa, &xb, alpha_of(c)));
     }
@@ -250,10 +254,13 @@ fn recommend(config: &Config, entries: &[PowerEntry]) -> Vec<Recommendation> {
             let more_than = needs.iter().filter_map(|n| n.more_than).max();
             let runs = needs.iter().filter_map(|n| n.runs).max();
             let what = match config.min_effect {
-                Some(e) => format!(
-                    "to detect a {} difference in every pair",
-                    crate::analysis::report::words::percent(100.0 * e)
-                ),
+                Some(e) => {
+                    let pct = words::percent(100.0 * e);
+                    format!(
+                        "to detect {} {pct} difference in every pair",
+                        words::article(&pct)
+                    )
+                }
                 None => "to confirm every pair's observed difference".into(),
             };
             Recommendation {

@@ -7,6 +7,7 @@
 use super::options::Options;
 use super::Context;
 use crate::analysis::answers::SequentialReport;
+use crate::analysis::metrics::{self, WrapPolicy};
 use crate::analysis::sequential::{replay, Design, Replay};
 use crate::analysis::stats::Spending;
 
@@ -71,8 +72,13 @@ pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
         groups,
     )
     .map_err(|e| crate::error::usage(format!("[[analysis]] `sequential`: {e}")))?;
-    let runs: Vec<(String, f64)> = ctx
-        .table
+    // Before `clean`: a campaign stopping on the fly decides on what it has measured.
+    let (raw, _faults) = metrics::derive(&ctx.ingested, WrapPolicy::default());
+    let key = &ctx.table.metrics[m].key;
+    let Some(m) = raw.metrics.iter().position(|x| &x.key == key) else {
+        return Ok(format!("skipped: no `{key}` in the data"));
+    };
+    let runs: Vec<(String, f64)> = raw
         .rows
         .iter()
         .filter_map(|r| Some((r.group.clone(), r.values.get(m).copied().flatten()?)))
