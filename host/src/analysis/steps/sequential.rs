@@ -64,6 +64,9 @@ pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
         super::select_metrics(&ctx.table, "sequential", &Some(vec![config.metric.clone()]))?;
     let m = metrics[0];
     let groups = ctx.table.groups.len();
+    if groups < 2 {
+        return Ok(format!("skipped: {groups} group(s), nothing to compare"));
+    }
     let design = Design::new(
         &config.metric,
         &config.looks,
