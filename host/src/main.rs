@@ -1,13 +1,20 @@
-//! `host`: the joulebench command line. Parses arguments, calls the library, maps errors to
-//! exit codes (0 ok, 1 run-time failure, 2 usage or manifest error).
+//! `host`: the joulebench command line. Parses arguments (clap checks them: a bad flag is a
+//! usage error, exit 2), runs one `cmd_*` function per subcommand, and maps errors to exit
+//! codes (0 ok, 1 run-time failure, 2 usage or manifest error). Output cut short by a closed
+//! pipe (`host plugins | head -1`) ends the command quietly.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use joulebench::{analysis, energy, error, manifest::Manifest, plugin, protocol::campaign};
+use joulebench::manifest::{self, Manifest};
+use joulebench::protocol::campaign::{self, CampaignResult};
+use joulebench::store::CampaignDir;
+use joulebench::{analysis, energy, error, plugin};
 
 #[derive(Parser)]
 #[command(
@@ -35,15 +42,15 @@ enum Command {
         /// The campaign manifest (TOML), e.g. manifests/quick.toml
         manifest: PathBuf,
         /// Results folder (default: results/<campaign>-<UTC time>)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "resume")]
         out: Option<PathBuf>,
         /// Continue an interrupted campaign in DIR (its runs.csv and saved plan): no run
         /// measured twice, none missing. The manifest must match the one it started with
         /// (analysis steps and iterations may change).
         #[arg(long, value_name = "DIR")]
         resume: Option<PathBuf>,
-        /// Override the manifest's number of iterations
-        #[arg(long, value_name = "N")]
+        /// Override the manifest's number of iterations (at least 1)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         iterations: Option<u32>,
         /// Check the manifest, plugins and data, print the plan; measure nothing
         #[arg(long)]
@@ -54,12 +61,19 @@ enum Command {
         /// Campaign folders, runs.csv files, or folders of EnergiBridge CSVs (one subfolder per group)
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        /// Take the [[analysis]] steps from this manifest instead of the default pipeline
-        #[arg(long, value_name = "MANIFEST")]
+        /// Take the [[analysis]] steps from this file instead of the default pipeline: a file
+        /// of [[analysis]] tables only, or a whole campaign manifest
+        #[arg(long, value_name = "FILE")]
         pipeline: Option<PathBuf>,
         /// Where to write summary.json, tables.md, report.html and the plots
         #[arg(long, default_value = "analysis")]
         out: PathBuf,
+        /// EnergiBridge column whose energy makes the total (repeat to sum several): a counter
+        /// such as `PACKAGE_ENERGY (J)` is differenced, a power column such as
+        /// `GPU0_POWER (mWatts)` integrated over time. Default: the top-level domains found
+        /// in each file (CPU package, DRAM, every GPU; never cores)
+        #[arg(long = "energy-column", value_name = "NAME")]
+        energy_column: Vec<String>,
     },
     /// List plugins in files or folders: name, framework, version, ABI verdict
     Plugins {
@@ -71,18 +85,20 @@ enum Command {
         /// The plugin library, e.g. target/release/libplugin_spin.so
         file: PathBuf,
         /// A plugin option as KEY=VALUE (repeatable), e.g. --option trainer=path/to/trainer.py
-        #[arg(long = "option", value_name = "KEY=VALUE")]
-        options: Vec<String>,
+        #[arg(long = "option", value_name = "KEY=VALUE", value_parser = key_value)]
+        options: Vec<(String, String)>,
     },
     /// List energy sources and domains, and why others are unavailable
     Meters {
+        /// Read RAPL from this powercap tree instead of /sys/class/powercap (e.g. a fake one)
         #[arg(long, value_name = "DIR")]
         powercap_root: Option<PathBuf>,
+        /// Read RAPL MSRs from this folder instead of /dev/cpu (holding <cpu>/msr files)
         #[arg(long, value_name = "DIR")]
         msr_root: Option<PathBuf>,
         /// Sample for this long and print energy and mean power per domain, e.g. 5s
-        #[arg(long, value_name = "DURATION")]
-        watch: Option<String>,
+        #[arg(long, value_name = "DURATION", value_parser = manifest::parse_duration)]
+        watch: Option<Duration>,
         /// Machine-readable output
         #[arg(long)]
         json: bool,
@@ -103,10 +119,71 @@ enum Command {
     },
 }
 
+/// `KEY=VALUE` → (key, value); the value may itself hold '='.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: expected KEY=VALUE"))?;
+    Ok((key.to_string(), value.to_string()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match dispatch(cli.command) {
+    // A campaign's exit status says how its runs went, whatever became of its output.
+    let quiet_on_broken_pipe = !matches!(cli.command, Command::Run { .. } | Command::Worker { .. });
+    let result = match cli.command {
+        Command::Run {
+            manifest,
+            out,
+            resume,
+            iterations,
+            dry_run,
+        } => cmd_run(
+            manifest,
+            campaign::CampaignOptions {
+                out,
+                iterations,
+                dry_run,
+                resume,
+            },
+        ),
+        Command::Analyze {
+            inputs,
+            pipeline,
+            out,
+            energy_column,
+        } => cmd_analyze(inputs, pipeline, &energy_column, out),
+        Command::Plugins { paths } => cmd_plugins(paths),
+        Command::CheckPlugin { file, options } => cmd_check_plugin(file, &options),
+        Command::Meters {
+            powercap_root,
+            msr_root,
+            watch,
+            json,
+        } => cmd_meters(energy::MetersArgs {
+            powercap_root,
+            msr_root,
+            watch,
+            json,
+        }),
+        Command::Worker {
+            manifest,
+            manifest_sha256,
+            plugin,
+            iteration,
+            samples,
+        } => cmd_worker(plugin::worker::WorkerJob {
+            manifest,
+            manifest_sha256,
+            plugin,
+            iteration,
+            samples_csv: samples,
+        }),
+    };
+    match result {
         Ok(code) => code,
+        // Whoever read our output stopped reading (`| head`): nothing is wrong, nothing to say.
+        Err(err) if quiet_on_broken_pipe && is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(if error::is_usage(&err) { 2 } else { 1 })
@@ -114,187 +191,149 @@ fn main() -> ExitCode {
     }
 }
 
-fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
-    match command {
-        Command::Run {
-            manifest,
-            out,
-            resume,
-            iterations,
-            dry_run,
-        } => {
-            if resume.is_some() && out.is_some() {
-                return Err(error::usage(
-                    "--resume continues the campaign in its own folder; drop --out",
-                ));
-            }
-            if iterations == Some(0) {
-                return Err(error::usage("--iterations must be at least 1"));
-            }
-            let manifest = Manifest::load(&manifest)?;
-            let stop = install_stop_flag()?;
-            let opts = campaign::CampaignOptions {
-                out,
-                iterations,
-                dry_run,
-                resume,
-            };
-            let result = campaign::run(&manifest, &opts, &stop)?;
-            if dry_run {
-                return Ok(ExitCode::SUCCESS);
-            }
-            let ok = result.records.iter().filter(|r| r.status == "ok").count();
-            println!(
-                "\n{} of {} run(s) ok; results in {}",
-                ok,
-                result.records.len(),
-                result.dir.display()
-            );
-            if result.interrupted {
-                // 130: the conventional status of a program stopped by Ctrl-C.
-                return Ok(ExitCode::from(130));
-            }
-            if ok > 0 {
-                let steps = if manifest.analysis.is_empty() {
-                    analysis::default_pipeline()
-                } else {
-                    manifest.analysis.clone()
-                };
-                let req = analysis::AnalyzeRequest {
-                    inputs: vec![result.dir.clone()],
-                    steps,
-                    out: result.dir.join("analysis"),
-                };
-                match analysis::analyze(&req) {
-                    Ok(summary) => {
-                        analysis::print_summary(&summary, &mut std::io::stdout())?;
-                        println!("analysis: {}", req.out.display());
-                    }
-                    Err(e) => eprintln!(
-                        "analysis failed (runs.csv is intact; rerun `host analyze {}`): {e:#}",
-                        result.dir.display()
-                    ),
-                }
-            }
-            Ok(if ok == result.records.len() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Command::Analyze {
-            inputs,
-            pipeline,
-            out,
-        } => {
-            let steps = match pipeline {
-                Some(p) => {
-                    let m = Manifest::load(&p)?;
-                    if m.analysis.is_empty() {
-                        return Err(error::usage(format!(
-                            "{} has no [[analysis]] steps",
-                            p.display()
-                        )));
-                    }
-                    m.analysis
-                }
-                None => analysis::default_pipeline(),
-            };
-            let req = analysis::AnalyzeRequest { inputs, steps, out };
-            let summary = analysis::analyze(&req)?;
-            analysis::print_summary(&summary, &mut std::io::stdout())?;
-            println!("wrote {}", req.out.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Plugins { paths } => plugins(paths),
-        Command::CheckPlugin { file, options } => {
-            let mut kv = Vec::new();
-            for o in options {
-                let (k, v) = o
-                    .split_once('=')
-                    .ok_or_else(|| error::usage(format!("--option `{o}`: expected KEY=VALUE")))?;
-                kv.push((k.to_string(), v.to_string()));
-            }
-            println!("checking {}", file.display());
-            let checks = plugin::check::check_plugin(&file, &kv);
-            for c in &checks {
-                let mark = if c.passed { "ok  " } else { "FAIL" };
-                if c.detail.is_empty() {
-                    println!("  {mark} {}", c.name);
-                } else {
-                    println!("  {mark} {}: {}", c.name, c.detail);
-                }
-            }
-            let failed = checks.iter().filter(|c| !c.passed).count();
-            if failed == 0 {
-                println!("PASS: {} checks", checks.len());
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!("FAIL: {failed} of {} checks failed", checks.len());
-                Ok(ExitCode::from(1))
-            }
-        }
-        Command::Meters {
-            powercap_root,
-            msr_root,
-            watch,
-            json,
-        } => {
-            let watch = match watch {
-                Some(w) => Some(
-                    joulebench::manifest::parse_duration(&w)
-                        .map_err(|e| error::usage(format!("--watch: {e}")))?,
-                ),
-                None => None,
-            };
-            let args = energy::MetersArgs {
-                powercap_root,
-                msr_root,
-                watch,
-                json,
-            };
-            energy::meters_command(&args, &mut std::io::stdout())?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Worker {
-            manifest,
-            manifest_sha256,
-            plugin,
-            iteration,
-            samples,
-        } => {
-            let job = plugin::worker::WorkerJob {
-                manifest,
-                manifest_sha256,
-                plugin,
-                iteration,
-                samples_csv: samples,
-            };
-            let code = plugin::worker::run(&job);
-            Ok(ExitCode::from(code as u8))
-        }
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `host run`: the campaign, then its analysis. Exit 0 when every run is ok, 1 when some
+/// failed, 130 when interrupted.
+fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result<ExitCode> {
+    let manifest = Manifest::load(&manifest)?;
+    let stop = install_stop_flag()?;
+    let result = campaign::run(&manifest, &opts, &stop)?;
+    if opts.dry_run {
+        return Ok(ExitCode::SUCCESS);
     }
+    let ok = result.records.iter().filter(|r| r.is_ok()).count();
+    println!(
+        "\n{} of {} run(s) ok; results in {}",
+        ok,
+        result.records.len(),
+        result.dir.display()
+    );
+    if result.interrupted {
+        // 130: the conventional status of a program stopped by Ctrl-C.
+        return Ok(ExitCode::from(130));
+    }
+    if ok > 0 {
+        analyse_campaign(&manifest, &result)?;
+    }
+    Ok(if ok == result.records.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The analysis at the end of `host run`. Its failure leaves the runs intact, so it is
+/// reported, not fatal.
+fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> anyhow::Result<()> {
+    let steps = if manifest.analysis.is_empty() {
+        analysis::default_pipeline()
+    } else {
+        manifest.analysis.clone()
+    };
+    let req = analysis::AnalyzeRequest {
+        inputs: vec![result.dir.clone()],
+        steps,
+        out: CampaignDir::open(&result.dir).analysis(),
+    };
+    match analysis::analyze(&req) {
+        Ok(summary) => {
+            analysis::print_summary(&summary, &mut std::io::stdout())?;
+            println!("analysis: {}", req.out.display());
+        }
+        Err(e) => eprintln!(
+            "analysis failed (runs.csv is intact; rerun `host analyze {}`): {e:#}",
+            result.dir.display()
+        ),
+    }
+    Ok(())
+}
+
+/// `host analyze`: the pipeline over the inputs, a summary on the terminal.
+fn cmd_analyze(
+    inputs: Vec<PathBuf>,
+    pipeline: Option<PathBuf>,
+    energy_columns: &[String],
+    out: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let steps = match pipeline {
+        Some(p) => manifest::load_pipeline(&p)?,
+        None => analysis::default_pipeline(),
+    };
+    let steps = analysis::with_energy_columns(steps, energy_columns);
+    let req = analysis::AnalyzeRequest { inputs, steps, out };
+    let summary = analysis::analyze(&req)?;
+    let mut stdout = std::io::stdout().lock();
+    analysis::print_summary(&summary, &mut stdout)?;
+    writeln!(stdout, "wrote {}", req.out.display())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `host plugins`: every plugin-looking library in the given files and folders.
-fn plugins(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+fn cmd_plugins(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     let paths = if paths.is_empty() {
         vec![PathBuf::from("target/release")]
     } else {
         paths
     };
+    let files = plugin_files(&paths)?;
+    let mut out = std::io::stdout().lock();
+    if files.is_empty() {
+        let searched: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        writeln!(
+            out,
+            "no plugins (libplugin_*.so) found in {}",
+            searched.join(", ")
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    let mut bad = 0;
+    for f in &files {
+        match plugin::load::load(f) {
+            Ok(l) => writeln!(
+                out,
+                "{:<12} {:<28} {:<12} ok   {}",
+                l.info.name,
+                l.info.framework,
+                l.info.framework_version,
+                f.display()
+            )?,
+            Err(e) => {
+                bad += 1;
+                let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+                writeln!(out, "{:<12} refused: {e}", name.unwrap_or_default())?;
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The files among `paths`, and the `libplugin_*.so` files in the folders among them (sorted
+/// per folder). A path that does not exist is a usage error.
+fn plugin_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let is_plugin = |f: &PathBuf| {
+        f.is_file()
+            && f.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libplugin_") && n.ends_with(".so"))
+    };
     let mut files = Vec::new();
-    for p in &paths {
+    for p in paths {
         if p.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| error::usage(format!("cannot list {}: {e}", p.display())))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.is_file()
-                        && f.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with("libplugin_") && n.ends_with(".so"))
-                })
+                .filter(is_plugin)
                 .collect();
             found.sort();
             files.extend(found);
@@ -307,43 +346,42 @@ fn plugins(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
             )));
         }
     }
-    if files.is_empty() {
-        println!(
-            "no plugins (libplugin_*.so) found in {}",
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        return Ok(ExitCode::from(1));
-    }
-    let mut bad = 0;
-    for f in &files {
-        match plugin::load::load(f) {
-            Ok(l) => println!(
-                "{:<12} {:<28} {:<12} ok   {}",
-                l.info.name,
-                l.info.framework,
-                l.info.framework_version,
-                f.display()
-            ),
-            Err(e) => {
-                bad += 1;
-                println!(
-                    "{:<12} refused: {e}",
-                    f.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                );
-            }
+    Ok(files)
+}
+
+/// `host check-plugin`: every conformance check, one line each; exit 1 if any fails.
+fn cmd_check_plugin(file: PathBuf, options: &[(String, String)]) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "checking {}", file.display())?;
+    let checks = plugin::check::check_plugin(&file, options);
+    for c in &checks {
+        let mark = if c.passed { "ok  " } else { "FAIL" };
+        if c.detail.is_empty() {
+            writeln!(out, "  {mark} {}", c.name)?;
+        } else {
+            writeln!(out, "  {mark} {}: {}", c.name, c.detail)?;
         }
     }
-    Ok(if bad == 0 {
-        ExitCode::SUCCESS
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    if failed == 0 {
+        writeln!(out, "PASS: {} checks", checks.len())?;
+        Ok(ExitCode::SUCCESS)
     } else {
-        ExitCode::from(1)
-    })
+        writeln!(out, "FAIL: {failed} of {} checks failed", checks.len())?;
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `host meters`: what this machine can measure.
+fn cmd_meters(args: energy::MetersArgs) -> anyhow::Result<ExitCode> {
+    energy::meters_command(&args, &mut std::io::stdout().lock())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `host worker`: one run, reported as events on stdout; its exit code is the run's.
+fn cmd_worker(job: plugin::worker::WorkerJob) -> anyhow::Result<ExitCode> {
+    let code = plugin::worker::run(&job);
+    Ok(ExitCode::from(code as u8))
 }
 
 /// SIGINT/SIGTERM set a flag: the running worker is stopped, finished runs are kept. A

@@ -35,9 +35,23 @@
 //! - Build with the same `plugin-api` version as the host. The host checks the ABI layout of
 //!   every type here and the interface version, and refuses a mismatch with a short reason.
 //!
+//! ## What every plugin would otherwise write again
+//!
+//! - [`shapes`]: the layer-shape walk ([`Session::model_shapes`]): each layer's input and
+//!   output shape, its weight and bias shapes and names, `same` padding's placement; the
+//!   errors number layers from 1.
+//! - [`epochs`]: the epoch loop ([`epochs::Epochs`]): the plugin writes one training step.
+//! - [`options`]: option keys checked once ([`options::OptionKeys`]), old spellings kept
+//!   with a note.
+//! - [`rng`]: the seeded generator the host draws its plans from ([`rng::SplitMix64`]).
+//! - [`Session::check_data`]: sizes and labels checked once, so batches can index freely.
+//! - `testing` (cargo feature `testing`): sessions over synthetic or real MNIST, a recording
+//!   progress sink, and the host's steps with their checks, for unit tests.
+//!
 //! ## A complete plugin
 //!
-//! `Cargo.toml`:
+//! `Cargo.toml` (`plugin-api` is the only dependency: [`export_plugin!`] reaches abi_stable
+//! through it):
 //!
 //! ```toml
 //! [package]
@@ -49,65 +63,97 @@
 //!
 //! [dependencies]
 //! plugin-api = { path = "../../plugin-api" }
-//! # export_plugin! expands to abi_stable's `#[export_root_module]`, which names the crate
-//! # directly: depend on the same version as plugin-api does.
-//! abi_stable = "0.11.3"
+//!
+//! [dev-dependencies]
+//! plugin-api = { path = "../../plugin-api", features = ["testing"] }
 //! ```
 //!
 //! `src/lib.rs` — a "trainer" that predicts the most frequent label (it learns nothing useful,
-//! but it honours the protocol: order, batches, progress, reports):
+//! but it honours the protocol: order, batches, progress, options, reports):
 //!
 //! ```
+//! use plugin_api::epochs::{Batch, BatchStep, Epochs};
+//! use plugin_api::options::OptionKeys;
 //! use plugin_api::{
 //!     export_plugin, into_trainer, EvalReport, Note, PluginError, PluginInfo, Progress,
-//!     RunInfo, Session, Train, TrainReport, TrainerBox, INTERFACE_VERSION,
+//!     RunInfo, Session, Train, TrainReport, TrainerBox,
 //! };
 //!
 //! fn info() -> PluginInfo {
 //!     PluginInfo::new("mean", "majority-vote", "0.1.0", &["cpu"])
 //! }
 //!
+//! /// `tie = "first" | "last"`: which class wins a tie.
+//! const OPTIONS: OptionKeys<'static> = OptionKeys::new("mean", &["tie"]);
+//!
 //! struct Majority<'a> {
 //!     session: Session<'a>,
-//!     epoch: u32,
-//!     counts: Vec<u64>,
+//!     epochs: Epochs<'a>,
+//!     counts: Counts<'a>,
+//!     last_wins: bool,
+//! }
+//!
+//! /// The training step: count the labels of each batch.
+//! struct Counts<'a> {
+//!     labels: &'a [u8],
+//!     seen: Vec<u64>,
 //! }
 //!
 //! fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError> {
-//!     let counts = vec![0; session.data.classes as usize];
-//!     Ok(into_trainer(Majority { session: *session, epoch: 0, counts }))
+//!     let options = OPTIONS.check(session)?;
+//!     session.check_data()?;
+//!     let counts = Counts {
+//!         labels: session.data.train.labels.as_slice(),
+//!         seen: vec![0; session.data.classes as usize],
+//!     };
+//!     Ok(into_trainer(Majority {
+//!         session: *session,
+//!         epochs: Epochs::new(session)?,
+//!         counts,
+//!         last_wins: options.get("tie") == Some("last"),
+//!     }))
+//! }
+//!
+//! impl BatchStep for Counts<'_> {
+//!     type Epoch = f64; // the epoch's loss, summed over its samples
+//!
+//!     fn begin_epoch(&mut self, _order: &[u32]) -> Result<f64, PluginError> {
+//!         Ok(0.0)
+//!     }
+//!
+//!     fn train_batch(&mut self, loss: &mut f64, batch: Batch<'_>) -> Result<(), PluginError> {
+//!         for &i in batch.indices {
+//!             self.seen[self.labels[i as usize] as usize] += 1;
+//!         }
+//!         *loss += (self.seen.len() as f64).ln() * batch.indices.len() as f64;
+//!         Ok(())
+//!     }
+//!
+//!     fn end_epoch(&mut self, loss: f64) -> Result<f64, PluginError> {
+//!         Ok(loss)
+//!     }
 //! }
 //!
 //! impl Train for Majority<'_> {
 //!     fn run_info(&self) -> RunInfo {
 //!         RunInfo { framework: "majority-vote".into(), framework_version: "0.1.0".into(),
-//!                   threads: 1, notes: Default::default() }
+//!                   threads: 1, notes: vec![Note::new("last_wins", self.last_wins)].into() }
 //!     }
 //!
 //!     fn train_epochs(&mut self, epochs: u32, progress: &Progress<'_>) -> Result<TrainReport, PluginError> {
-//!         let labels = self.session.data.train.labels.as_slice();
-//!         let batch = self.session.batch_size as usize;
-//!         let mut report = TrainReport::default();
-//!         for _ in 0..epochs {
-//!             let order = self.session.epoch_order(self.epoch)
-//!                 .ok_or_else(|| PluginError::failed("asked to train past the last epoch"))?;
-//!             let batches = order.len().div_ceil(batch) as u64;
-//!             for (b, chunk) in order.chunks(batch).enumerate() {
-//!                 for &i in chunk {
-//!                     self.counts[labels[i as usize] as usize] += 1;
-//!                 }
-//!                 progress.batch_done(self.epoch, b as u64 + 1, batches);
-//!             }
-//!             report.samples += order.len() as u64;
-//!             report.epoch_losses.push(1.0);
-//!             self.epoch += 1;
-//!         }
-//!         report.notes.push(Note::new("rule", "predict the most frequent training label"));
-//!         Ok(report)
+//!         self.epochs.train(epochs, progress, &mut self.counts)
 //!     }
 //!
 //!     fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
-//!         let best = (0..self.counts.len()).max_by_key(|&c| self.counts[c]).unwrap_or(0);
+//!         let seen = &self.counts.seen;
+//!         let classes = 0..seen.len();
+//!         // max_by_key keeps the last of equals: reversed, that is the first class.
+//!         let best = if self.last_wins {
+//!             classes.max_by_key(|&c| seen[c])
+//!         } else {
+//!             classes.rev().max_by_key(|&c| seen[c])
+//!         };
+//!         let best = best.unwrap_or(0);
 //!         let labels = self.session.data.test.labels.as_slice();
 //!         let hits = labels.iter().filter(|&&l| l as usize == best).count();
 //!         Ok(EvalReport {
@@ -120,7 +166,15 @@
 //! }
 //!
 //! export_plugin! { info: info, new_trainer: new_trainer }
-//! # fn main() {}
+//!
+//! // A `#[test]` in tests/protocol.rs (here called from `main`), with the `testing` feature:
+//! fn follows_the_protocol() {
+//!     let builder = plugin_api::testing::SessionBuilder::synthetic(100, 30).epochs(2);
+//!     let mut trainer = new_trainer(&builder.session()).expect("a trainer");
+//!     let run = builder.run(&mut trainer);
+//!     assert!(run.eval.accuracy <= 0.2, "a majority vote is no better than chance");
+//! }
+//! # fn main() { follows_the_protocol() }
 //! ```
 //!
 //! Build it with `cargo build --release`, then check it with
@@ -132,14 +186,27 @@
 //! path = "../target/release/libplugin_mean.so"
 //! ```
 
+// Every example above and in the modules compiles without a warning, as a user would copy it.
+#![doc(test(attr(deny(warnings))))]
+
+pub mod epochs;
 pub mod guard;
 mod module;
+pub mod options;
 mod report;
+pub mod rng;
 mod session;
+pub mod shapes;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod trainer;
 
-/// Re-exported so that [`export_plugin!`] works without a direct dependency on it.
+/// abi_stable, as this crate uses it: [`export_plugin!`] reaches it through this path, so a
+/// plugin needs no dependency of its own on it.
 pub use abi_stable;
+
+#[doc(hidden)]
+pub use module::same_str;
 
 pub use module::{PluginMod, PluginModRef};
 pub use report::{ErrorKind, EvalReport, Note, PluginError, PluginInfo, RunInfo, TrainReport};

@@ -41,10 +41,17 @@ impl RootModule for PluginModRef {
 /// ```text
 /// plugin_api::export_plugin! { info: my_info, new_trainer: my_new_trainer }
 /// ```
+///
+/// The expansion names abi_stable only through `$crate::abi_stable`, so a plugin needs no
+/// dependency of its own on abi_stable. That is why it does not use abi_stable's
+/// `#[export_root_module]` attribute, whose expansion names `::abi_stable` and so requires
+/// one: it writes out what that attribute writes (abi_stable 0.11), the exported `static`
+/// holding the library header, under the name the loader looks up. A const assertion
+/// checks that name against abi_stable's own constant at every build.
 #[macro_export]
 macro_rules! export_plugin {
     (info: $info:path, new_trainer: $new_trainer:path $(,)?) => {
-        #[$crate::abi_stable::export_root_module]
+        #[doc(hidden)]
         pub fn __joulebench_root_module() -> $crate::PluginModRef {
             extern "C" fn __info() -> $crate::PluginInfo {
                 $crate::guard::catch_panic_or($info, $crate::PluginInfo::panicked())
@@ -62,5 +69,47 @@ macro_rules! export_plugin {
             }
             .leak_into_prefix()
         }
+
+        // What `#[abi_stable::export_root_module]` expands to, with `$crate` paths.
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::abi_stable::library::LibHeader = {
+            extern "C" fn erased() -> $crate::abi_stable::library::RootModuleResult {
+                $crate::abi_stable::library::__call_root_module_loader(__joulebench_root_module)
+            }
+            const _: () = assert!(
+                $crate::same_str(
+                    $crate::abi_stable::library::ROOT_MODULE_LOADER_NAME,
+                    "_1as_0lib_1header_0root_bmodule_bloader",
+                ),
+                "abi_stable names the exported header differently: update export_plugin!",
+            );
+            // SAFETY: `erased` returns the root module of type `PluginModRef` (what
+            // `__call_root_module_loader` erases), as `from_constructor` requires.
+            unsafe {
+                $crate::abi_stable::library::LibHeader::from_constructor::<$crate::PluginModRef>(
+                    erased,
+                    $crate::abi_stable::library::CheckTypeLayout::Yes,
+                )
+            }
+        };
     };
+}
+
+/// `a == b`, usable in constants (for [`export_plugin!`]'s check).
+#[doc(hidden)]
+pub const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }

@@ -36,6 +36,12 @@ pub struct RunInfo {
     pub notes: RVec<Note>,
 }
 
+/// The type of [`TrainReport::samples`]: u64, or u32 in the host's abi-skew test build.
+#[cfg(not(feature = "abi-skew-for-tests"))]
+pub(crate) type SampleCount = u64;
+#[cfg(feature = "abi-skew-for-tests")]
+pub(crate) type SampleCount = u32;
+
 /// What one `train_epochs` call did.
 #[repr(C)]
 #[derive(StableAbi, Clone, Debug, Default)]

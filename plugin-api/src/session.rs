@@ -6,6 +6,9 @@ use abi_stable::{
     StableAbi,
 };
 
+use crate::report::PluginError;
+use crate::shapes::{ModelShapes, Shape};
+
 /// Everything a trainer needs. Borrowed from the host for `'a`; a trainer created from a
 /// session may keep the slices (they are `Copy`) for as long as it lives.
 #[repr(C)]
@@ -54,6 +57,40 @@ impl<'a> Session<'a> {
         let start = (epoch as usize).checked_mul(n)?;
         self.order.as_slice().get(start..start.checked_add(n)?)
     }
+
+    /// The model walked from the training images' shape ([`ModelShapes::walk`]), checked to
+    /// end in one logit per class: what every plugin builds its layers from. Errors are
+    /// [`crate::ErrorKind::Unsupported`] and number layers from 1.
+    pub fn model_shapes(&self) -> Result<ModelShapes, PluginError> {
+        let train = &self.data.train;
+        let input = Shape::image(
+            train.channels as usize,
+            train.height as usize,
+            train.width as usize,
+        );
+        let model = ModelShapes::walk(input, self.model.as_slice())?;
+        model.expect_logits(self.data.classes as usize)?;
+        Ok(model)
+    }
+
+    /// The data is what it says it is, checked once so a plugin can index it freely: each
+    /// set holds `count` images of its size and `count` labels, every label names one of at
+    /// least one class, and training and test images have one size.
+    pub fn check_data(&self) -> Result<(), PluginError> {
+        let data = &self.data;
+        if data.classes == 0 {
+            return Err(PluginError::failed("the dataset has 0 classes"));
+        }
+        data.train.check("training", data.classes)?;
+        data.test.check("test", data.classes)?;
+        let size = |i: &Images<'_>| (i.channels, i.height, i.width);
+        if size(&data.train) != size(&data.test) {
+            return Err(PluginError::failed(
+                "training and test images differ in size",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One layer of the model. Spatial layers work on images laid out as
@@ -79,6 +116,20 @@ pub enum Layer {
     Dense { units: u32, activation: Activation },
 }
 
+impl Layer {
+    /// The layer's kind as a manifest writes it: `conv2d`, `maxpool2d`, `flatten`, `dropout`,
+    /// `dense`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Layer::Conv2d { .. } => "conv2d",
+            Layer::MaxPool2d { .. } => "maxpool2d",
+            Layer::Flatten => "flatten",
+            Layer::Dropout { .. } => "dropout",
+            Layer::Dense { .. } => "dense",
+        }
+    }
+}
+
 #[repr(u8)]
 #[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {
@@ -88,12 +139,32 @@ pub enum Padding {
     Valid,
 }
 
+impl Padding {
+    /// `same` or `valid`, as a manifest writes it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Padding::Same => "same",
+            Padding::Valid => "valid",
+        }
+    }
+}
+
 #[repr(u8)]
 #[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
     /// Identity: the layer's output is used as is (logits for the last layer).
     None,
     Relu,
+}
+
+impl Activation {
+    /// `none` or `relu`, as a manifest writes it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Activation::None => "none",
+            Activation::Relu => "relu",
+        }
+    }
 }
 
 /// The optimizer and its hyper-parameters, spelled out so that no framework default leaks in.
@@ -144,11 +215,40 @@ impl Images<'_> {
     pub fn image_len(&self) -> usize {
         self.channels as usize * self.height as usize * self.width as usize
     }
+
+    /// Sizes agree and every label is below `classes`; `what` names the set in errors.
+    fn check(&self, what: &str, classes: u32) -> Result<(), PluginError> {
+        let n = self.count as usize;
+        let expected = n.checked_mul(self.image_len());
+        if expected != Some(self.pixels.len()) || self.labels.len() != n {
+            return Err(PluginError::failed(format!(
+                "the {what} set says {n} images of {}×{}×{} but holds {} values and {} labels",
+                self.channels,
+                self.height,
+                self.width,
+                self.pixels.len(),
+                self.labels.len()
+            )));
+        }
+        if self.image_len() == 0 {
+            return Err(PluginError::unsupported(format!(
+                "the {what} images are empty ({}×{}×{})",
+                self.channels, self.height, self.width
+            )));
+        }
+        if let Some(bad) = self.labels.iter().find(|&&l| u32::from(l) >= classes) {
+            return Err(PluginError::failed(format!(
+                "the {what} set has label {bad}, but the dataset declares {classes} classes"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A named tensor of initial weights. Names are `<layer index>.weight` and `<layer index>.bias`
-/// (index into `Session::model`). Convolution weights are `[out, in, kh, kw]`, dense weights
-/// `[out, in]` (PyTorch's layouts); plugins transpose as their framework needs.
+/// (index into `Session::model`, from 0). Convolution weights are `[out, in, kh, kw]`, dense
+/// weights `[out, in]` (PyTorch's layouts); plugins transpose as their framework needs.
+/// [`crate::shapes::ModelShapes`] gives every layer's names and shapes.
 #[repr(C)]
 #[derive(StableAbi, Clone, Copy, Debug)]
 pub struct Tensor<'a> {
@@ -157,10 +257,29 @@ pub struct Tensor<'a> {
     pub values: RSlice<'a, f32>,
 }
 
+impl<'a> Tensor<'a> {
+    pub fn new(name: &'a str, shape: &'a [u32], values: &'a [f32]) -> Self {
+        Tensor {
+            name: RStr::from_str(name),
+            shape: RSlice::from_slice(shape),
+            values: RSlice::from_slice(values),
+        }
+    }
+}
+
 /// One `key = "value"` of a plugin's options.
 #[repr(C)]
 #[derive(StableAbi, Clone, Copy, Debug)]
 pub struct KeyValue<'a> {
     pub key: RStr<'a>,
     pub value: RStr<'a>,
+}
+
+impl<'a> KeyValue<'a> {
+    pub fn new(key: &'a str, value: &'a str) -> Self {
+        KeyValue {
+            key: RStr::from_str(key),
+            value: RStr::from_str(value),
+        }
+    }
 }

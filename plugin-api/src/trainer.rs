@@ -64,6 +64,27 @@ pub fn into_trainer<'a, T: Train + 'a>(trainer: T) -> TrainerBox<'a> {
     Trainer_TO::from_value(Guarded(trainer), abi_stable::sabi_trait::TD_Opaque)
 }
 
+/// A boxed trainer is a [`Train`] too, so that code driving trainers (the host, tests,
+/// [`crate::testing`]) works the same on a plugin's own type and on what `new_trainer`
+/// returned.
+impl Train for TrainerBox<'_> {
+    fn run_info(&self) -> RunInfo {
+        Trainer::run_info(self)
+    }
+
+    fn train_epochs(
+        &mut self,
+        epochs: u32,
+        progress: &Progress<'_>,
+    ) -> Result<TrainReport, PluginError> {
+        Trainer::train_epochs(self, epochs, progress).into_result()
+    }
+
+    fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
+        Trainer::evaluate(self).into_result()
+    }
+}
+
 struct Guarded<T>(T);
 
 impl<T: Train> Trainer for Guarded<T> {

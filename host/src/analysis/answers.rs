@@ -23,6 +23,8 @@
 
 use serde::Serialize;
 
+use super::summary::TestKind;
+
 /// How the intervals were made.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BootstrapInfo {
@@ -65,8 +67,8 @@ pub struct Finding {
     pub ratio_ci: Option<[f64; 2]>,
     /// `(1 − ratio) × 100`.
     pub less_pct: Option<f64>,
-    /// `welch` or `mann-whitney`.
-    pub test: String,
+    /// The test `compare` ran (`welch` or `mann-whitney`).
+    pub test: TestKind,
     pub p_value: Option<f64>,
     pub p_holm: Option<f64>,
     /// Cliff's δ of lower against higher (−1: every run of `lower` below every run of `higher`).
@@ -147,7 +149,7 @@ pub struct PowerEntry {
     pub b: String,
     pub metric: String,
     /// The test `compare` chose, whose power this is.
-    pub test: String,
+    pub test: TestKind,
     /// To detect the difference seen in this data.
     pub observed: Needed,
     /// To detect the declared minimum effect.
@@ -188,7 +190,7 @@ pub struct PairLook {
     pub b: String,
     pub n_a: usize,
     pub n_b: usize,
-    pub test: String,
+    pub test: TestKind,
     pub p_value: Option<f64>,
     /// The two-sided level this look spends on this pair (a p-value below it decides).
     pub nominal_alpha: f64,

@@ -12,10 +12,20 @@ use anyhow::Context;
 pub struct CounterTrace {
     /// Sum of the sample-to-sample deltas that were not negative, in joules.
     pub forward_j: f64,
-    /// Every place where the counter went backwards (a wrap, or a fault).
+    /// How many deltas were not negative: `forward_j / steps` is the run's mean step.
+    pub steps: usize,
+    /// Every place where the counter went backwards (a wrap, a reset or a glitch).
     pub wraps: Vec<Wrap>,
     /// The largest reading seen: the wrap modulus is inferred from it.
     pub max_reading_j: f64,
+}
+
+impl CounterTrace {
+    /// The run's own typical step between two samples (its mean forward step), against which a
+    /// backward step is judged; `None` before two samples.
+    pub fn mean_step_j(&self) -> Option<f64> {
+        (self.steps > 0).then(|| self.forward_j / self.steps as f64)
+    }
 }
 
 /// A backwards step of a cumulative counter between two consecutive samples.
@@ -32,8 +42,47 @@ pub struct Wrap {
 pub enum Energy {
     /// A total already computed by whoever wrote the file (runs.csv `energy_j`).
     Total(f64),
-    /// A cumulative counter sampled over the run (EnergiBridge CSV).
+    /// Energy columns sampled over the run (EnergiBridge CSV), one reading per domain.
+    Sampled(Sampled),
+}
+
+/// The energy columns of one sampled run and how its clock behaved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampled {
+    pub domains: Vec<DomainReading>,
+    /// Data rows read (a truncated last row not counted).
+    pub rows: usize,
+    /// The typical `Delta` between samples in ms (median of the full intervals); `None` without
+    /// a `Delta` column.
+    pub interval_ms: Option<f64>,
+    /// Sum of `Delta` over every row but the last (the span power was integrated over), in ms.
+    pub delta_sum_ms: Option<f64>,
+    /// The first `Time` value as written (Unix ms if the file is right).
+    pub first_time: f64,
+}
+
+/// One energy column of a sampled run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainReading {
+    /// The CSV header, e.g. `GPU0_POWER (mWatts)`.
+    pub column: String,
+    /// The domain's word in metric keys (`energy_<domain>`): `package`, `cpu`, `gpu0`, `dram`.
+    pub domain: String,
+    /// The kernel domain word whose power bound applies (`package`, `dram`, `gpu`, `psys`, …).
+    pub bound_domain: String,
+    /// Whether the run's total adds this domain.
+    pub in_total: bool,
+    pub reading: Reading,
+}
+
+/// What a column gives: a counter to difference, or power already integrated over time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
     Counter(CounterTrace),
+    /// Joules from a power column: Σ power × `Delta` over every row but the last.
+    Integrated {
+        joules: f64,
+    },
 }
 
 /// One successful run as read from an input, before metrics are derived.
@@ -46,6 +95,8 @@ pub struct RawRun {
     /// Where it came from, for messages: a file, or a file and line.
     pub source: String,
     pub time_s: f64,
+    /// What measured it: runs.csv's `meter`, or the EnergiBridge columns the total adds.
+    pub meter: String,
     pub energy: Energy,
     /// Extra metrics read as they are (per-phase or per-domain columns), by key.
     pub extras: Vec<(String, f64)>,

@@ -7,6 +7,7 @@
 //! this module only decides what to compute and how to present it.
 
 pub mod answers;
+mod counters;
 pub mod data;
 pub mod format;
 pub mod ingest;
@@ -23,7 +24,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-pub use steps::{apply_factors, default_pipeline, validate, ReportFactors, StepSpec};
+pub use steps::{
+    apply_factors, default_pipeline, validate, with_energy_columns, ReportFactors, StepSpec,
+};
 pub use summary::Summary;
 
 /// What `host analyze` (or the end of `host run`) asks for.
@@ -50,6 +53,13 @@ pub fn analyze(req: &AnalyzeRequest) -> anyhow::Result<Summary> {
         ));
     }
     let ingested = ingest::load_all(&req.inputs, &plan.ingest)?;
+    // Data that is wrong as a whole (raw counts everywhere, Time in seconds) is a usage error
+    // said in one line, not a report of every run dropped.
+    let check = metrics::derive_all(&ingested, steps::clean_policy(&plan));
+    if let Some(line) = metrics::uniform_failure(&check.faults, ingested.runs.len()) {
+        let names: Vec<String> = req.inputs.iter().map(|p| p.display().to_string()).collect();
+        return Err(crate::error::usage(format!("{}: {line}", names.join(", "))));
+    }
     std::fs::create_dir_all(&req.out)
         .with_context(|| format!("cannot create output folder {}", req.out.display()))?;
     let mut ctx = steps::Context::new(ingested, req.out.clone());

@@ -7,7 +7,7 @@
 //! * Multiplicity: the metric's `m` pairs share alpha by Bonferroni, each pair getting a
 //!   design at `alpha / m`. (Holm cannot be applied look by look without recomputing
 //!   every earlier look's boundaries; Bonferroni is valid as it is, and the price is small
-//!   next to the runs saved — see `tests/analysis_sequential.rs`.)
+//!   next to the runs saved — see `tests/analysis/sequential.rs`.)
 //! * Each look's test is the pipeline's own choice on the data so far (Welch when both
 //!   groups pass Shapiro–Wilk, else Mann–Whitney); its two-sided p-value is compared with
 //!   the look's nominal level `2Φ(−c_k)`. Both statistics are asymptotically normal with

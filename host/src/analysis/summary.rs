@@ -15,7 +15,9 @@
 //!   "energy_estimated", "inputs", "metrics": [ { "key", "label", "unit" } ],
 //!   "runs": { "<group>": { "analysed", "ignored" } }, "ignored": [ { "group", "run", "status", "reason" } ],
 //!   "steps": [ { "step", "note", "exec"?: { "command", "exit_code", "success", "stdout", "stderr" } } ],
-//!   "files": [ … ], "warnings": [ … ] }
+//!   "files": [ … ], "warnings": [ … ],
+//!   "energy_columns"?: [ { "column", "domain", "how", "in_total", "why"?, "runs" } ],
+//!   "counters"?: [ { "group", "run", "column", "wraps", "resets", "modulus_j", "modulus" } ] }
 //! ```
 //!
 //! Added by issue 18 (see [`super::answers`]): `median_ci` on group figures; `median_ratio`,
@@ -39,7 +41,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::answers::{BootstrapInfo, Carbon, Finding, PowerReport, SequentialReport};
 use super::data::Metric;
-use super::ingest::Ignored;
+use super::ingest::{ColumnUse, Ignored};
+use super::metrics::CounterNote;
 
 /// A map that keeps insertion order when serialised (groups in input order).
 #[derive(Debug, Clone, PartialEq)]
@@ -105,14 +108,31 @@ pub struct GroupMetric {
     pub median_ci: Option<[f64; 2]>,
 }
 
+/// The two-sample test a comparison ran, spelled as summary.json spells it
+/// (`"welch"`, `"mann-whitney"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestKind {
+    Welch,
+    MannWhitney,
+}
+
+impl TestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestKind::Welch => "welch",
+            TestKind::MannWhitney => "mann-whitney",
+        }
+    }
+}
+
 /// One pairwise test on one metric.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Comparison {
     pub a: String,
     pub b: String,
     pub metric: String,
-    /// `welch` or `mann-whitney`.
-    pub test: String,
+    pub test: TestKind,
     pub statistic: Option<f64>,
     pub p_value: Option<f64>,
     pub p_holm: Option<f64>,
@@ -144,6 +164,41 @@ pub struct Comparison {
     pub difference_ci: Option<[f64; 2]>,
 }
 
+impl Comparison {
+    /// `a` against `b` by `test`, every figure still to be computed (and `alpha` 0, `metric`,
+    /// `unit` and `why` empty, until the step sets them).
+    pub fn new(a: &str, b: &str, test: TestKind) -> Self {
+        Comparison {
+            a: a.to_string(),
+            b: b.to_string(),
+            metric: String::new(),
+            test,
+            statistic: None,
+            p_value: None,
+            p_holm: None,
+            mean_difference: None,
+            median_difference: None,
+            median_change_pct: None,
+            cohens_d: None,
+            cliffs_delta: None,
+            unit: String::new(),
+            n_a: 0,
+            n_b: 0,
+            median_a: None,
+            median_b: None,
+            df: None,
+            method: None,
+            alpha: 0.0,
+            significant: None,
+            why: String::new(),
+            reasons: Reasons::new(),
+            median_ratio: None,
+            ratio_ci: None,
+            difference_ci: None,
+        }
+    }
+}
+
 /// A value or run left out of the analysis, and why.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Dropped {
@@ -153,6 +208,13 @@ pub struct Dropped {
     pub metric: String,
     pub value: Option<f64>,
     pub reason: String,
+}
+
+/// The kind of a drop or fault reason: the text before its first `: ` ("|x − mean| > 3σ",
+/// "counter glitch", "values look like raw RAPL counts (units of 2^-14 J), not joules"), so
+/// equal causes group together whatever their figures.
+pub fn reason_kind(reason: &str) -> &str {
+    reason.split_once(": ").map_or(reason, |(kind, _)| kind)
 }
 
 /// Runs per group.
@@ -196,6 +258,12 @@ pub struct Summary {
     pub steps: Vec<StepRecord>,
     pub files: Vec<String>,
     pub warnings: Vec<String>,
+    /// EnergiBridge energy columns read, and how each was used (counter, integrated power).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub energy_columns: Vec<ColumnUse>,
+    /// Runs whose energy counter wrapped (unwrapped at a named modulus) or was reset.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counters: Vec<CounterNote>,
     pub bootstrap: Option<BootstrapInfo>,
     pub findings: Vec<Finding>,
     pub power: Option<PowerReport>,

@@ -5,7 +5,8 @@
 use std::io::{self, Write};
 
 use super::format::{self, opt};
-use super::summary::Summary;
+use super::ingest::grouped_reasons;
+use super::summary::{reason_kind, Dropped, Summary, TestKind};
 
 pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
     // The answers first (issue 18); the figures behind them follow.
@@ -17,13 +18,16 @@ pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         .map(|(g, c)| format!("{g} {}", c.analysed))
         .collect();
     writeln!(w, "energy {}", s.energy_source)?;
+    print_columns(s, w)?;
     writeln!(
         w,
         "runs analysed: {}; ignored: {}; dropped: {}",
         runs.join(", "),
         s.ignored.len(),
-        s.dropped.len()
+        dropped_count(s)
     )?;
+    print_ignored(s, w)?;
+    print_dropped(s, w)?;
     for warning in &s.warnings {
         writeln!(w, "warning: {warning}")?;
     }
@@ -83,7 +87,7 @@ pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         if c.p_value.is_none() {
             continue;
         }
-        let test = if c.test == "welch" {
+        let test = if c.test == TestKind::Welch {
             "Welch t"
         } else {
             "Mann–Whitney U"
@@ -123,6 +127,132 @@ pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         .collect();
     if !lowest.is_empty() {
         writeln!(w, "\nlowest median: {}", lowest.join(" · "))?;
+    }
+    Ok(())
+}
+
+/// The EnergiBridge columns the total adds and how, then those left out and why; columns
+/// treated alike share one entry.
+fn print_columns(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
+    if s.energy_columns.is_empty() {
+        return Ok(());
+    }
+    for (in_total, title) in [(true, "added"), (false, "not added")] {
+        let mut alike: Vec<(&str, Vec<&str>)> = Vec::new();
+        for c in s.energy_columns.iter().filter(|c| c.in_total == in_total) {
+            let how = if in_total { &c.how } else { &c.why };
+            match alike.iter_mut().find(|(h, _)| h == how) {
+                Some((_, columns)) if !columns.contains(&c.column.as_str()) => {
+                    columns.push(&c.column)
+                }
+                Some(_) => {}
+                None => alike.push((how, vec![&c.column])),
+            }
+        }
+        if alike.is_empty() {
+            continue;
+        }
+        let parts: Vec<String> = alike
+            .iter()
+            .map(|(how, columns)| format!("{} ({how})", columns.join(", ")))
+            .collect();
+        writeln!(w, "energy columns {title}: {}", parts.join("; "))?;
+    }
+    Ok(())
+}
+
+/// "2 runs and 7 values in 6 runs", "7 values in 6 runs", "0".
+fn dropped_count(s: &Summary) -> String {
+    let runs = s.dropped.iter().filter(|d| d.metric == "*").count();
+    let values: Vec<&Dropped> = s.dropped.iter().filter(|d| d.metric != "*").collect();
+    let mut parts = Vec::new();
+    if runs > 0 {
+        parts.push(format!("{runs} run(s)"));
+    }
+    if !values.is_empty() {
+        parts.push(format!(
+            "{} value(s) in {} run(s)",
+            values.len(),
+            distinct_runs(&values)
+        ));
+    }
+    if parts.is_empty() {
+        "0".to_string()
+    } else {
+        parts.join(" and ")
+    }
+}
+
+fn distinct_runs(drops: &[&Dropped]) -> usize {
+    let mut runs: Vec<(&str, &str)> = drops
+        .iter()
+        .map(|d| (d.group.as_str(), d.run.as_str()))
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    runs.len()
+}
+
+/// Why each ignored run was ignored, one line per distinct reason.
+fn print_ignored(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
+    if s.ignored.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "ignored:")?;
+    for line in grouped_reasons(&s.ignored) {
+        writeln!(w, "  {line}")?;
+    }
+    Ok(())
+}
+
+/// Why each run or value was dropped, one line per kind of reason (the text before its first
+/// `: `), naming the runs; a reason met once is printed whole.
+fn print_dropped(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
+    let mut kinds: Vec<(&str, Vec<&Dropped>)> = Vec::new();
+    for d in &s.dropped {
+        let kind = reason_kind(&d.reason);
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, list)) => list.push(d),
+            None => kinds.push((kind, vec![d])),
+        }
+    }
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "dropped:")?;
+    for (kind, drops) in kinds {
+        let runs = distinct_runs(&drops);
+        let what = if drops[0].metric == "*" {
+            format!("{runs} run(s)")
+        } else {
+            format!("{} value(s) in {runs} run(s)", drops.len())
+        };
+        if drops.len() == 1 {
+            let d = drops[0];
+            let metric = if d.metric == "*" {
+                String::new()
+            } else {
+                format!(" {}", d.metric)
+            };
+            writeln!(w, "  {what}: {} {}{metric}: {}", d.group, d.run, d.reason)?;
+            continue;
+        }
+        let mut named: Vec<String> = Vec::new();
+        for d in &drops {
+            let label = format!("{} {}", d.group, d.run);
+            match named
+                .iter_mut()
+                .find(|n| n.starts_with(&format!("{label} (")))
+            {
+                Some(n) => {
+                    n.pop();
+                    n.push_str(&format!(", {})", d.metric));
+                }
+                None if d.metric == "*" => named.push(label),
+                None => named.push(format!("{label} ({})", d.metric)),
+            }
+        }
+        writeln!(w, "  {what}: {kind}: {}", named.join(", "))?;
     }
     Ok(())
 }

@@ -12,7 +12,8 @@
 //!
 //! Every raw counter is unwrapped on its own (`unwrap.rs`): wrap-arounds are added back, and a
 //! backwards jump that cannot be a wrap, or an implausible power, becomes a [`Fault`] that
-//! travels with the run. Nothing is dropped silently. [`EnergyMonitor`] opens the sources for
+//! travels with the run. `plausibility.rs` judges a run's totals (mean power per domain,
+//! duration against samples) for `host run` and `host analyze` alike. Nothing is dropped silently. [`EnergyMonitor`] opens the sources for
 //! one worker process and runs the sampler thread (`sampler.rs`) that both keeps the
 //! unwrapping state fresh (reads far faster than the shortest wrap period) and writes the
 //! EnergiBridge-layout CSV. Phase-boundary snapshots share that state, so there is one truth.
@@ -30,6 +31,7 @@ mod monitor;
 pub mod msr;
 mod nvml;
 pub mod perf;
+pub mod plausibility;
 mod powercap;
 mod procfs;
 mod sampler;

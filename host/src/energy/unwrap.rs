@@ -2,8 +2,11 @@
 //!
 //! RAPL counters are 32 bits wide (powercap exposes them in µJ with `max_energy_range_uj`): on
 //! AMD they wrap at 65,536 J, about 27 minutes at 40 W. A reading lower than the previous one is
-//! a *wrap* when adding the counter's range back gives a plausible power over the time between
-//! the two readings; otherwise it is a *reset* (driver reload, CPU reset, a replaced fake file).
+//! told apart by physics, not by the modulus alone ([`classify_backward`], shared with the
+//! analysis of EnergiBridge files): it is a *wrap* when adding the counter's range back gives a
+//! step that fits both the bound power and the run's own rate (within [`RATE_FACTOR`]×); a
+//! *reset* (driver reload, CPU reset, a replaced fake file) when the new value is small enough to
+//! have been counted since a restart from zero; anything else is a glitch.
 //!
 //! What is done with each case, so that nothing is silently used or dropped:
 //! - wrap: the range is added back; no fault.
@@ -41,6 +44,65 @@ pub fn max_power_w(domain: &str) -> f64 {
 /// steps (RAPL about every millisecond, NVML less often), so two reads a few microseconds apart
 /// can straddle a step and show any power at all.
 pub const POWER_WINDOW_S: f64 = 0.1;
+
+/// How far a step may exceed the run's own typical step and still be taken as a wrap (or as
+/// what a restarted counter counted). Loose enough for a run that speeds up from idle to full
+/// load, tight enough that a reset read as a wrap (most of a counter's range in one sample)
+/// never passes.
+pub const RATE_FACTOR: f64 = 20.0;
+
+/// What a backward step of a cumulative counter is; see [`classify_backward`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BackwardStep {
+    /// The counter passed its modulus: `step` (in the caller's unit) was counted.
+    Wrap { step: f64 },
+    /// The counter restarted from zero: its value now is what it counted since.
+    Reset,
+    /// Neither: a glitch, whose energy cannot be known.
+    Glitch,
+}
+
+/// The largest step believable for one interval: `ceiling` at the bound power, and, when the run's
+/// own rate is known, [`RATE_FACTOR`] times the step that rate gives (`expected`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepLimits {
+    pub ceiling: f64,
+    pub expected: Option<f64>,
+}
+
+impl StepLimits {
+    fn largest(&self) -> f64 {
+        match self.expected {
+            Some(e) => self.ceiling.min(RATE_FACTOR * e),
+            None => self.ceiling,
+        }
+    }
+}
+
+/// Decides what a reading `after` lower than `before` means, all in one unit (joules or raw).
+/// With a known `modulus`, a wrap is preferred when its implied step (modulus − before + after)
+/// is believable; else a new value small enough to be counted since a restart is a reset; else a
+/// glitch. The same rule serves `host run` (online, bound power and recent rate) and the analysis
+/// of EnergiBridge files (the run's mean step).
+pub fn classify_backward(
+    before: f64,
+    after: f64,
+    modulus: Option<f64>,
+    limits: StepLimits,
+) -> BackwardStep {
+    let largest = limits.largest();
+    if let Some(m) = modulus.filter(|m| before < *m) {
+        let step = m - before + after;
+        if step <= largest {
+            return BackwardStep::Wrap { step };
+        }
+    }
+    if after <= largest {
+        BackwardStep::Reset
+    } else {
+        BackwardStep::Glitch
+    }
+}
 
 /// A step that was not taken at face value; see the module docs.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,14 +174,18 @@ impl Unwrapper {
         let mut flag = None;
         let counted = if raw >= last {
             raw - last
-        } else if let Some(d) = self.as_wrap(last, raw, dt) {
-            d
-        } else if self.could_have_counted_since_restart(raw, dt) {
-            flag = Some(self.reset(last, raw, dt));
-            raw
         } else {
-            flag = Some(self.backwards(last, raw, dt));
-            0
+            match self.classify(last, raw, dt) {
+                BackwardStep::Wrap { .. } => self.modulus.map_or(0, |m| m - last + raw),
+                BackwardStep::Reset => {
+                    flag = Some(self.reset(last, raw, dt));
+                    raw
+                }
+                BackwardStep::Glitch => {
+                    flag = Some(self.backwards(last, raw, dt));
+                    0
+                }
+            }
         };
         if flag.is_none() {
             flag = self.gap(counted, dt);
@@ -149,23 +215,18 @@ impl Unwrapper {
         flag
     }
 
-    /// The raw increase if a drop from `last` to `raw` is one wrap at a believable power.
-    fn as_wrap(&self, last: u64, raw: u64, dt: f64) -> Option<u64> {
-        let m = self.modulus?;
-        if last >= m {
-            return None;
-        }
-        let d = m - last + raw;
-        let believable = self.max_power_w * (dt + self.granularity_s);
-        (d as f64 * self.scale_j <= believable).then_some(d)
-    }
-
-    /// Whether `raw` joules fit into `dt` at the bound power: only then can the counter have
-    /// restarted from zero since the last read. A larger value that is still below the last one
-    /// is a counter that stepped backwards (a glitch), and counting `raw` would add joules that
-    /// were never spent (up to a whole counter range).
-    fn could_have_counted_since_restart(&self, raw: u64, dt: f64) -> bool {
-        raw as f64 * self.scale_j <= self.max_power_w * (dt + self.granularity_s)
+    /// A drop from `last` to `raw` judged in joules: the ceiling is the bound power over the
+    /// interval (plus the counter's granularity); once a window has closed, the recent power
+    /// gives the run's own rate.
+    fn classify(&self, last: u64, raw: u64, dt: f64) -> BackwardStep {
+        let span = dt + self.granularity_s;
+        let limits = StepLimits {
+            ceiling: self.max_power_w * span,
+            expected: (self.recent_power_w > 0.0).then_some(self.recent_power_w * span),
+        };
+        let j = |x: u64| x as f64 * self.scale_j;
+        let modulus = self.modulus.filter(|m| last < *m).map(j);
+        classify_backward(j(last), j(raw), modulus, limits)
     }
 
     /// Neither a wrap nor a restart: the counter went back but not to near zero. Nothing read is
@@ -234,6 +295,43 @@ mod tests {
     fn unwrapper(first: u64, t0: Instant) -> Unwrapper {
         // 1 µJ units, range 100 J, 1000 W bound, 5 ms granularity.
         Unwrapper::new(first, t0, 1e-6, Some(100_000_000), 1000.0, 0.005)
+    }
+
+    #[test]
+    fn backward_steps_are_told_apart_by_the_runs_own_rate() {
+        let rate = |typical: f64| StepLimits {
+            ceiling: f64::INFINITY,
+            expected: Some(typical),
+        };
+        // A real AMD wrap: 8 J per sample, the counter passes 2^16 J.
+        assert_eq!(
+            classify_backward(65_530.0, 2.0, Some(65_536.0), rate(8.0)),
+            BackwardStep::Wrap { step: 8.0 }
+        );
+        // A reset read as a wrap would add 1.25 MJ in one sample of a ~1 J/sample run.
+        let m = 4_194_304.0;
+        assert_eq!(
+            classify_backward(2_940_000.0, 5.0, Some(m), rate(1.0)),
+            BackwardStep::Reset
+        );
+        // Neither: lower, but far from zero.
+        assert_eq!(
+            classify_backward(2_940_000.0, 2_000_000.0, Some(m), rate(1.0)),
+            BackwardStep::Glitch
+        );
+        // No modulus: only a reset or a glitch; no rate known: the ceiling alone decides.
+        assert_eq!(
+            classify_backward(100.0, 3.0, None, rate(1.0)),
+            BackwardStep::Reset
+        );
+        let bound_only = StepLimits {
+            ceiling: 50.0,
+            expected: None,
+        };
+        assert_eq!(
+            classify_backward(90.0, 30.0, Some(100.0), bound_only),
+            BackwardStep::Wrap { step: 40.0 }
+        );
     }
 
     #[test]

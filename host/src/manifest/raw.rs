@@ -1,5 +1,5 @@
-//! The manifest exactly as written: serde types that reject unknown keys. Only `mod.rs`
-//! reads these; it turns them into validated settings.
+//! The manifest exactly as written: serde types that reject unknown keys. Only the manifest
+//! module reads these; `sections.rs` turns them into validated settings.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,6 +17,14 @@ pub struct RawManifest {
     pub energy: Option<RawEnergy>,
     #[serde(default)]
     pub plugin: Vec<RawPlugin>,
+    #[serde(default)]
+    pub analysis: Vec<Spanned<toml::Table>>,
+}
+
+/// A file of analysis steps only (`host analyze --pipeline FILE`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
     #[serde(default)]
     pub analysis: Vec<Spanned<toml::Table>>,
 }

@@ -1,19 +1,10 @@
-//! The worker → host stream: one JSON object per line on the worker's event pipe.
+//! The worker → host stream: one JSON object per line on the worker's event pipe, and what
+//! the host makes of a whole stream ([`measured_run`]: the store's neutral [`MeasuredRun`]).
 
 use serde::{Deserialize, Serialize};
 
-/// The energy counters and clocks at one instant.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Mark {
-    /// Seconds on the worker's monotonic clock since it started measuring.
-    pub mono_s: f64,
-    /// Wall clock, Unix milliseconds.
-    pub unix_ms: u64,
-    /// Cumulative joules per domain (same order as `Started::domains`).
-    pub joules: Vec<f64>,
-    /// CPU time (user + system) of the worker process so far.
-    pub cpu_time_s: f64,
-}
+pub use crate::store::record::{Mark, Phase};
+use crate::store::record::{MeasuredRun, PhaseSpan};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -42,15 +33,17 @@ pub enum Event {
         threads: u32,
         notes: Vec<(String, String)>,
     },
-    /// A phase (`setup`, `epoch` n, `eval`) began.
+    /// A measured phase (setup, training epoch n, eval) began.
     PhaseStart {
-        phase: String,
+        #[serde(with = "epoch_on_the_wire")]
+        phase: Phase,
         epoch: Option<u32>,
         at: Mark,
     },
-    /// A phase ended successfully.
+    /// A measured phase ended successfully.
     PhaseEnd {
-        phase: String,
+        #[serde(with = "epoch_on_the_wire")]
+        phase: Phase,
         epoch: Option<u32>,
         at: Mark,
     },
@@ -75,7 +68,7 @@ pub enum Event {
     /// Counter faults the meters flagged (resets, implausible power).
     Faults { faults: Vec<String> },
     /// The run failed in `phase`.
-    Error { phase: String, message: String },
+    Error { phase: Phase, message: String },
     /// The run completed.
     Finished,
 }
@@ -86,5 +79,205 @@ impl Event {
         serde_json::to_string(self).unwrap_or_else(|e| {
             format!("{{\"event\":\"error\",\"phase\":\"worker\",\"message\":\"{e}\"}}")
         })
+    }
+}
+
+/// `phase_start` and `phase_end` have always called the training phase `"epoch"` (there is one
+/// per epoch) while errors call it `"train"`: the stream keeps both spellings, so logs and
+/// workers of either age read the same; the code has one, [`Phase::Train`].
+mod epoch_on_the_wire {
+    use serde::de::IntoDeserializer;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Phase;
+
+    pub fn serialize<S: Serializer>(phase: &Phase, s: S) -> Result<S::Ok, S::Error> {
+        match phase {
+            Phase::Train => s.serialize_str("epoch"),
+            other => other.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Phase, D::Error> {
+        let word = String::deserialize(d)?;
+        match word.as_str() {
+            "epoch" => Ok(Phase::Train),
+            _ => Phase::deserialize(word.into_deserializer()),
+        }
+    }
+}
+
+/// What a worker's whole event stream says it measured; `failure` is the supervisor's verdict.
+pub fn measured_run(events: &[Event], failure: Option<String>) -> MeasuredRun {
+    let mut run = MeasuredRun {
+        failure,
+        ..MeasuredRun::default()
+    };
+    let mut open: Option<(Phase, Option<u32>, &Mark)> = None;
+    for e in events {
+        match e {
+            Event::Started {
+                meter,
+                domains,
+                in_total,
+                ..
+            } => {
+                run.meter = meter.clone();
+                run.domains = domains.clone();
+                run.in_total = in_total.clone();
+            }
+            Event::Plugin {
+                framework,
+                framework_version,
+                ..
+            } if run.framework.is_empty() => {
+                run.framework = join_version(framework, framework_version);
+            }
+            Event::RunInfo {
+                framework,
+                framework_version,
+                threads,
+                ..
+            } => {
+                run.framework = join_version(framework, framework_version);
+                run.threads = Some(*threads);
+            }
+            Event::Evaluated { accuracy, loss, .. } => {
+                run.accuracy = *accuracy;
+                run.loss = *loss;
+            }
+            Event::Faults { faults } => run.faults.extend(faults.iter().cloned()),
+            Event::PhaseStart { phase, epoch, at } => open = Some((*phase, *epoch, at)),
+            Event::PhaseEnd { phase, epoch, at } => {
+                if let Some((p, ep, start)) = open.take() {
+                    if p == *phase && ep == *epoch {
+                        run.phases.push(PhaseSpan {
+                            phase: p,
+                            epoch: ep,
+                            start: start.clone(),
+                            end: at.clone(),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    run
+}
+
+fn join_version(framework: &str, version: &str) -> String {
+    if version.is_empty() || framework.contains(version) {
+        framework.to_string()
+    } else {
+        format!("{framework} {version}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(mono_s: f64) -> Mark {
+        Mark {
+            mono_s,
+            unix_ms: 5,
+            joules: vec![mono_s],
+            cpu_time_s: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_wire_format_is_unchanged() {
+        let start = Event::PhaseStart {
+            phase: Phase::Train,
+            epoch: Some(2),
+            at: at(1.5),
+        };
+        let line = start.to_line();
+        assert_eq!(
+            line,
+            r#"{"event":"phase_start","phase":"epoch","epoch":2,"at":{"mono_s":1.5,"unix_ms":5,"joules":[1.5],"cpu_time_s":0.0}}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), start);
+        let error = Event::Error {
+            phase: Phase::Train,
+            message: "boom".into(),
+        };
+        assert_eq!(
+            error.to_line(),
+            r#"{"event":"error","phase":"train","message":"boom"}"#
+        );
+        let end: Event =
+            serde_json::from_str(r#"{"event":"phase_end","phase":"setup","epoch":null,"at":{"mono_s":1,"unix_ms":5,"joules":[],"cpu_time_s":0}}"#)
+                .unwrap();
+        assert!(matches!(
+            end,
+            Event::PhaseEnd {
+                phase: Phase::Setup,
+                ..
+            }
+        ));
+        assert!(
+            serde_json::from_str::<Event>(r#"{"event":"error","phase":"nap","message":""}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_stream_becomes_phases_framework_and_results() {
+        let events = [
+            Event::Plugin {
+                name: "spin".into(),
+                framework: "spin".into(),
+                framework_version: "1.0".into(),
+            },
+            Event::PhaseStart {
+                phase: Phase::Setup,
+                epoch: None,
+                at: at(0.0),
+            },
+            Event::PhaseEnd {
+                phase: Phase::Setup,
+                epoch: None,
+                at: at(1.0),
+            },
+            Event::RunInfo {
+                framework: "spin 1.0".into(),
+                framework_version: "1.0".into(),
+                threads: 3,
+                notes: vec![],
+            },
+            Event::PhaseStart {
+                phase: Phase::Train,
+                epoch: Some(1),
+                at: at(1.0),
+            },
+            // A start without its end (the run failed there) completes nothing.
+            Event::PhaseStart {
+                phase: Phase::Eval,
+                epoch: None,
+                at: at(2.0),
+            },
+            Event::PhaseEnd {
+                phase: Phase::Train,
+                epoch: Some(1),
+                at: at(3.0),
+            },
+            Event::Evaluated {
+                accuracy: Some(0.5),
+                loss: None,
+                samples: 1,
+                notes: vec![],
+            },
+        ];
+        let run = measured_run(&events, Some("eval: x".into()));
+        assert_eq!(run.framework, "spin 1.0");
+        assert_eq!(run.threads, Some(3));
+        assert_eq!(run.accuracy, Some(0.5));
+        assert_eq!(run.phases.len(), 1);
+        assert_eq!(run.phases[0].phase, Phase::Setup);
+        assert_eq!(run.failure.as_deref(), Some("eval: x"));
+        assert_eq!(join_version("keras", "3.1"), "keras 3.1");
     }
 }

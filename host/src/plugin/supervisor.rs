@@ -4,15 +4,16 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::events::{Event, Mark};
+use super::events::{measured_run, Event, Phase};
+use crate::store::record::MeasuredRun;
 
 /// How to start one worker.
 pub struct WorkerLaunch<'a> {
@@ -25,44 +26,19 @@ pub struct WorkerLaunch<'a> {
     /// The worker's stderr (framework logs, panics) goes here in full.
     pub log: &'a Path,
     pub timeout: Duration,
-    /// Pin the worker to these CPUs (a `taskset`-style list), if set.
-    pub cpus: Option<&'a str>,
+    /// Pin the worker to these CPUs (the manifest's parsed `[training] cpus`), if set.
+    pub cpus: Option<&'a [usize]>,
     /// Extra environment variables for the worker (the plugin's `env` table).
     pub env: &'a [(String, String)],
 }
 
-/// Everything the worker said, and how it ended.
+/// What a worker measured, and how it ended.
 #[derive(Debug, Default)]
 pub struct RunOutcome {
-    pub events: Vec<Event>,
-    /// `None` when the run completed; else why it failed, in one line.
-    pub failure: Option<String>,
+    /// Everything the worker reported; its `failure` is `None` when the run completed.
+    pub measured: MeasuredRun,
     pub interrupted: bool,
     pub wall: Duration,
-}
-
-impl RunOutcome {
-    /// Start and end marks of each completed phase: `(phase, epoch, start, end)`.
-    pub fn phases(&self) -> Vec<(String, Option<u32>, Mark, Mark)> {
-        let mut open: Option<(String, Option<u32>, Mark)> = None;
-        let mut done = Vec::new();
-        for e in &self.events {
-            match e {
-                Event::PhaseStart { phase, epoch, at } => {
-                    open = Some((phase.clone(), *epoch, at.clone()))
-                }
-                Event::PhaseEnd { phase, epoch, at } => {
-                    if let Some((p, ep, start)) = open.take() {
-                        if &p == phase && ep == *epoch {
-                            done.push((p, ep, start, at.clone()));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        done
-    }
 }
 
 /// Runs one worker to completion (or timeout, or interruption via `stop`).
@@ -72,6 +48,45 @@ pub fn run_worker(
     stop: &AtomicBool,
     mut on_event: impl FnMut(&Event),
 ) -> anyhow::Result<RunOutcome> {
+    let mut cmd = worker_command(launch)?;
+    let started = Instant::now();
+    let mut child = cmd.spawn().context("cannot start a worker process")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("worker stdout was not captured")?;
+    let (rx, reader) = read_events(stdout);
+    let followed = follow(
+        &child,
+        &rx,
+        started + launch.timeout,
+        launch.timeout,
+        stop,
+        &mut on_event,
+    );
+    if followed.kill_reason.is_some() {
+        // SAFETY: signalling the worker's own process group (its pgid is its pid).
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    }
+    let status = child.wait().context("cannot wait for the worker")?;
+    // A leftover that left the process group may still hold the pipe: never wait on it.
+    if !followed.leftovers_killed || reader.is_finished() {
+        let _ = reader.join();
+    }
+    let interrupted = followed.interrupted;
+    let failure = followed
+        .kill_reason
+        .or_else(|| failure_of(&followed.events, status, launch.log));
+    Ok(RunOutcome {
+        measured: measured_run(&followed.events, failure),
+        interrupted,
+        wall: started.elapsed(),
+    })
+}
+
+/// `host worker …` for `launch`: its own process group, pinned to the manifest's CPUs, dying
+/// with the host, stdout piped for events and stderr to the run's log.
+fn worker_command(launch: &WorkerLaunch<'_>) -> anyhow::Result<Command> {
     let exe =
         std::env::current_exe().context("cannot find the host executable to start a worker")?;
     let log = File::create(launch.log)
@@ -89,10 +104,7 @@ pub fn run_worker(
     if let Some(s) = launch.samples_csv {
         cmd.arg("--samples").arg(s);
     }
-    let cpus = match launch.cpus {
-        Some(list) => Some(parse_cpu_list(list)?),
-        None => None,
-    };
+    let cpus = launch.cpus.map(<[usize]>::to_vec);
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -116,14 +128,17 @@ pub fn run_worker(
             Ok(())
         });
     }
-    let started = Instant::now();
-    let mut child = cmd.spawn().context("cannot start a worker process")?;
-    let stdout = child
-        .stdout
-        .take()
-        .context("worker stdout was not captured")?;
+    Ok(cmd)
+}
 
-    let (tx, rx) = mpsc::channel::<Result<Event, String>>();
+type EventLine = Result<Event, String>;
+
+/// A thread that reads the worker's stdout line by line; each line arrives parsed (or as why
+/// it could not be) on the channel, which closes when the pipe does.
+fn read_events(
+    stdout: std::process::ChildStdout,
+) -> (mpsc::Receiver<EventLine>, std::thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel::<EventLine>();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
@@ -137,64 +152,76 @@ pub fn run_worker(
             }
         }
     });
+    (rx, reader)
+}
 
-    let deadline = started + launch.timeout;
-    let mut outcome = RunOutcome::default();
-    let mut kill_reason: Option<String> = None;
-    let mut leftovers_killed = false;
+/// What following a worker's events found.
+struct Followed {
+    events: Vec<Event>,
+    /// Why the worker must be killed (timeout, Ctrl-C), if it must.
+    kill_reason: Option<String>,
+    interrupted: bool,
+    /// The worker had exited and what it left behind was killed.
+    leftovers_killed: bool,
+}
+
+/// Collects events until the stream ends, the worker exits, `deadline` passes or `stop` is
+/// raised.
+fn follow(
+    child: &Child,
+    rx: &mpsc::Receiver<EventLine>,
+    deadline: Instant,
+    timeout: Duration,
+    stop: &AtomicBool,
+    on_event: &mut impl FnMut(&Event),
+) -> Followed {
+    let mut f = Followed {
+        events: Vec::new(),
+        kill_reason: None,
+        interrupted: false,
+        leftovers_killed: false,
+    };
     loop {
         if stop.load(Ordering::SeqCst) {
-            outcome.interrupted = true;
-            kill_reason = Some("interrupted by the user".into());
-            break;
+            f.interrupted = true;
+            f.kill_reason = Some("interrupted by the user".into());
+            return f;
         }
         let now = Instant::now();
         if now >= deadline {
-            kill_reason = Some(format!(
+            f.kill_reason = Some(format!(
                 "timed out after {}",
-                humantime::format_duration(launch.timeout)
+                humantime::format_duration(timeout)
             ));
-            break;
+            return f;
         }
         match rx.recv_timeout((deadline - now).min(Duration::from_millis(200))) {
             Ok(Ok(event)) => {
                 on_event(&event);
-                outcome.events.push(event);
+                f.events.push(event);
             }
-            Ok(Err(bad)) => outcome.events.push(Event::Error {
-                phase: "worker".into(),
+            Ok(Err(bad)) => f.events.push(Event::Error {
+                phase: Phase::Worker,
                 message: bad,
             }),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // The pipe stays open while anything the worker forked holds it: once the
                 // worker itself has exited, its leftovers are killed rather than waited for.
                 if has_exited(child.id()) {
-                    leftovers_killed = true;
+                    f.leftovers_killed = true;
                     // SAFETY: the worker is a zombie (not reaped), so its pid is still its
                     // process group's id and cannot name anyone else.
                     unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                     while let Ok(Ok(event)) = rx.recv_timeout(Duration::from_millis(200)) {
                         on_event(&event);
-                        outcome.events.push(event);
+                        f.events.push(event);
                     }
-                    break;
+                    return f;
                 }
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return f,
         }
     }
-    if kill_reason.is_some() {
-        // SAFETY: signalling the worker's own process group (its pgid is its pid).
-        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-    }
-    let status = child.wait().context("cannot wait for the worker")?;
-    // A leftover that left the process group may still hold the pipe: never wait on it.
-    if !leftovers_killed || reader.is_finished() {
-        let _ = reader.join();
-    }
-    outcome.wall = started.elapsed();
-    outcome.failure = kill_reason.or_else(|| failure_of(&outcome.events, status, launch.log));
-    Ok(outcome)
 }
 
 /// Whether the process `pid` (a child of ours) has exited, without reaping it.
@@ -278,43 +305,4 @@ pub fn signal_name(sig: i32) -> String {
         _ => return format!("signal {sig}"),
     };
     name.to_string()
-}
-
-const CPU_SETSIZE: usize = libc::CPU_SETSIZE as usize;
-
-/// Parses a CPU list like "0-1,4" (as `taskset -c` takes it).
-pub fn parse_cpu_list(list: &str) -> anyhow::Result<Vec<usize>> {
-    let mut cpus = Vec::new();
-    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let bad = || {
-            crate::error::usage(format!(
-                "[training] cpus: `{part}` is not a CPU number or range like 0-3"
-            ))
-        };
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (usize, usize) = (
-                    a.trim().parse().map_err(|_| bad())?,
-                    b.trim().parse().map_err(|_| bad())?,
-                );
-                // Checked before expanding, so a huge range is an error, not an allocation.
-                if a > b || b >= CPU_SETSIZE {
-                    return Err(bad());
-                }
-                cpus.extend(a..=b);
-            }
-            None => cpus.push(part.parse().map_err(|_| bad())?),
-        }
-    }
-    if cpus.is_empty() || cpus.iter().any(|&c| c >= CPU_SETSIZE) {
-        return Err(crate::error::usage(format!(
-            "[training] cpus: `{list}` names no usable CPU"
-        )));
-    }
-    Ok(cpus)
-}
-
-/// Paths of a run's files inside the campaign folder.
-pub fn run_file_stem(iteration: u32, plugin: &str) -> PathBuf {
-    PathBuf::from(format!("{iteration}-{plugin}"))
 }

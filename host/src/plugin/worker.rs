@@ -15,18 +15,18 @@ use std::time::{Duration, Instant};
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::sabi_types::RRef;
-use abi_stable::std_types::{RNone, RResult, RSlice, RStr};
+use abi_stable::std_types::{RNone, RSlice, RStr};
 use anyhow::{bail, Context};
 use plugin_api::{
-    Dataset, Images, KeyValue, ProgressSink, ProgressSink_TO, Session, MANIFEST_DIR_OPTION,
+    Dataset, Images, KeyValue, Note, ProgressSink, ProgressSink_TO, Session, MANIFEST_DIR_OPTION,
 };
 
-use super::events::{Event, Mark};
+use super::events::{Event, Mark, Phase};
 use super::load;
-use crate::data::{self, PreparedData};
+use crate::dataset::{self, PreparedData};
 use crate::energy::{EnergyMonitor, Snapshot};
 use crate::manifest::Manifest;
-use crate::protocol::plan;
+use crate::plan;
 
 /// What the host asks one worker to do.
 #[derive(Debug, Clone)]
@@ -112,7 +112,7 @@ pub fn run(job: &WorkerJob) -> i32 {
         }
         Err(PhaseError { phase, error }) => {
             sink.send(&Event::Error {
-                phase: phase.into(),
+                phase,
                 message: format!("{error:#}"),
             });
             1
@@ -121,16 +121,16 @@ pub fn run(job: &WorkerJob) -> i32 {
 }
 
 struct PhaseError {
-    phase: &'static str,
+    phase: Phase,
     error: anyhow::Error,
 }
 
 trait InPhase<T> {
-    fn in_phase(self, phase: &'static str) -> Result<T, PhaseError>;
+    fn in_phase(self, phase: Phase) -> Result<T, PhaseError>;
 }
 
 impl<T, E: Into<anyhow::Error>> InPhase<T> for Result<T, E> {
-    fn in_phase(self, phase: &'static str) -> Result<T, PhaseError> {
+    fn in_phase(self, phase: Phase) -> Result<T, PhaseError> {
         self.map_err(|e| PhaseError {
             phase,
             error: e.into(),
@@ -152,7 +152,7 @@ fn finite(x: f64) -> Option<f64> {
 }
 
 fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
-    let manifest = Manifest::load(&job.manifest).in_phase("prepare")?;
+    let manifest = Manifest::load(&job.manifest).in_phase(Phase::Prepare)?;
     if let Some(expected) = &job.manifest_sha256 {
         if &manifest.sha256 != expected {
             return Err(anyhow::anyhow!(
@@ -161,7 +161,7 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
                 job.manifest.display(),
                 manifest.sha256
             ))
-            .in_phase("prepare");
+            .in_phase(Phase::Prepare);
         }
     }
     let spec = manifest
@@ -169,8 +169,8 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         .iter()
         .find(|p| p.name == job.plugin)
         .with_context(|| format!("the manifest has no plugin named `{}`", job.plugin))
-        .in_phase("prepare")?;
-    let prepared = data::prepare(&manifest.dataset).in_phase("prepare")?;
+        .in_phase(Phase::Prepare)?;
+    let prepared = dataset::prepare(&manifest.dataset).in_phase(Phase::Prepare)?;
     let order = plan::sample_order(
         manifest.experiment.seed,
         job.iteration,
@@ -207,8 +207,8 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         plan::trainer_seed(manifest.experiment.seed, job.iteration),
     );
 
-    let monitor =
-        EnergyMonitor::start(&manifest.energy, job.samples_csv.as_deref()).in_phase("prepare")?;
+    let monitor = EnergyMonitor::start(&manifest.energy, job.samples_csv.as_deref())
+        .in_phase(Phase::Prepare)?;
     sink.send(&Event::Started {
         pid: std::process::id(),
         meter: monitor.label(),
@@ -218,7 +218,7 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         unused_sources: monitor.unused_sources(),
     });
     let result = measured_phases(&manifest, &spec.path, &session, &monitor, sink);
-    let faults = monitor.stop().in_phase("energy")?;
+    let faults = monitor.stop().in_phase(Phase::Energy)?;
     if !faults.is_empty() {
         sink.send(&Event::Faults {
             faults: faults
@@ -230,6 +230,7 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
     result
 }
 
+/// Setup, the epochs and evaluation, each between two readings of the meters.
 fn measured_phases(
     manifest: &Manifest,
     plugin_path: &Path,
@@ -237,38 +238,25 @@ fn measured_phases(
     monitor: &EnergyMonitor,
     sink: &EventSink,
 ) -> Result<(), PhaseError> {
-    let snap = |phase: &'static str| monitor.snapshot().map(|s| mark(&s)).in_phase(phase);
-
-    sink.send(&Event::PhaseStart {
-        phase: "setup".into(),
-        epoch: None,
-        at: snap("setup")?,
-    });
-    let loaded = load::load(plugin_path).in_phase("setup")?;
-    sink.send(&Event::Plugin {
-        name: loaded.info.name.to_string(),
-        framework: loaded.info.framework.to_string(),
-        framework_version: loaded.info.framework_version.to_string(),
-    });
-    let mut trainer = match (loaded.module.new_trainer())(session) {
-        RResult::ROk(t) => t,
-        RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase("setup"),
-    };
-    let info = trainer.run_info();
-    sink.send(&Event::PhaseEnd {
-        phase: "setup".into(),
-        epoch: None,
-        at: snap("setup")?,
-    });
+    let phases = Phases { monitor, sink };
+    let (mut trainer, info) = phases.measure(Phase::Setup, None, || {
+        let loaded = load::load(plugin_path).in_phase(Phase::Setup)?;
+        sink.send(&Event::Plugin {
+            name: loaded.info.name.to_string(),
+            framework: loaded.info.framework.to_string(),
+            framework_version: loaded.info.framework_version.to_string(),
+        });
+        let trainer = (loaded.module.new_trainer())(session)
+            .into_result()
+            .in_phase(Phase::Setup)?;
+        let info = trainer.run_info();
+        Ok((trainer, info))
+    })?;
     sink.send(&Event::RunInfo {
         framework: info.framework.to_string(),
         framework_version: info.framework_version.to_string(),
         threads: info.threads,
-        notes: info
-            .notes
-            .iter()
-            .map(|n| (n.key.to_string(), n.value.to_string()))
-            .collect(),
+        notes: pairs(&info.notes),
     });
 
     let forwarder = ProgressForwarder {
@@ -277,57 +265,64 @@ fn measured_phases(
     };
     let progress = ProgressSink_TO::from_ptr(RRef::new(&forwarder), TD_Opaque);
     for epoch in 1..=manifest.training.epochs {
-        sink.send(&Event::PhaseStart {
-            phase: "epoch".into(),
-            epoch: Some(epoch),
-            at: snap("train")?,
-        });
-        let report = match trainer.train_epochs(1, &progress) {
-            RResult::ROk(r) => r,
-            RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase("train"),
-        };
-        sink.send(&Event::PhaseEnd {
-            phase: "epoch".into(),
-            epoch: Some(epoch),
-            at: snap("train")?,
-        });
+        let report = phases.measure(Phase::Train, Some(epoch), || {
+            trainer
+                .train_epochs(1, &progress)
+                .into_result()
+                .in_phase(Phase::Train)
+        })?;
         sink.send(&Event::Trained {
             epoch,
             samples: report.samples,
             loss: report.epoch_losses.last().copied().and_then(finite),
-            notes: report
-                .notes
-                .iter()
-                .map(|n| (n.key.to_string(), n.value.to_string()))
-                .collect(),
+            notes: pairs(&report.notes),
         });
     }
 
-    sink.send(&Event::PhaseStart {
-        phase: "eval".into(),
-        epoch: None,
-        at: snap("eval")?,
-    });
-    let eval = match trainer.evaluate() {
-        RResult::ROk(r) => r,
-        RResult::RErr(e) => return Err(anyhow::Error::new(e)).in_phase("eval"),
-    };
-    sink.send(&Event::PhaseEnd {
-        phase: "eval".into(),
-        epoch: None,
-        at: snap("eval")?,
-    });
+    let eval = phases.measure(Phase::Eval, None, || {
+        trainer.evaluate().into_result().in_phase(Phase::Eval)
+    })?;
     sink.send(&Event::Evaluated {
         accuracy: finite(eval.accuracy),
         loss: finite(eval.loss),
         samples: eval.samples,
-        notes: eval
-            .notes
-            .iter()
-            .map(|n| (n.key.to_string(), n.value.to_string()))
-            .collect(),
+        notes: pairs(&eval.notes),
     });
     Ok(())
+}
+
+/// Brackets a phase with meter readings: `phase_start`, the work, `phase_end`.
+struct Phases<'a> {
+    monitor: &'a EnergyMonitor,
+    sink: &'a EventSink,
+}
+
+impl Phases<'_> {
+    fn measure<T>(
+        &self,
+        phase: Phase,
+        epoch: Option<u32>,
+        work: impl FnOnce() -> Result<T, PhaseError>,
+    ) -> Result<T, PhaseError> {
+        let at = self.mark(phase)?;
+        self.sink.send(&Event::PhaseStart { phase, epoch, at });
+        let done = work()?;
+        let at = self.mark(phase)?;
+        self.sink.send(&Event::PhaseEnd { phase, epoch, at });
+        Ok(done)
+    }
+
+    fn mark(&self, phase: Phase) -> Result<Mark, PhaseError> {
+        self.monitor.snapshot().map(|s| mark(&s)).in_phase(phase)
+    }
+}
+
+/// A plugin's notes as (key, value) pairs.
+fn pairs(notes: &[Note]) -> Vec<(String, String)> {
+    notes
+        .iter()
+        .map(|n| (n.key.to_string(), n.value.to_string()))
+        .collect()
 }
 
 /// The ABI session over the host's buffers.
@@ -339,7 +334,7 @@ pub fn build_session<'a>(
     options: &'a [KeyValue<'a>],
     seed: u64,
 ) -> Session<'a> {
-    let images = |split: &'a data::PreparedSplit| Images {
+    let images = |split: &'a dataset::PreparedSplit| Images {
         pixels: RSlice::from_slice(&split.pixels),
         labels: RSlice::from_slice(&split.labels),
         count: split.count as u32,

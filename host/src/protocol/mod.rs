@@ -1,9 +1,8 @@
-//! Scheduling: what runs when. `plan` is pure; `campaign` drives workers through it.
+//! Scheduling: `campaign` drives workers through the plan (`crate::plan`, pure), with rests,
+//! retries and resume; `environment` records the machine; `idle` measures it at rest.
 
 pub mod campaign;
 pub mod environment;
-pub mod estimate;
+pub mod forecast;
 pub mod idle;
-pub mod plan;
 pub mod progress;
-pub mod rng;

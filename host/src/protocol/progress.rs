@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::plugin::events::Event;
+use crate::plugin::events::{Event, Phase};
 
 pub struct CampaignProgress {
     tty: bool,
@@ -90,7 +90,9 @@ impl CampaignProgress {
                     ));
                 }
             }
-            Event::PhaseStart { phase, .. } if phase == "eval" => {
+            Event::PhaseStart {
+                phase: Phase::Eval, ..
+            } => {
                 if let Some(bar) = &self.run {
                     bar.set_message("evaluating");
                 }

@@ -1,8 +1,11 @@
-//! Results on disk: the campaign folder and its files.
+//! Results on disk: the campaign folder ([`CampaignDir`], the one place that names its files),
+//! the row of one run ([`record`]) and runs.csv ([`runs_csv`]).
 //!
 //! ```text
-//! results/<campaign>-<UTC time>/  manifest.toml  runs.csv  samples/<iter>-<plugin>.csv
-//!                                 logs/<iter>-<plugin>.log  analysis/...
+//! results/<campaign>-<UTC time>/  manifest.toml  campaign.json  environment.json  runs.csv
+//!                                 environment-resume-<UTC time>.json (one per resume)
+//!                                 samples/<iter>-<plugin>[-retry<k>].csv
+//!                                 logs/<iter>-<plugin>[-retry<k>].log  analysis/...
 //! ```
 
 pub mod record;
@@ -12,9 +15,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// A campaign's output folder.
+/// A campaign's output folder: every file name in it is spelled here.
+#[derive(Debug, Clone)]
 pub struct CampaignDir {
-    pub root: PathBuf,
+    root: PathBuf,
+}
+
+/// The two files of one run: its energy samples and its worker's log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFiles {
+    pub samples: PathBuf,
+    pub log: PathBuf,
 }
 
 impl CampaignDir {
@@ -23,71 +34,123 @@ impl CampaignDir {
     pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<CampaignDir> {
         let root = match out {
             Some(p) => p.to_path_buf(),
-            None => {
-                let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                    .to_string()
-                    .replace(':', "");
-                PathBuf::from("results").join(format!("{name}-{stamp}"))
-            }
+            None => PathBuf::from("results").join(format!("{name}-{}", timestamp())),
         };
-        if root.join("runs.csv").exists() {
+        let dir = CampaignDir { root };
+        if dir.runs_csv().exists() {
             return Err(crate::error::usage(format!(
                 "{} already holds a campaign (runs.csv); choose another --out",
-                root.display()
+                dir.root.display()
             )));
         }
-        for sub in ["", "samples", "logs"] {
-            let dir = root.join(sub);
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+        for sub in [dir.root.clone(), dir.samples_dir(), dir.logs_dir()] {
+            std::fs::create_dir_all(&sub)
+                .with_context(|| format!("cannot create {}", sub.display()))?;
         }
-        Ok(CampaignDir { root })
+        Ok(dir)
+    }
+
+    /// A folder that already holds (or may hold) a campaign; nothing is checked or created.
+    pub fn open(root: &Path) -> CampaignDir {
+        CampaignDir {
+            root: root.to_path_buf(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     pub fn runs_csv(&self) -> PathBuf {
         self.root.join("runs.csv")
     }
+
+    /// The manifest the campaign started with, copied byte for byte.
     pub fn manifest_copy(&self) -> PathBuf {
         self.root.join("manifest.toml")
     }
-    pub fn samples(&self, stem: &Path) -> PathBuf {
-        self.root.join("samples").join(stem).with_extension("csv")
+
+    /// What the campaign remembers about how it started (plan, seed, plugins, baselines).
+    pub fn state_json(&self) -> PathBuf {
+        self.root.join("campaign.json")
     }
-    pub fn log(&self, stem: &Path) -> PathBuf {
-        self.root.join("logs").join(stem).with_extension("log")
+
+    /// Where this invocation records the machine: environment.json for a new campaign, and
+    /// when the campaign already holds runs (a resume) or that file exists,
+    /// `environment-resume-<captured_at>.json`, so the original is kept.
+    pub fn environment_json(&self, continuing: bool, captured_at: &str) -> PathBuf {
+        let first = self.root.join("environment.json");
+        if !continuing && !first.exists() {
+            first
+        } else {
+            self.root.join(format!(
+                "environment-resume-{}.json",
+                captured_at.replace(':', "")
+            ))
+        }
     }
+
+    /// Where `host run` writes the analysis of this campaign.
     pub fn analysis(&self) -> PathBuf {
         self.root.join("analysis")
     }
+
+    /// The files of one run: `<iteration>-<plugin>`, and `-retry<k>` for the k-th retry.
+    pub fn run_files(&self, iteration: u32, plugin: &str, retry: u32) -> RunFiles {
+        let mut stem = format!("{iteration}-{plugin}");
+        if retry > 0 {
+            stem.push_str(&format!("-retry{retry}"));
+        }
+        RunFiles {
+            samples: self.samples_dir().join(format!("{stem}.csv")),
+            log: self.logs_dir().join(format!("{stem}.log")),
+        }
+    }
+
+    fn samples_dir(&self) -> PathBuf {
+        self.root.join("samples")
+    }
+
+    fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
 }
 
-/// Replaces `path` with `bytes` atomically: a temporary file beside it (`.<name>.part`) is
-/// written and fsynced, then renamed over it, and the folder is fsynced. A crash at any moment
-/// leaves either the old file or the new one, never an empty or partial one (campaign.json is
-/// saved several times during a campaign and resume needs it; the MNIST cache keeps only whole,
-/// verified files).
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} names no file", path.display()))?;
-    let tmp = path.with_file_name(format!(".{}.part", name.to_string_lossy()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")))
-    };
-    write().with_context(|| format!("cannot write {}", path.display()))
+/// Now in UTC, e.g. `2024-05-01T120000Z` (colons dropped: they are awkward in file names).
+fn timestamp() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "")
 }
 
-/// Fsyncs a folder, so that files created or renamed in it survive a crash.
-pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    std::fs::File::open(dir)?.sync_all()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_of_a_campaign_is_named_here() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = CampaignDir::create(Some(&tmp.path().join("c")), "x").unwrap();
+        assert!(dir.root().join("samples").is_dir() && dir.root().join("logs").is_dir());
+        let files = dir.run_files(3, "my.plugin", 0);
+        assert_eq!(files.samples, dir.root().join("samples/3-my.plugin.csv"));
+        assert_eq!(files.log, dir.root().join("logs/3-my.plugin.log"));
+        let retry = dir.run_files(3, "spin", 2);
+        assert_eq!(retry.log, dir.root().join("logs/3-spin-retry2.log"));
+
+        let first = dir.environment_json(false, "2024-01-01T00:00:00Z");
+        assert_eq!(first, dir.root().join("environment.json"));
+        std::fs::write(&first, "{}").unwrap();
+        let again = dir.environment_json(false, "2024-01-01T00:00:00Z");
+        assert_eq!(
+            again,
+            dir.root()
+                .join("environment-resume-2024-01-01T000000Z.json")
+        );
+        assert_eq!(dir.state_json(), dir.root().join("campaign.json"));
+
+        std::fs::write(dir.runs_csv(), "").unwrap();
+        let err = CampaignDir::create(Some(dir.root()), "x").unwrap_err();
+        assert!(crate::error::is_usage(&err), "{err:#}");
+    }
 }

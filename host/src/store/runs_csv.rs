@@ -1,8 +1,11 @@
-//! runs.csv: one row per run, appended and fsynced as each run ends, so a crash of the host
-//! loses at most the run in flight.
+//! runs.csv, the one owner of its format: the column list ([`columns`]), the writer
+//! ([`RunsCsv`]: one row per run, appended and fsynced as each run ends, so a crash of the host
+//! loses at most the run in flight) and the reader everyone else uses ([`RunsReader`]: the
+//! resume, the duration forecast and the analysis all look columns up by name).
 //!
 //! The header is fixed when the file is created: the contract's columns, then per-phase,
-//! per-epoch and per-domain columns. A row's domains are matched by name.
+//! per-epoch and per-domain columns, then the later additions. A row is each column's cell for
+//! one [`RunRecord`], so header and rows cannot disagree.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -10,25 +13,158 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::record::RunRecord;
+use super::record::{Phase, RunRecord, RunStatus};
 
-/// The contract's leading columns (DESIGN.md); scripts depend on them: extend, don't break.
-pub const BASE_COLUMNS: [&str; 14] = [
-    "iteration",
-    "order",
-    "plugin",
-    "framework",
-    "status",
-    "time_s",
-    "energy_j",
-    "power_w",
-    "edp_js",
-    "cpu_time_s",
-    "accuracy",
-    "loss",
-    "meter",
-    "error",
+/// One column of runs.csv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    Iteration,
+    Order,
+    Plugin,
+    Framework,
+    Status,
+    TimeS,
+    EnergyJ,
+    PowerW,
+    EdpJs,
+    CpuTimeS,
+    Accuracy,
+    Loss,
+    Meter,
+    Error,
+    /// `setup_time_s`, `train_time_s`, `eval_time_s`.
+    PhaseTime(Phase),
+    /// `setup_energy_j`, …
+    PhaseEnergy(Phase),
+    /// `epoch<n>_time_s`, n from 1.
+    EpochTime(u32),
+    EpochEnergy(u32),
+    /// `energy_<domain>_j`, e.g. `energy_package_0_j`.
+    Domain(String),
+    Threads,
+    StartedUnixMs,
+    Faults,
+    RestS,
+    Retry,
+    EnergyDynamicJ,
+}
+
+/// The contract's leading columns (the README's runs.csv section); scripts depend on them:
+/// extend, don't break.
+pub const BASE_COLUMNS: [Column; 14] = [
+    Column::Iteration,
+    Column::Order,
+    Column::Plugin,
+    Column::Framework,
+    Column::Status,
+    Column::TimeS,
+    Column::EnergyJ,
+    Column::PowerW,
+    Column::EdpJs,
+    Column::CpuTimeS,
+    Column::Accuracy,
+    Column::Loss,
+    Column::Meter,
+    Column::Error,
 ];
+
+/// The measured phases, in column order.
+const PHASES: [Phase; 3] = [Phase::Setup, Phase::Train, Phase::Eval];
+
+/// Every column of a campaign's runs.csv, in order: `epochs` and `domains` fix the extra ones.
+pub fn columns(epochs: u32, domains: &[String]) -> Vec<Column> {
+    let mut c = BASE_COLUMNS.to_vec();
+    for phase in PHASES {
+        c.push(Column::PhaseTime(phase));
+        c.push(Column::PhaseEnergy(phase));
+    }
+    for e in 1..=epochs {
+        c.push(Column::EpochTime(e));
+        c.push(Column::EpochEnergy(e));
+    }
+    c.extend(domains.iter().map(|d| Column::Domain(d.clone())));
+    c.extend([
+        Column::Threads,
+        Column::StartedUnixMs,
+        Column::Faults,
+        Column::RestS,
+        Column::Retry,
+        Column::EnergyDynamicJ,
+    ]);
+    c
+}
+
+impl Column {
+    /// The header cell.
+    pub fn name(&self) -> String {
+        let fixed = match self {
+            Column::Iteration => "iteration",
+            Column::Order => "order",
+            Column::Plugin => "plugin",
+            Column::Framework => "framework",
+            Column::Status => "status",
+            Column::TimeS => "time_s",
+            Column::EnergyJ => "energy_j",
+            Column::PowerW => "power_w",
+            Column::EdpJs => "edp_js",
+            Column::CpuTimeS => "cpu_time_s",
+            Column::Accuracy => "accuracy",
+            Column::Loss => "loss",
+            Column::Meter => "meter",
+            Column::Error => "error",
+            Column::Threads => "threads",
+            Column::StartedUnixMs => "started_unix_ms",
+            Column::Faults => "faults",
+            Column::RestS => "rest_s",
+            Column::Retry => "retry",
+            Column::EnergyDynamicJ => "energy_dynamic_j",
+            Column::PhaseTime(p) => return format!("{p}_time_s"),
+            Column::PhaseEnergy(p) => return format!("{p}_energy_j"),
+            Column::EpochTime(e) => return format!("epoch{e}_time_s"),
+            Column::EpochEnergy(e) => return format!("epoch{e}_energy_j"),
+            Column::Domain(d) => return domain_column(d),
+        };
+        fixed.to_string()
+    }
+
+    /// This column's cell for `r`: numbers in full precision, empty when unknown.
+    fn cell(&self, r: &RunRecord) -> String {
+        let phase = |p: Phase| match p {
+            Phase::Setup => r.setup,
+            Phase::Train => r.train,
+            Phase::Eval => r.eval,
+            Phase::Prepare | Phase::Energy | Phase::Worker => None,
+        };
+        let epoch = |e: u32| r.epochs.get(e as usize - 1).copied();
+        match self {
+            Column::Iteration => r.iteration.to_string(),
+            Column::Order => r.order.to_string(),
+            Column::Plugin => r.plugin.clone(),
+            Column::Framework => r.framework.clone(),
+            Column::Status => r.status.to_string(),
+            Column::TimeS => num(r.time_s),
+            Column::EnergyJ => num(r.energy_j),
+            Column::PowerW => num(r.power_w()),
+            Column::EdpJs => num(r.edp_js()),
+            Column::CpuTimeS => num(r.cpu_time_s),
+            Column::Accuracy => num(r.accuracy),
+            Column::Loss => num(r.loss),
+            Column::Meter => r.meter.clone(),
+            Column::Error => one_line(&r.error),
+            Column::PhaseTime(p) => num(phase(*p).map(|s| s.0)),
+            Column::PhaseEnergy(p) => num(phase(*p).map(|s| s.1)),
+            Column::EpochTime(e) => num(epoch(*e).map(|s| s.0)),
+            Column::EpochEnergy(e) => num(epoch(*e).map(|s| s.1)),
+            Column::Domain(d) => num(r.domains.iter().find(|(n, _)| n == d).map(|(_, j)| *j)),
+            Column::Threads => r.threads.map(|t| t.to_string()).unwrap_or_default(),
+            Column::StartedUnixMs => r.started_unix_ms.map(|t| t.to_string()).unwrap_or_default(),
+            Column::Faults => one_line(&r.faults.join("; ")),
+            Column::RestS => num(r.rest_s),
+            Column::Retry => r.retry.to_string(),
+            Column::EnergyDynamicJ => num(r.energy_dynamic_j),
+        }
+    }
+}
 
 /// A row already in runs.csv, as much as resuming needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,36 +175,31 @@ pub struct ExistingRun {
     pub retry: u32,
 }
 
+/// An open runs.csv that rows are appended to.
 pub struct RunsCsv {
     path: PathBuf,
     file: File,
-    header: Vec<String>,
-    domains: Vec<String>,
-    epochs: u32,
+    columns: Vec<Column>,
 }
 
 impl RunsCsv {
     /// Creates `path` with its header (epochs and domains fix the extra columns).
     pub fn create(path: &Path, epochs: u32, domains: &[String]) -> anyhow::Result<RunsCsv> {
-        let header = header(epochs, domains);
+        let columns = columns(epochs, domains);
         let mut file = OpenOptions::new()
             .create_new(true)
             .write(true)
             .open(path)
             .with_context(|| format!("cannot create {}", path.display()))?;
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(&header)?;
-        file.write_all(&w.into_inner().context("csv buffer")?)?;
+        file.write_all(&csv_line(columns.iter().map(Column::name))?)?;
         file.sync_all()?;
         // The new file's name must survive a crash too, not only its bytes.
-        super::sync_dir(path.parent().unwrap_or(Path::new(".")))
+        crate::fsx::sync_parent(path)
             .with_context(|| format!("cannot sync the folder of {}", path.display()))?;
         Ok(RunsCsv {
             path: path.to_path_buf(),
             file,
-            header,
-            domains: domains.to_vec(),
-            epochs,
+            columns,
         })
     }
 
@@ -76,8 +207,8 @@ impl RunsCsv {
         &self.path
     }
 
-    pub fn header(&self) -> &[String] {
-        &self.header
+    pub fn header(&self) -> Vec<String> {
+        self.columns.iter().map(Column::name).collect()
     }
 
     /// Reopens an existing runs.csv to append (resume). Its header must be the one this
@@ -90,138 +221,144 @@ impl RunsCsv {
     ) -> anyhow::Result<(RunsCsv, Vec<ExistingRun>)> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let complete = match text.rfind('\n') {
-            Some(i) => &text[..=i],
-            None => "",
-        };
-        if complete.len() != text.len() {
-            // Cut in place: rewriting the file would empty it first, and a crash then would
-            // lose every finished run.
-            let repair = || -> std::io::Result<()> {
-                let f = std::fs::OpenOptions::new().write(true).open(path)?;
-                f.set_len(complete.len() as u64)?;
-                f.sync_all()
-            };
-            repair().with_context(|| format!("cannot repair {}", path.display()))?;
-        }
-        let expected = header(epochs, domains);
-        let mut reader = csv::Reader::from_reader(complete.as_bytes());
-        let found: Vec<String> = reader.headers()?.iter().map(String::from).collect();
-        if found != expected {
+        let complete = cut_partial_last_line(path, &text)?;
+        let columns = columns(epochs, domains);
+        let expected: Vec<String> = columns.iter().map(Column::name).collect();
+        let mut reader = RunsReader::from_bytes(path, complete.as_bytes())?;
+        if reader.header() != expected {
             anyhow::bail!(
                 "{}: its columns differ from what this campaign writes (different energy domains or epochs?)\n  found:    {}\n  expected: {}",
                 path.display(),
-                found.join(","),
+                reader.header().join(","),
                 expected.join(",")
             );
         }
-        let at = |name: &str| found.iter().position(|h| h == name);
-        let (it, pl, st, rt) = (at("iteration"), at("plugin"), at("status"), at("retry"));
-        let mut existing = Vec::new();
-        for (i, rec) in reader.records().enumerate() {
-            let rec =
-                rec.with_context(|| format!("{}: row {} is unreadable", path.display(), i + 2))?;
-            let field = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("");
-            existing.push(ExistingRun {
-                iteration: field(it)
-                    .parse()
-                    .with_context(|| format!("{}: row {}: bad iteration", path.display(), i + 2))?,
-                plugin: field(pl).to_string(),
-                ok: field(st) == "ok",
-                retry: field(rt).parse().unwrap_or(0),
-            });
-        }
+        let existing = existing_runs(&mut reader, path)?;
         let file = OpenOptions::new()
             .append(true)
             .open(path)
             .with_context(|| format!("cannot append to {}", path.display()))?;
-        Ok((
-            RunsCsv {
-                path: path.to_path_buf(),
-                file,
-                header: expected,
-                domains: domains.to_vec(),
-                epochs,
-            },
-            existing,
-        ))
+        let csv = RunsCsv {
+            path: path.to_path_buf(),
+            file,
+            columns,
+        };
+        Ok((csv, existing))
     }
 
     /// Appends one row and fsyncs it.
     pub fn append(&mut self, r: &RunRecord) -> anyhow::Result<()> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(self.row(r))?;
-        let bytes = w.into_inner().context("csv buffer")?;
+        let bytes = csv_line(self.columns.iter().map(|c| c.cell(r)))?;
         self.file
             .write_all(&bytes)
             .and_then(|_| self.file.sync_data())
             .with_context(|| format!("cannot append to {}", self.path.display()))
     }
+}
 
-    fn row(&self, r: &RunRecord) -> Vec<String> {
-        let mut row = vec![
-            r.iteration.to_string(),
-            r.order.to_string(),
-            r.plugin.clone(),
-            r.framework.clone(),
-            r.status.clone(),
-            num(r.time_s),
-            num(r.energy_j),
-            num(r.power_w()),
-            num(r.edp_js()),
-            num(r.cpu_time_s),
-            num(r.accuracy),
-            num(r.loss),
-            r.meter.clone(),
-            one_line(&r.error),
-        ];
-        for phase in [r.setup, r.train, r.eval] {
-            row.push(num(phase.map(|p| p.0)));
-            row.push(num(phase.map(|p| p.1)));
-        }
-        for e in 0..self.epochs as usize {
-            let epoch = r.epochs.get(e);
-            row.push(num(epoch.map(|p| p.0)));
-            row.push(num(epoch.map(|p| p.1)));
-        }
-        for d in &self.domains {
-            row.push(num(r.domains.iter().find(|(n, _)| n == d).map(|(_, j)| *j)));
-        }
-        row.push(r.threads.map(|t| t.to_string()).unwrap_or_default());
-        row.push(r.started_unix_ms.map(|t| t.to_string()).unwrap_or_default());
-        row.push(one_line(&r.faults.join("; ")));
-        row.push(num(r.rest_s));
-        row.push(r.retry.to_string());
-        row.push(num(r.energy_dynamic_j));
-        row
+/// `text` without a last line cut short by a crash, cut from the file in place too: rewriting
+/// the file would empty it first, and a crash then would lose every finished run.
+fn cut_partial_last_line<'t>(path: &Path, text: &'t str) -> anyhow::Result<&'t str> {
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    if complete.len() != text.len() {
+        let repair = || -> std::io::Result<()> {
+            let f = OpenOptions::new().write(true).open(path)?;
+            f.set_len(complete.len() as u64)?;
+            f.sync_all()
+        };
+        repair().with_context(|| format!("cannot repair {}", path.display()))?;
+    }
+    Ok(complete)
+}
+
+fn existing_runs(reader: &mut RunsReader<&[u8]>, path: &Path) -> anyhow::Result<Vec<ExistingRun>> {
+    let at = |c: Column| reader.column(&c.name());
+    let (it, pl, st, rt) = (
+        at(Column::Iteration),
+        at(Column::Plugin),
+        at(Column::Status),
+        at(Column::Retry),
+    );
+    let mut existing = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut row = 1;
+    while reader
+        .read(&mut record)
+        .with_context(|| format!("{}: row {} is unreadable", path.display(), row + 1))?
+    {
+        row += 1;
+        let field = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("");
+        existing.push(ExistingRun {
+            iteration: field(it)
+                .parse()
+                .with_context(|| format!("{}: row {row}: bad iteration", path.display()))?,
+            plugin: field(pl).to_string(),
+            ok: RunStatus::from_cell(field(st)) == Some(RunStatus::Ok),
+            retry: field(rt).parse().unwrap_or(0),
+        });
+    }
+    Ok(existing)
+}
+
+/// A runs.csv — or any CSV with a header — read row by row, its columns found by name.
+pub struct RunsReader<R: std::io::Read> {
+    csv: csv::Reader<R>,
+    header: Vec<String>,
+}
+
+impl RunsReader<std::io::BufReader<File>> {
+    /// Opens `path` and reads its header.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        Self::new(path, std::io::BufReader::new(file))
     }
 }
 
-fn header(epochs: u32, domains: &[String]) -> Vec<String> {
-    let mut h: Vec<String> = BASE_COLUMNS.iter().map(|s| s.to_string()).collect();
-    for phase in ["setup", "train", "eval"] {
-        h.push(format!("{phase}_time_s"));
-        h.push(format!("{phase}_energy_j"));
+impl<'a> RunsReader<&'a [u8]> {
+    /// Reads CSV text already in memory (`path` names it in errors).
+    pub fn from_bytes(path: &Path, bytes: &'a [u8]) -> anyhow::Result<Self> {
+        Self::new(path, bytes)
     }
-    for e in 1..=epochs {
-        h.push(format!("epoch{e}_time_s"));
-        h.push(format!("epoch{e}_energy_j"));
+}
+
+impl<R: std::io::Read> RunsReader<R> {
+    fn new(path: &Path, input: R) -> anyhow::Result<Self> {
+        let mut csv = csv::Reader::from_reader(input);
+        let header = csv
+            .headers()
+            .with_context(|| format!("{}: cannot read the CSV header", path.display()))?
+            .iter()
+            .map(String::from)
+            .collect();
+        Ok(RunsReader { csv, header })
     }
-    for d in domains {
-        h.push(domain_column(d));
+
+    /// The header as written.
+    pub fn header(&self) -> &[String] {
+        &self.header
     }
-    h.extend(
-        [
-            "threads",
-            "started_unix_ms",
-            "faults",
-            "rest_s",
-            "retry",
-            "energy_dynamic_j",
-        ]
-        .map(String::from),
-    );
-    h
+
+    /// The position of the column called `name` (surrounding blanks in the header ignored).
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h.trim() == name)
+    }
+
+    /// Which of `names` the header lacks.
+    pub fn missing<'n>(&self, names: &[&'n str]) -> Vec<&'n str> {
+        names
+            .iter()
+            .copied()
+            .filter(|n| self.column(n).is_none())
+            .collect()
+    }
+
+    /// Reads the next row into `record`; false at the end.
+    pub fn read(&mut self, record: &mut csv::StringRecord) -> csv::Result<bool> {
+        self.csv.read_record(record)
+    }
 }
 
 /// `package-0` → `energy_package_0_j`.
@@ -239,6 +376,13 @@ pub fn domain_column(domain: &str) -> String {
     format!("energy_{clean}_j")
 }
 
+/// One CSV line (quoted where needed, newline-terminated).
+fn csv_line<I: IntoIterator<Item = String>>(cells: I) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(cells)?;
+    w.into_inner().context("csv buffer")
+}
+
 /// Full precision, shortest round-trip form; empty when unknown.
 fn num(x: Option<f64>) -> String {
     match x {
@@ -249,4 +393,104 @@ fn num(x: Option<f64>) -> String {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "iteration,order,plugin,framework,status,time_s,energy_j,power_w,edp_js,\
+cpu_time_s,accuracy,loss,meter,error,setup_time_s,setup_energy_j,train_time_s,train_energy_j,\
+eval_time_s,eval_energy_j,epoch1_time_s,epoch1_energy_j,epoch2_time_s,epoch2_energy_j,\
+energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j";
+
+    fn record() -> RunRecord {
+        RunRecord {
+            iteration: 2,
+            order: 1,
+            plugin: "spin".into(),
+            framework: "spin 1".into(),
+            status: RunStatus::Ok,
+            time_s: Some(2.0),
+            energy_j: Some(10.0),
+            cpu_time_s: Some(1.5),
+            accuracy: Some(0.75),
+            loss: None,
+            meter: "estimate: x".into(),
+            error: "two\n lines".into(),
+            threads: Some(1),
+            started_unix_ms: Some(99),
+            setup: Some((0.5, 1.0)),
+            train: Some((1.0, 8.0)),
+            eval: Some((0.5, 1.0)),
+            epochs: vec![(0.25, 3.0)],
+            domains: vec![("package-0".into(), 10.0)],
+            faults: vec!["a".into(), "b".into()],
+            rest_s: Some(0.0),
+            retry: 1,
+            energy_dynamic_j: Some(4.0),
+        }
+    }
+
+    #[test]
+    fn header_and_rows_follow_one_column_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let domains = vec!["package-0".to_string()];
+        let mut csv = RunsCsv::create(&path, 2, &domains).unwrap();
+        assert_eq!(csv.header().join(","), HEADER);
+        csv.append(&record()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text.lines().nth(1).unwrap(),
+            "2,1,spin,spin 1,ok,2,10,5,20,1.5,0.75,,estimate: x,two lines,0.5,1,1,8,0.5,1,\
+             0.25,3,,,10,1,99,a; b,0,1,4"
+        );
+        assert!(
+            RunsCsv::create(&path, 2, &domains).is_err(),
+            "never overwrites"
+        );
+    }
+
+    #[test]
+    fn reopen_cuts_a_partial_line_and_refuses_other_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let domains = vec!["package-0".to_string()];
+        let mut csv = RunsCsv::create(&path, 2, &domains).unwrap();
+        csv.append(&record()).unwrap();
+        let mut failed = record();
+        failed.status = RunStatus::Failed;
+        failed.retry = 0;
+        csv.append(&failed).unwrap();
+        drop(csv);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"3,2,sp").unwrap();
+
+        let (_, existing) = RunsCsv::reopen(&path, 2, &domains).unwrap();
+        let ok = |ok, retry| ExistingRun {
+            iteration: 2,
+            plugin: "spin".into(),
+            ok,
+            retry,
+        };
+        assert_eq!(existing, vec![ok(true, 1), ok(false, 0)]);
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with('\n'));
+
+        let err = RunsCsv::reopen(&path, 3, &domains).err().unwrap();
+        assert!(format!("{err:#}").contains("columns differ"), "{err:#}");
+    }
+
+    #[test]
+    fn the_reader_finds_columns_by_name() {
+        let text = " plugin ,status\na,ok\n";
+        let mut r = RunsReader::from_bytes(Path::new("x.csv"), text.as_bytes()).unwrap();
+        assert_eq!(r.column("status"), Some(1));
+        assert_eq!(r.column("plugin"), Some(0));
+        assert_eq!(r.missing(&["plugin", "time_s"]), vec!["time_s"]);
+        let mut rec = csv::StringRecord::new();
+        assert!(r.read(&mut rec).unwrap());
+        assert_eq!(rec.get(1), Some("ok"));
+        assert!(!r.read(&mut rec).unwrap());
+    }
 }

@@ -25,6 +25,8 @@ import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "plugins", "python", "dev"))
+from layer_shapes import forward_flops, walk  # noqa: E402
 
 
 def toml_value(v):
@@ -55,29 +57,6 @@ def burn_manifest(base, train, test, threads, plugin):
         "[[plugin]]", 'name = "burn"', f"path = {json.dumps(plugin)}", "",
     ]
     return "\n".join(lines)
-
-
-def flops_per_image(layers, c=1, h=28, w=28):
-    """Forward multiply-adds × 2 of convolutions and dense layers."""
-    total, flat = 0, None
-    for spec in layers:
-        kind = spec["kind"]
-        if kind == "conv2d":
-            k, f = spec["kernel"], spec["filters"]
-            if spec.get("padding", "valid") == "valid":
-                h, w = h - k + 1, w - k + 1
-            total += 2 * h * w * f * c * k * k
-            c = f
-        elif kind == "maxpool2d":
-            size = spec.get("size", 2)
-            stride = spec.get("stride", size)
-            h, w = (h - size) // stride + 1, (w - size) // stride + 1
-        elif kind == "flatten":
-            flat = c * h * w
-        elif kind == "dense":
-            total += 2 * flat * spec["units"]
-            flat = spec["units"]
-    return total
 
 
 def run_burn(host, manifest_text, workdir, tag):
@@ -125,7 +104,7 @@ def main():
             sys.exit(f"{p} is missing: cargo build --release -p host -p plugin-burn")
     with open(args.manifest, "rb") as f:
         base = tomllib.load(f)
-    fwd = flops_per_image(base["model"]["layers"])
+    fwd = forward_flops(walk(base["model"]["layers"]))
     train_flops = 3 * fwd  # forward, input gradients, weight gradients
     env = dict(os.environ, MNIST_DIR=os.path.abspath(args.mnist))
     os.environ.update(env)

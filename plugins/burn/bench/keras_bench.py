@@ -6,10 +6,8 @@ A short warm-up fit and evaluate first, so that graph tracing is not counted as 
 """
 
 import argparse
-import gzip
 import json
 import os
-import struct
 import sys
 import time
 import tomllib
@@ -19,46 +17,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 
-
-def load_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    magic, = struct.unpack(">I", data[:4])
-    dims = magic & 0xFF
-    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-def find(mnist, stem):
-    for name in (stem + ".gz", stem):
-        path = os.path.join(mnist, name)
-        if os.path.exists(path):
-            return path
-    sys.exit(f"keras_bench: {stem}(.gz) not found in {mnist}")
-
-
-def build(keras, layers):
-    model = keras.Sequential([keras.Input(shape=(28, 28, 1))])
-    for spec in layers:
-        kind = spec["kind"]
-        act = spec.get("activation")
-        act = None if act in (None, "none") else act
-        if kind == "conv2d":
-            model.add(keras.layers.Conv2D(spec["filters"], spec["kernel"],
-                                          padding=spec.get("padding", "valid"), activation=act))
-        elif kind == "maxpool2d":
-            size = spec.get("size", 2)
-            model.add(keras.layers.MaxPooling2D(size, strides=spec.get("stride", size)))
-        elif kind == "flatten":
-            model.add(keras.layers.Flatten())
-        elif kind == "dropout":
-            model.add(keras.layers.Dropout(spec["rate"]))
-        elif kind == "dense":
-            model.add(keras.layers.Dense(spec["units"], activation=act))
-        else:
-            sys.exit(f"keras_bench: layer kind {kind!r} not handled")
-    return model
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "plugins", "python", "dev"))
+from run_trainer import find, read_idx  # noqa: E402
 
 
 def main():
@@ -73,6 +34,9 @@ def main():
 
     import tensorflow as tf
     import keras
+    # The python plugin's Keras trainer builds the model: the benchmark runs what it runs.
+    sys.path.insert(0, os.path.join(ROOT, "plugins", "python", "trainers"))
+    from keras_cnn import build_model
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -82,15 +46,15 @@ def main():
     opt = training["optimizer"]
     batch = int(training["batch_size"])
 
-    x = load_idx(find(args.mnist, "train-images-idx3-ubyte"))[:args.train]
-    y = load_idx(find(args.mnist, "train-labels-idx1-ubyte"))[:args.train]
-    tx = load_idx(find(args.mnist, "t10k-images-idx3-ubyte"))[:args.test]
-    ty = load_idx(find(args.mnist, "t10k-labels-idx1-ubyte"))[:args.test]
+    x = read_idx(find(args.mnist, "train-images-idx3-ubyte"))[:args.train]
+    y = read_idx(find(args.mnist, "train-labels-idx1-ubyte"))[:args.train]
+    tx = read_idx(find(args.mnist, "t10k-images-idx3-ubyte"))[:args.test]
+    ty = read_idx(find(args.mnist, "t10k-labels-idx1-ubyte"))[:args.test]
     x = (x.astype(np.float32) / 255.0)[..., None]
     tx = (tx.astype(np.float32) / 255.0)[..., None]
 
     keras.utils.set_random_seed(42)
-    model = build(keras, manifest["model"]["layers"])
+    model = build_model(manifest["model"]["layers"])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=opt["learning_rate"], beta_1=opt["beta1"],
                                         beta_2=opt["beta2"], epsilon=opt["epsilon"]),

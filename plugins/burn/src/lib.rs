@@ -19,9 +19,11 @@ use std::sync::OnceLock;
 
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use plugin_api::epochs::{Batch, BatchStep, Epochs};
+use plugin_api::options::OptionKeys;
 use plugin_api::{
-    export_plugin, into_trainer, EvalReport, Images, Note, OptimizerKind, PluginError, PluginInfo,
-    Progress, RunInfo, Session, Train, TrainReport, TrainerBox,
+    export_plugin, into_trainer, EvalReport, Images, Note, Optimizer, OptimizerKind, PluginError,
+    PluginInfo, Progress, RunInfo, Session, Train, TrainReport, TrainerBox,
 };
 
 use model::{cross_entropy, Net, Plan};
@@ -31,7 +33,7 @@ use model::{cross_entropy, Net, Plan};
 pub const BURN_VERSION: &str = "0.22.1";
 const FRAMEWORK: &str = "burn (flex backend, autodiff)";
 const DEFAULT_EVAL_BATCH: usize = 1000;
-const OPTIONS: &[&str] = &["eval_batch_size"];
+const OPTIONS: OptionKeys<'static> = OptionKeys::new("burn", &["eval_batch_size"]);
 
 fn info() -> PluginInfo {
     PluginInfo::new("burn", "burn", &format!("{BURN_VERSION} (flex)"), &["cpu"])
@@ -70,9 +72,19 @@ fn global_pool(requested: usize) -> (usize, Option<String>) {
     (actual, note)
 }
 
-/// One training run: the checked model plan, its parameters, Adam's state, and the session.
+/// One training run: where it stands in the epochs, the learner, and what evaluation needs.
 pub struct BurnTrainer<'a> {
     session: Session<'a>,
+    epochs: Epochs<'a>,
+    learner: Learner<'a>,
+    threads: usize,
+    notes: Vec<Note>,
+    eval_batch: usize,
+}
+
+/// What a training step needs: the plan, its parameters, Adam's state, the training set.
+struct Learner<'a> {
+    train: Images<'a>,
     plan: Plan,
     /// `None` only after a call failed halfway through an optimizer step (the step consumes
     /// the model); later calls then report an error instead of training a broken model.
@@ -81,94 +93,28 @@ pub struct BurnTrainer<'a> {
     learning_rate: f64,
     /// The flex device with autodiff; evaluation uses the same device without it.
     device: Device,
-    threads: usize,
-    notes: Vec<Note>,
-    eval_batch: usize,
-    epoch: u32,
 }
 
 impl<'a> BurnTrainer<'a> {
     pub fn new(session: &Session<'a>) -> Result<Self, PluginError> {
-        if session.device.as_str() != "cpu" {
-            return Err(PluginError::unsupported(format!(
-                "the burn plugin trains on cpu (flex backend) only, not `{}`",
-                session.device
-            )));
-        }
-        for kv in session.options.as_slice() {
-            // The host adds manifest_dir to every session; this plugin has no paths to resolve.
-            if kv.key.as_str() != plugin_api::MANIFEST_DIR_OPTION
-                && !OPTIONS.contains(&kv.key.as_str())
-            {
-                return Err(PluginError::unsupported(format!(
-                    "unknown option `{}` for the burn plugin (known: {})",
-                    kv.key,
-                    OPTIONS.join(", ")
-                )));
-            }
-        }
-        let eval_batch = match session.option("eval_batch_size") {
-            None => DEFAULT_EVAL_BATCH,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| {
-                    PluginError::unsupported(format!(
-                        "option eval_batch_size = `{v}`: expected a whole number of at least 1"
-                    ))
-                })?,
-        };
-        if session.batch_size == 0 {
-            return Err(PluginError::unsupported("batch size 0"));
-        }
-        let o = session.optimizer;
-        match o.kind {
-            OptimizerKind::Adam => {}
-        }
-        let lr_ok = o.learning_rate.is_finite() && o.learning_rate > 0.0;
-        let betas_ok = (0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2);
-        let eps_ok = o.epsilon.is_finite() && o.epsilon > 0.0;
-        if !(lr_ok && betas_ok && eps_ok) {
-            return Err(PluginError::unsupported(format!(
-                "Adam needs learning_rate > 0, beta1 and beta2 in [0, 1), epsilon > 0; got \
-                 lr {}, beta1 {}, beta2 {}, epsilon {}",
-                o.learning_rate, o.beta1, o.beta2, o.epsilon
-            )));
-        }
-        let classes = session.data.classes as usize;
-        check_images("training", &session.data.train, classes)?;
-        check_images("test", &session.data.test, classes)?;
-        let train = &session.data.train;
-        let test = &session.data.test;
-        if (train.channels, train.height, train.width) != (test.channels, test.height, test.width) {
-            return Err(PluginError::failed(
-                "training and test images differ in size",
-            ));
-        }
-        check_order(session)?;
-
-        let input = [
-            train.channels as usize,
-            train.height as usize,
-            train.width as usize,
-        ];
-        let plan = Plan::new(session.model.as_slice(), input, classes)?;
+        let eval_batch = check_session(session)?;
+        let epochs = Epochs::new(session)?;
+        let shapes = session.model_shapes()?;
+        let plan = Plan::new(&shapes)?;
 
         // The pool first: building the model already runs flex kernels.
         let (threads, pool_note) = global_pool((session.threads as usize).max(1));
         let device = Device::flex().autodiff();
         // Seeds burn's RNG, which only dropout masks draw from (the weights come from `seed`
-        // through our own generator, or from the session).
+        // through plugin-api's generator, or from the session).
         device.seed(session.seed);
-        let model = plan.init(session, &device)?;
+        let model = plan.init(&shapes, session, &device)?;
+        let o = session.optimizer;
         let optimizer = AdamConfig::new()
             .with_beta_1(o.beta1 as f32)
             .with_beta_2(o.beta2 as f32)
             .with_epsilon(o.epsilon as f32)
             .init();
-
         let mut notes = vec![
             Note::new("backend", "flex (pure Rust, rayon + simd), autodiff"),
             Note::new("rayon_threads", threads),
@@ -183,49 +129,85 @@ impl<'a> BurnTrainer<'a> {
             ),
             Note::new("eval_batch_size", eval_batch),
         ];
-        if let Some(n) = pool_note {
-            notes.push(Note::new("threads_note", n));
-        }
-        Ok(BurnTrainer {
-            session: *session,
+        notes.extend(pool_note.map(|n| Note::new("threads_note", n)));
+        let learner = Learner {
+            train: session.data.train,
             plan,
             model: Some(model),
             optimizer,
             learning_rate: o.learning_rate,
             device,
+        };
+        Ok(BurnTrainer {
+            session: *session,
+            epochs,
+            learner,
             threads,
             notes,
             eval_batch,
-            epoch: 0,
         })
     }
+}
 
-    fn train_one_epoch(&mut self, progress: &Progress<'_>) -> Result<(u64, f64), PluginError> {
-        let order = self.session.epoch_order(self.epoch).ok_or_else(|| {
-            PluginError::failed(format!(
-                "asked to train epoch {} but the session has {}",
-                self.epoch + 1,
-                self.session.epochs
-            ))
-        })?;
-        let train = self.session.data.train;
-        let batch_size = self.session.batch_size as usize;
-        let batches = order.len().div_ceil(batch_size) as u64;
-        let mut loss_sum = 0.0f64;
-        for (b, chunk) in order.chunks(batch_size).enumerate() {
-            let (x, y) = batch(&train, chunk, &self.device);
-            let model = self.model.take().ok_or_else(broken_model)?;
-            let logits = model.forward(&self.plan, x, true)?;
-            let loss = cross_entropy(logits, y);
-            // Reading the loss waits for nothing extra: flex computes eagerly.
-            let value: f32 = loss.clone().into_scalar();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            self.model = Some(self.optimizer.step(self.learning_rate, model, grads));
-            loss_sum += f64::from(value) * chunk.len() as f64;
-            progress.batch_done(self.epoch, b as u64 + 1, batches);
-        }
-        self.epoch += 1;
-        Ok((order.len() as u64, loss_sum / order.len().max(1) as f64))
+/// Checks what the plugin needs of the session before any work, and returns the evaluation
+/// batch size (option `eval_batch_size`).
+fn check_session(session: &Session<'_>) -> Result<usize, PluginError> {
+    let options = OPTIONS.check(session)?;
+    if session.device.as_str() != "cpu" {
+        return Err(PluginError::unsupported(format!(
+            "the burn plugin trains on cpu (flex backend) only, not `{}`",
+            session.device
+        )));
+    }
+    let eval_batch = options
+        .positive("eval_batch_size")?
+        .map_or(DEFAULT_EVAL_BATCH, |n| n as usize);
+    check_adam(&session.optimizer)?;
+    session.check_data()?;
+    Ok(eval_batch)
+}
+
+/// Hyper-parameters burn's Adam can use.
+fn check_adam(o: &Optimizer) -> Result<(), PluginError> {
+    match o.kind {
+        OptimizerKind::Adam => {}
+    }
+    let lr_ok = o.learning_rate.is_finite() && o.learning_rate > 0.0;
+    let betas_ok = (0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2);
+    let eps_ok = o.epsilon.is_finite() && o.epsilon > 0.0;
+    if lr_ok && betas_ok && eps_ok {
+        return Ok(());
+    }
+    let needs = "Adam needs learning_rate > 0, beta1 and beta2 in [0, 1), epsilon > 0";
+    Err(PluginError::unsupported(format!(
+        "{needs}; got lr {}, beta1 {}, beta2 {}, epsilon {}",
+        o.learning_rate, o.beta1, o.beta2, o.epsilon
+    )))
+}
+
+impl BatchStep for Learner<'_> {
+    /// The epoch's summed loss.
+    type Epoch = f64;
+
+    fn begin_epoch(&mut self, _order: &[u32]) -> Result<f64, PluginError> {
+        Ok(0.0)
+    }
+
+    fn train_batch(&mut self, loss_sum: &mut f64, b: Batch<'_>) -> Result<(), PluginError> {
+        let (x, y) = batch(&self.train, b.indices, &self.device);
+        let model = self.model.take().ok_or_else(broken_model)?;
+        let logits = model.forward(&self.plan, x, true)?;
+        let loss = cross_entropy(logits, y);
+        // Reading the loss waits for nothing extra: flex computes eagerly.
+        let value: f32 = loss.clone().into_scalar();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        self.model = Some(self.optimizer.step(self.learning_rate, model, grads));
+        *loss_sum += f64::from(value) * b.indices.len() as f64;
+        Ok(())
+    }
+
+    fn end_epoch(&mut self, loss_sum: f64) -> Result<f64, PluginError> {
+        Ok(loss_sum)
     }
 }
 
@@ -234,7 +216,8 @@ fn broken_model() -> PluginError {
 }
 
 /// The images and labels of `indices` as tensors `[n, c, h, w]` and `[n, 1]` on `device`.
-/// Indices were checked against the set's size in `check_order`/`evaluate`.
+/// Indices were checked against the set's size: the order by `Epochs::new`, the data by
+/// `Session::check_data`.
 fn batch(images: &Images<'_>, indices: &[u32], device: &Device) -> (Tensor<4>, Tensor<2, Int>) {
     let len = images.image_len();
     let pixels = images.pixels.as_slice();
@@ -258,51 +241,6 @@ fn batch(images: &Images<'_>, indices: &[u32], device: &Device) -> (Tensor<4>, T
     )
 }
 
-/// Sizes agree and every label names a class: checked once, so batches can index freely.
-fn check_images(what: &str, images: &Images<'_>, classes: usize) -> Result<(), PluginError> {
-    let n = images.count as usize;
-    let expected = n.checked_mul(images.image_len());
-    if expected != Some(images.pixels.len()) || images.labels.len() != n {
-        return Err(PluginError::failed(format!(
-            "the {what} set says {n} images of {}×{}×{} but holds {} values and {} labels",
-            images.channels,
-            images.height,
-            images.width,
-            images.pixels.len(),
-            images.labels.len()
-        )));
-    }
-    if classes == 0 {
-        return Err(PluginError::failed("the dataset has 0 classes"));
-    }
-    if let Some(bad) = images.labels.iter().find(|&&l| l as usize >= classes) {
-        return Err(PluginError::failed(format!(
-            "the {what} set has label {bad}, but only {classes} classes"
-        )));
-    }
-    Ok(())
-}
-
-/// The host's order covers `epochs` epochs of valid sample indices.
-fn check_order(session: &Session<'_>) -> Result<(), PluginError> {
-    let n = session.data.train.count as usize;
-    let order = session.order.as_slice();
-    if Some(order.len()) != n.checked_mul(session.epochs as usize) {
-        return Err(PluginError::failed(format!(
-            "the sample order holds {} indices; {} epochs of {n} images need {}",
-            order.len(),
-            session.epochs,
-            n.saturating_mul(session.epochs as usize)
-        )));
-    }
-    if let Some(bad) = order.iter().find(|&&i| i as usize >= n) {
-        return Err(PluginError::failed(format!(
-            "the sample order names image {bad}, but the training set has {n}"
-        )));
-    }
-    Ok(())
-}
-
 impl Train for BurnTrainer<'_> {
     fn run_info(&self) -> RunInfo {
         RunInfo {
@@ -318,26 +256,21 @@ impl Train for BurnTrainer<'_> {
         epochs: u32,
         progress: &Progress<'_>,
     ) -> Result<TrainReport, PluginError> {
-        let mut report = TrainReport::default();
-        for _ in 0..epochs {
-            let (samples, loss) = self.train_one_epoch(progress)?;
-            report.samples += samples;
-            report.epoch_losses.push(loss);
-        }
-        Ok(report)
+        self.epochs.train(epochs, progress, &mut self.learner)
     }
 
     fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
         let test = self.session.data.test;
         let n = test.count as usize;
+        let learner = &self.learner;
         // `valid()` drops autodiff: no graph is recorded while evaluating.
-        let model = self.model.as_ref().ok_or_else(broken_model)?.valid();
-        let device = self.device.clone().inner();
+        let model = learner.model.as_ref().ok_or_else(broken_model)?.valid();
+        let device = learner.device.clone().inner();
         let indices: Vec<u32> = (0..test.count).collect();
         let (mut hits, mut loss_sum) = (0usize, 0.0f64);
         for chunk in indices.chunks(self.eval_batch) {
             let (x, y) = batch(&test, chunk, &device);
-            let logits = model.forward(&self.plan, x, false)?;
+            let logits = model.forward(&learner.plan, x, false)?;
             let predicted = logits.clone().argmax(1).into_data();
             let summed: f32 = burn::tensor::activation::log_softmax(logits, 1)
                 .gather(1, y)

@@ -9,6 +9,7 @@
 //! Option `require_env = "NAME=VALUE"` fails setup unless the worker's environment has it
 //! (tests the manifest's per-plugin `env`).
 
+use plugin_api::options::OptionKeys;
 use plugin_api::{
     export_plugin, into_trainer, EvalReport, PluginError, PluginInfo, Progress, RunInfo, Session,
     Train, TrainReport, TrainerBox,
@@ -23,8 +24,11 @@ fn info() -> PluginInfo {
     )
 }
 
+const OPTIONS: OptionKeys<'static> = OptionKeys::new("faulty", &["fault", "phase", "require_env"]);
+
 fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError> {
-    if let Some(required) = session.option("require_env") {
+    let options = OPTIONS.check(session)?;
+    if let Some(required) = options.get("require_env") {
         let (name, value) = required.split_once('=').unwrap_or((required, ""));
         let found = std::env::var(name).ok();
         if found.as_deref() != Some(value) {
@@ -33,8 +37,8 @@ fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError>
             )));
         }
     }
-    let fault = session.option("fault").unwrap_or("none").to_string();
-    let phase = session.option("phase").unwrap_or("train").to_string();
+    let fault = options.get("fault").unwrap_or("none").to_string();
+    let phase = options.get("phase").unwrap_or("train").to_string();
     if ![
         "panic", "abort", "segfault", "hang", "error", "leftover", "none",
     ]

@@ -12,6 +12,8 @@ summary. Run it with the framework's venv interpreter, e.g.
 
 The model and hyper-parameters default to the study's (manifests/mnist.toml).
 The sample order is a seeded permutation per epoch, standing in for the host's.
+Each layer gets the shapes the plugin adds (layer_shapes.py, plugin-api's shape
+walk in Python; plugins/python/tests/errors.rs checks they agree).
 """
 
 import argparse
@@ -26,6 +28,9 @@ import types
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from layer_shapes import walk  # noqa: E402
+
 STUDY_MODEL = [
     {"kind": "conv2d", "filters": 64, "kernel": 3, "padding": "same", "activation": "relu"},
     {"kind": "maxpool2d", "size": 2, "stride": 2},
@@ -34,6 +39,14 @@ STUDY_MODEL = [
     {"kind": "flatten"},
     {"kind": "dense", "units": 10, "activation": "none"},
 ]
+
+
+def check_options(module, options):
+    """What the plugin does: a trainer that declares OPTIONS gets unknown keys refused."""
+    known = ("trainer", "venv", "manifest_dir") + tuple(getattr(module, "OPTIONS", ()))
+    unknown = [k for k in options if k not in known]
+    if hasattr(module, "OPTIONS") and unknown:
+        sys.exit(f"unknown option `{unknown[0]}` (known: {', '.join(module.OPTIONS)})")
 
 
 def read_idx(path):
@@ -106,6 +119,7 @@ def main():
     model = [dict(layer) for layer in STUDY_MODEL]
     if args.dropout > 0:
         model.insert(-1, {"kind": "dropout", "rate": args.dropout})
+    model = walk(model, (1, *x.shape[1:]))
 
     session = types.SimpleNamespace(
         plugin=os.path.basename(args.trainer).split("_")[0],
@@ -114,8 +128,10 @@ def main():
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
+        seed32=(args.seed ^ (args.seed >> 32)) & 0xFFFFFFFF,  # as the plugin folds it
         threads=args.threads,
         device="cpu",
+        classes=10,
         train_images=x,
         train_labels=y,
         test_images=tx,
@@ -127,6 +143,7 @@ def main():
 
     t0 = time.perf_counter()
     module = load_trainer(args.trainer)
+    check_options(module, session.options)
     version = module.framework_version()
     trainer = module.build(session)
     setup_s = time.perf_counter() - t0

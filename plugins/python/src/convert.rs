@@ -1,14 +1,15 @@
 //! The session as the Python trainer sees it (plugins/python/README.md): a
 //! `types.SimpleNamespace` of plain values, with the data as read-only numpy views of the
-//! host's buffers.
+//! host's buffers, and each layer with the shapes plugin-api's walk gave it.
 
 use std::ffi::c_char;
 
-use plugin_api::{Activation, Layer, OptimizerKind, Padding, Session};
+use plugin_api::shapes::{LayerShape, ModelShapes};
+use plugin_api::{Layer, OptimizerKind, Session};
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyTuple};
 
 /// A read-only numpy array over `data` without copying it: a read-only `memoryview` of the
 /// memory, wrapped by `numpy.frombuffer` (which keeps the view's read-only flag).
@@ -39,58 +40,46 @@ fn view<'py, T>(
         .call_method1("reshape", (shape,))
 }
 
-fn activation(a: Activation) -> &'static str {
-    match a {
-        Activation::None => "none",
-        Activation::Relu => "relu",
-    }
-}
-
-fn padding(p: Padding) -> &'static str {
-    match p {
-        Padding::Same => "same",
-        Padding::Valid => "valid",
-    }
-}
-
 /// `0.1f32` as `0.1`, not `0.10000000149011612`: the shortest decimal that round-trips.
 fn f32_to_f64(x: f32) -> f64 {
     x.to_string().parse().unwrap_or(x as f64)
 }
 
-fn layer<'py>(py: Python<'py>, layer: &Layer) -> PyResult<Bound<'py, PyDict>> {
+/// One layer as a dict: what the manifest wrote, plus its walked shapes: `input_shape` and
+/// `output_shape` per sample (`(c, h, w)` or `(n,)`), and for conv2d and dense layers
+/// `weight_shape` and `bias_shape` in the layouts of `Session::initial_weights` (PyTorch's).
+fn layer<'py>(py: Python<'py>, walked: &LayerShape) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    match *layer {
+    d.set_item("kind", walked.layer.kind())?;
+    match walked.layer {
         Layer::Conv2d {
             filters,
             kernel,
-            padding: p,
-            activation: a,
+            padding,
+            activation,
         } => {
-            d.set_item("kind", "conv2d")?;
             d.set_item("filters", filters)?;
             d.set_item("kernel", kernel)?;
-            d.set_item("padding", padding(p))?;
-            d.set_item("activation", activation(a))?;
+            d.set_item("padding", padding.as_str())?;
+            d.set_item("activation", activation.as_str())?;
         }
         Layer::MaxPool2d { size, stride } => {
-            d.set_item("kind", "maxpool2d")?;
             d.set_item("size", size)?;
             d.set_item("stride", stride)?;
         }
-        Layer::Flatten => d.set_item("kind", "flatten")?,
-        Layer::Dropout { rate } => {
-            d.set_item("kind", "dropout")?;
-            d.set_item("rate", f32_to_f64(rate))?;
-        }
-        Layer::Dense {
-            units,
-            activation: a,
-        } => {
-            d.set_item("kind", "dense")?;
+        Layer::Flatten => {}
+        Layer::Dropout { rate } => d.set_item("rate", f32_to_f64(rate))?,
+        Layer::Dense { units, activation } => {
             d.set_item("units", units)?;
-            d.set_item("activation", activation(a))?;
+            d.set_item("activation", activation.as_str())?;
         }
+    }
+    let tuple = |dims: &[usize]| PyTuple::new(py, dims);
+    d.set_item("input_shape", tuple(&walked.input.dims())?)?;
+    d.set_item("output_shape", tuple(&walked.output.dims())?)?;
+    if let Some(params) = &walked.params {
+        d.set_item("weight_shape", tuple(&params.weight)?)?;
+        d.set_item("bias_shape", tuple(&[params.bias])?)?;
     }
     Ok(d)
 }
@@ -126,39 +115,31 @@ fn images<'py>(
     Ok((pixels, labels))
 }
 
-/// The whole session as a `types.SimpleNamespace`.
+/// The whole session as a `types.SimpleNamespace`; `model` is the session's model walked
+/// ([`Session::model_shapes`]).
 pub fn session_to_python<'py>(
     py: Python<'py>,
     session: &Session<'_>,
+    model: &ModelShapes,
 ) -> PyResult<Bound<'py, PyAny>> {
     let np = py.import("numpy")?;
     let kw = PyDict::new(py);
     kw.set_item("plugin", session.plugin_name.as_str())?;
 
-    let layers = session
-        .model
-        .as_slice()
+    let layers = model
+        .layers
         .iter()
         .map(|l| layer(py, l))
         .collect::<PyResult<Vec<_>>>()?;
     kw.set_item("model", layers)?;
 
-    let opt = PyDict::new(py);
-    opt.set_item(
-        "kind",
-        match session.optimizer.kind {
-            OptimizerKind::Adam => "adam",
-        },
-    )?;
-    opt.set_item("lr", session.optimizer.learning_rate)?;
-    opt.set_item("beta1", session.optimizer.beta1)?;
-    opt.set_item("beta2", session.optimizer.beta2)?;
-    opt.set_item("eps", session.optimizer.epsilon)?;
-    kw.set_item("optimizer", opt)?;
+    kw.set_item("optimizer", optimizer(py, session)?)?;
 
     kw.set_item("epochs", session.epochs)?;
     kw.set_item("batch_size", session.batch_size)?;
     kw.set_item("seed", session.seed)?;
+    // NumPy's, Keras', PyTorch's and JAX's seeding take 32 bits: both halves folded, once here.
+    kw.set_item("seed32", (session.seed ^ (session.seed >> 32)) as u32)?;
     kw.set_item("threads", session.threads)?;
     kw.set_item("device", session.device.as_str())?;
     kw.set_item("classes", session.data.classes)?;
@@ -183,20 +164,7 @@ pub fn session_to_python<'py>(
         view(py, &np, order, "uint32", vec![order.len() / n, n])?,
     )?;
 
-    match session.initial_weights.as_ref().into_option() {
-        None => kw.set_item("initial_weights", py.None())?,
-        Some(tensors) => {
-            let weights = PyDict::new(py);
-            for t in tensors.as_slice() {
-                let shape: Vec<usize> = t.shape.as_slice().iter().map(|&d| d as usize).collect();
-                weights.set_item(
-                    t.name.as_str(),
-                    view(py, &np, t.values.as_slice(), "float32", shape)?,
-                )?;
-            }
-            kw.set_item("initial_weights", weights)?;
-        }
-    }
+    kw.set_item("initial_weights", initial_weights(py, &np, session)?)?;
 
     let options = PyDict::new(py);
     for kv in session.options.as_slice() {
@@ -207,4 +175,41 @@ pub fn session_to_python<'py>(
     py.import("types")?
         .getattr("SimpleNamespace")?
         .call((), Some(&kw))
+}
+
+/// `{"kind": "adam", "lr", "beta1", "beta2", "eps"}`.
+fn optimizer<'py>(py: Python<'py>, session: &Session<'_>) -> PyResult<Bound<'py, PyDict>> {
+    let o = session.optimizer;
+    let opt = PyDict::new(py);
+    opt.set_item(
+        "kind",
+        match o.kind {
+            OptimizerKind::Adam => "adam",
+        },
+    )?;
+    opt.set_item("lr", o.learning_rate)?;
+    opt.set_item("beta1", o.beta1)?;
+    opt.set_item("beta2", o.beta2)?;
+    opt.set_item("eps", o.epsilon)?;
+    Ok(opt)
+}
+
+/// `None`, or `{name: read-only float32 array}` over the host's buffers.
+fn initial_weights<'py>(
+    py: Python<'py>,
+    np: &Bound<'py, PyModule>,
+    session: &Session<'_>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let Some(tensors) = session.initial_weights.into_option() else {
+        return Ok(py.None().into_bound(py));
+    };
+    let weights = PyDict::new(py);
+    for t in tensors.as_slice() {
+        let shape: Vec<usize> = t.shape.as_slice().iter().map(|&d| d as usize).collect();
+        weights.set_item(
+            t.name.as_str(),
+            view(py, np, t.values.as_slice(), "float32", shape)?,
+        )?;
+    }
+    Ok(weights.into_any())
 }

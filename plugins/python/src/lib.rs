@@ -24,7 +24,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use abi_stable::std_types::RVec;
+use plugin_api::abi_stable::std_types::RVec;
+use plugin_api::epochs::Epochs;
+use plugin_api::options::OptionKeys;
 use plugin_api::{
     export_plugin, into_trainer, EvalReport, Note, PluginError, PluginInfo, Progress, RunInfo,
     Session, Train, TrainReport, TrainerBox,
@@ -77,9 +79,17 @@ site.addsitedir(site_packages)
 /// The venv added to this process's `sys.path`; one interpreter holds one venv.
 static VENV_IN_USE: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-/// Builds a trainer: resolves the options, starts Python, imports the trainer file and calls
-/// its `build(session)`.
+/// The options this plugin reads itself; a trainer declares its own in `OPTIONS`.
+const PLUGIN_OPTIONS: [&str; 2] = ["trainer", "venv"];
+
+/// Builds a trainer: checks what the host lends (the model walked, the data, the order:
+/// errors name the layer before any Python runs), resolves the options, starts Python,
+/// imports the trainer file, checks the option keys it declares and calls its
+/// `build(session)`.
 pub fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError> {
+    let model = session.model_shapes()?;
+    session.check_data()?;
+    Epochs::new(session)?; // checks the order; the trainer walks it itself
     let trainer_path = resolve_trainer(session)?;
     let venv = resolve_venv(session)?;
     paths::promote_libpython()?;
@@ -87,11 +97,12 @@ pub fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginEr
     let trainer = Python::attach(|py| -> Result<PyTrainer, PluginError> {
         prepare_interpreter(py, venv.as_ref())?;
         let module = import_trainer(py, &trainer_path, venv.as_ref())?;
+        check_options(py, &module, session)?;
         let framework: String = module
             .call_method0("framework_version")
             .and_then(|v| v.extract())
             .map_err(|e| python_error(py, "the trainer's framework_version() failed", e))?;
-        let session_obj = convert::session_to_python(py, session)
+        let session_obj = convert::session_to_python(py, session, &model)
             .map_err(|e| python_error(py, "passing the session to Python failed", e))?;
         let trainer = module.call_method1("build", (session_obj,)).map_err(|e| {
             python_error(
@@ -109,6 +120,27 @@ pub fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginEr
         })
     })?;
     Ok(into_trainer(trainer))
+}
+
+/// A trainer that declares `OPTIONS` (the keys it reads) gets the session's keys checked
+/// against them and this plugin's own; one that declares none gets whatever the manifest says,
+/// as before `OPTIONS` existed.
+fn check_options(
+    py: Python<'_>,
+    module: &Bound<'_, PyAny>,
+    session: &Session<'_>,
+) -> Result<(), PluginError> {
+    if !module.hasattr("OPTIONS").unwrap_or(false) {
+        return Ok(());
+    }
+    let declared: Vec<String> = module
+        .getattr("OPTIONS")
+        .and_then(|o| o.extract())
+        .map_err(|e| python_error(py, "the trainer's OPTIONS must be a list of names", e))?;
+    let mut keys: Vec<&str> = PLUGIN_OPTIONS.to_vec();
+    keys.extend(declared.iter().map(String::as_str));
+    OptionKeys::new(session.plugin_name.as_str(), &keys).check(session)?;
+    Ok(())
 }
 
 /// Points the (possibly fresh) interpreter at the venv and gives it what embedded Python

@@ -21,11 +21,8 @@ from jax import lax
 
 EVAL_BATCH_SIZE = 1000  # same in every trainer; option `eval_batch_size`
 
-
-def seed32(seed):
-    """The host's seed is a u64; NumPy's and JAX's seeding take 32 bits: fold both halves."""
-    seed = int(seed)
-    return (seed ^ (seed >> 32)) & 0xFFFFFFFF
+# The manifest options this trainer reads; the plugin refuses any other key.
+OPTIONS = ("eval_batch_size", "maxpool")
 
 
 def framework_version():
@@ -103,37 +100,21 @@ def _pair(v):
     return tuple(int(x) for x in v) if isinstance(v, (list, tuple)) else (int(v), int(v))
 
 
-def init_params(layers, key, in_shape=(28, 28, 1)):
-    """Per-layer parameter dicts ({} for layers without weights)."""
+def init_params(layers, key):
+    """Per-layer parameter dicts ({} for layers without weights), sized by the shapes the
+    plugin walked (`weight_shape` in PyTorch's layouts, permuted to HWIO and (in, out))."""
     init = jax.nn.initializers.lecun_normal()
-    h, w, c = in_shape
     params = []
     for spec in layers:
         kind = spec["kind"]
         key, sub = jax.random.split(key)
         if kind == "conv2d":
-            kh, kw = _pair(spec["kernel"])
-            sh, sw = _pair(spec.get("stride", 1))
-            f = int(spec["filters"])
+            f, c, kh, kw = spec["weight_shape"]
             params.append({"w": init(sub, (kh, kw, c, f), jnp.float32), "b": jnp.zeros((f,), jnp.float32)})
-            if spec.get("padding", "valid") == "same":
-                h, w = -(-h // sh), -(-w // sw)
-            else:
-                h, w = (h - kh) // sh + 1, (w - kw) // sw + 1
-            c = f
-        elif kind == "maxpool2d":
-            size = _pair(spec.get("size", 2))
-            stride = _pair(spec.get("stride", spec.get("size", 2)))
-            h, w = (h - size[0]) // stride[0] + 1, (w - size[1]) // stride[1] + 1
-            params.append({})
-        elif kind == "flatten":
-            c, h, w = h * w * c, 1, 1
-            params.append({})
         elif kind == "dense":
-            units = int(spec["units"])
-            params.append({"w": init(sub, (c, units), jnp.float32), "b": jnp.zeros((units,), jnp.float32)})
-            c = units
-        elif kind == "dropout":
+            units, inputs = spec["weight_shape"]
+            params.append({"w": init(sub, (inputs, units), jnp.float32), "b": jnp.zeros((units,), jnp.float32)})
+        elif kind in ("maxpool2d", "flatten", "dropout"):
             params.append({})
         else:
             raise NotImplementedError(f"layer kind {kind!r} is not supported by jax_cnn")
@@ -191,10 +172,10 @@ class Trainer:
             raise NotImplementedError(f"optimizer {opt['kind']!r}: only adam")
         maxpool = options.get("maxpool", "reduce_window")
         apply = make_apply(session.model, maxpool)
-        key = jax.random.key(seed32(session.seed))
+        key = jax.random.key(session.seed32)
         init_key, self.dropout_key = jax.random.split(key)
         self.image_shape = (*session.train_images.shape[1:], 1)
-        self.params = init_params(session.model, init_key, self.image_shape)
+        self.params = init_params(session.model, init_key)
         self.tx = optax.adam(float(opt["lr"]), b1=float(opt["beta1"]),
                              b2=float(opt["beta2"]), eps=float(opt["eps"]))
         self.opt_state = self.tx.init(self.params)

@@ -21,11 +21,8 @@ import keras  # noqa: E402
 
 EVAL_BATCH_SIZE = 1000  # same in every trainer; option `eval_batch_size`
 
-
-def seed32(seed):
-    """The host's seed is a u64; NumPy's and JAX's seeding take 32 bits: fold both halves."""
-    seed = int(seed)
-    return (seed ^ (seed >> 32)) & 0xFFFFFFFF
+# The manifest options this trainer reads; the plugin refuses any other key.
+OPTIONS = ("inter_op_threads", "eval_batch_size")
 
 
 def framework_version():
@@ -99,7 +96,7 @@ class Trainer:
             raise NotImplementedError(f"device {session.device!r}: this trainer runs on cpu only")
         options = dict(session.options or {})
         self.notes = _set_threads(int(session.threads), options)
-        keras.utils.set_random_seed(seed32(session.seed))
+        keras.utils.set_random_seed(session.seed32)
         self.model = build_model(session.model, (*session.train_images.shape[1:], 1))
         if session.initial_weights is not None:
             raise NotImplementedError("initial_weights are not supported yet")

@@ -16,11 +16,8 @@ from torch import nn
 # value is the same in every trainer (option `eval_batch_size` overrides it).
 EVAL_BATCH_SIZE = 1000
 
-
-def seed32(seed):
-    """The host's seed is a u64; NumPy's and JAX's seeding take 32 bits: fold both halves."""
-    seed = int(seed)
-    return (seed ^ (seed >> 32)) & 0xFFFFFFFF
+# The manifest options this trainer reads; the plugin refuses any other key.
+OPTIONS = ("inter_op_threads", "eval_batch_size")
 
 
 def framework_version():
@@ -40,42 +37,27 @@ def _pair(v):
     return tuple(v) if isinstance(v, (list, tuple)) else (int(v), int(v))
 
 
-def build_model(layers, in_shape=(1, 28, 28)):
-    """nn.Sequential from the layer dicts; shapes are inferred as we go."""
+def build_model(layers):
+    """nn.Sequential from the layer dicts, sized by the shapes the plugin walked."""
     modules = []
-    c, h, w = in_shape
-    flat = None  # feature count once flattened
     for spec in layers:
         kind = spec["kind"]
         if kind == "conv2d":
-            k = _pair(spec["kernel"])
-            stride = _pair(spec.get("stride", 1))
+            filters, channels, kh, kw = spec["weight_shape"]
             padding = spec.get("padding", "valid")
             if padding not in ("same", "valid"):
                 raise NotImplementedError(f"conv2d padding {padding!r}")
-            if padding == "same" and stride != (1, 1):
-                raise NotImplementedError("conv2d padding 'same' with a stride > 1")
-            modules.append(nn.Conv2d(c, int(spec["filters"]), k, stride=stride, padding=padding))
-            c = int(spec["filters"])
-            if padding == "valid":
-                h = (h - k[0]) // stride[0] + 1
-                w = (w - k[1]) // stride[1] + 1
+            modules.append(nn.Conv2d(channels, filters, (kh, kw), padding=padding))
         elif kind == "maxpool2d":
-            size = _pair(spec.get("size", 2))
-            stride = _pair(spec.get("stride", spec.get("size", 2)))
-            modules.append(nn.MaxPool2d(size, stride))
-            h = (h - size[0]) // stride[0] + 1
-            w = (w - size[1]) // stride[1] + 1
+            size = _pair(spec["size"])
+            modules.append(nn.MaxPool2d(size, _pair(spec["stride"])))
         elif kind == "flatten":
             modules.append(nn.Flatten())
-            flat = c * h * w
         elif kind == "dropout":
             modules.append(nn.Dropout(float(spec["rate"])))
         elif kind == "dense":
-            if flat is None:
-                raise ValueError("dense before flatten")
-            modules.append(nn.Linear(flat, int(spec["units"])))
-            flat = int(spec["units"])
+            units, inputs = spec["weight_shape"]
+            modules.append(nn.Linear(inputs, units))
         else:
             raise NotImplementedError(f"layer kind {kind!r} is not supported by torch_cnn")
         act = _activation(spec.get("activation")) if kind in ("conv2d", "dense") else None
@@ -107,8 +89,8 @@ class Trainer:
             raise NotImplementedError(f"device {session.device!r}: this trainer runs on cpu only")
         options = dict(session.options or {})
         self.notes = _set_threads(int(session.threads), options)
-        torch.manual_seed(seed32(session.seed))
-        self.model = build_model(session.model, (1, *session.train_images.shape[1:]))
+        torch.manual_seed(session.seed32)
+        self.model = build_model(session.model)
         if session.initial_weights is not None:
             raise NotImplementedError("initial_weights are not supported yet")
         opt = session.optimizer

@@ -7,12 +7,17 @@
 //! optimizer's hyper-parameters, the seed and the thread count. It reaches ~85-90 % on MNIST
 //! after one epoch, so "it learns" is a real check.
 
+use plugin_api::epochs::{Batch, BatchStep, Epochs};
+use plugin_api::options::OptionKeys;
+use plugin_api::rng::SplitMix64;
 use plugin_api::{
     export_plugin, into_trainer, EvalReport, Note, PluginError, PluginInfo, Progress, RunInfo,
     Session, Train, TrainReport, TrainerBox,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// It takes no options: any key in a manifest is a mistake worth an error.
+const OPTIONS: OptionKeys<'static> = OptionKeys::new("spin", &[]);
 
 fn info() -> PluginInfo {
     PluginInfo::new("spin", "spin (softmax regression)", VERSION, &["cpu"])
@@ -24,82 +29,82 @@ fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError>
 
 export_plugin! { info: info, new_trainer: new_trainer }
 
-/// Softmax regression: `logits = W x + b`, `W` is `classes × inputs`.
+/// A spin trainer: where training stands, and the model.
 pub struct Spin<'a> {
+    epochs: Epochs<'a>,
+    model: Softmax<'a>,
+}
+
+/// Softmax regression: `logits = W x + b`, `W` is `classes × inputs`.
+struct Softmax<'a> {
     session: Session<'a>,
     inputs: usize,
     classes: usize,
     threads: usize,
     /// Weights then biases, one flat vector so Adam updates them in one loop.
     params: Vec<f32>,
+    /// The batch's gradient, one buffer for every batch.
+    grad: Vec<f32>,
     adam: Adam,
-    epoch: u32,
 }
 
 impl<'a> Spin<'a> {
     pub fn new(session: &Session<'a>) -> Result<Self, PluginError> {
+        OPTIONS.check(session)?;
         if session.device.as_str() != "cpu" {
             return Err(PluginError::unsupported(format!(
                 "spin trains on cpu only, not {}",
                 session.device
             )));
         }
-        if session.batch_size == 0 {
-            return Err(PluginError::unsupported("batch size 0"));
-        }
+        session.check_data()?;
+        let epochs = Epochs::new(session)?;
         let inputs = session.data.train.image_len();
         let classes = session.data.classes as usize;
-        let expected = inputs * session.data.train.count as usize;
-        if session.data.train.pixels.len() != expected || classes == 0 {
-            return Err(PluginError::failed(format!(
-                "training set holds {} values, expected {} images × {} = {}",
-                session.data.train.pixels.len(),
-                session.data.train.count,
-                inputs,
-                expected
-            )));
-        }
         let mut params = vec![0.0f32; classes * inputs + classes];
         // Small random weights from the seed, so runs are reproducible and symmetry is broken.
-        let mut rng = SplitMix64(session.seed);
+        let mut rng = SplitMix64::new(session.seed);
         for w in &mut params[..classes * inputs] {
             *w = (rng.next_f32() - 0.5) * 0.01;
         }
         let threads = (session.threads as usize).max(1);
-        Ok(Spin {
+        let model = Softmax {
             session: *session,
             inputs,
             classes,
             threads,
             adam: Adam::new(params.len(), session),
+            grad: vec![0.0; params.len()],
             params,
-            epoch: 0,
-        })
+        };
+        Ok(Spin { epochs, model })
+    }
+}
+
+impl BatchStep for Softmax<'_> {
+    /// The epoch's summed loss.
+    type Epoch = f64;
+
+    fn begin_epoch(&mut self, _order: &[u32]) -> Result<f64, PluginError> {
+        Ok(0.0)
     }
 
-    fn train_one_epoch(&mut self, progress: &Progress<'_>) -> Result<(u64, f64), PluginError> {
-        let order = self.session.epoch_order(self.epoch).ok_or_else(|| {
-            PluginError::failed(format!(
-                "asked to train epoch {} but the session has {}",
-                self.epoch + 1,
-                self.session.epochs
-            ))
-        })?;
-        let batch_size = self.session.batch_size as usize;
-        let batches = order.len().div_ceil(batch_size) as u64;
-        let mut loss_sum = 0.0f64;
-        let mut grad = vec![0.0f32; self.params.len()];
-        for (b, batch) in order.chunks(batch_size).enumerate() {
-            loss_sum += self.gradient(batch, &mut grad);
-            let scale = 1.0 / batch.len() as f32;
-            grad.iter_mut().for_each(|g| *g *= scale);
-            self.adam.step(&mut self.params, &grad);
-            progress.batch_done(self.epoch, b as u64 + 1, batches);
-        }
-        self.epoch += 1;
-        Ok((order.len() as u64, loss_sum / order.len().max(1) as f64))
+    fn train_batch(&mut self, loss: &mut f64, batch: Batch<'_>) -> Result<(), PluginError> {
+        let mut grad = std::mem::take(&mut self.grad);
+        *loss += self.gradient(batch.indices, &mut grad);
+        let scale = 1.0 / batch.indices.len() as f32;
+        grad.iter_mut().for_each(|g| *g *= scale);
+        self.adam.step(&mut self.params, &grad);
+        self.grad = grad;
+        Ok(())
     }
 
+    fn end_epoch(&mut self, loss: f64) -> Result<f64, PluginError> {
+        Ok(loss)
+    }
+}
+
+impl Softmax<'_> {
     /// Summed gradient of the batch's loss into `grad`; returns the summed loss.
     /// The batch is split across `threads` scoped threads, each with its own buffer.
     fn gradient(&self, batch: &[u32], grad: &mut [f32]) -> f64 {
@@ -176,7 +181,7 @@ impl Train for Spin<'_> {
         RunInfo {
             framework: "spin (softmax regression)".into(),
             framework_version: VERSION.into(),
-            threads: self.threads as u32,
+            threads: self.model.threads as u32,
             notes: vec![Note::new(
                 "model",
                 "softmax regression; the layer list is ignored",
@@ -190,28 +195,20 @@ impl Train for Spin<'_> {
         epochs: u32,
         progress: &Progress<'_>,
     ) -> Result<TrainReport, PluginError> {
-        let mut report = TrainReport::default();
-        for _ in 0..epochs {
-            let (samples, loss) = self.train_one_epoch(progress)?;
-            report.samples += samples;
-            report.epoch_losses.push(loss);
-        }
-        Ok(report)
+        self.epochs.train(epochs, progress, &mut self.model)
     }
 
     fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
-        let test = &self.session.data.test;
+        let model = &self.model;
+        let test = &model.session.data.test;
         let n = test.count as usize;
-        if test.pixels.len() != n * self.inputs || test.labels.len() != n {
-            return Err(PluginError::failed("test set sizes disagree"));
-        }
-        let mut probs = vec![0.0f32; self.classes];
+        let mut probs = vec![0.0f32; model.classes];
         let (mut hits, mut loss) = (0usize, 0.0f64);
         for i in 0..n {
-            let x = &test.pixels.as_slice()[i * self.inputs..][..self.inputs];
+            let x = &test.pixels.as_slice()[i * model.inputs..][..model.inputs];
             let label = test.labels.as_slice()[i] as usize;
-            loss += self.softmax(x, &mut probs, label);
-            let predicted = (0..self.classes)
+            loss += model.softmax(x, &mut probs, label);
+            let predicted = (0..model.classes)
                 .max_by(|&a, &b| probs[a].total_cmp(&probs[b]))
                 .unwrap_or(0);
             hits += usize::from(predicted == label);
@@ -261,21 +258,5 @@ impl Adam {
             let v_hat = self.v[i] / c2;
             params[i] -= self.lr * m_hat / (v_hat.sqrt() + self.eps);
         }
-    }
-}
-
-/// SplitMix64: a small, well-mixed generator; enough for initial weights.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn next_f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
     }
 }

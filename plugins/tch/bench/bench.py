@@ -31,9 +31,12 @@ import sys
 import tempfile
 import time
 import tomllib
+from math import prod
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "plugins", "python", "dev"))
+from layer_shapes import forward_flops, walk  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- worker side
@@ -62,38 +65,24 @@ def pytorch_worker(args):
     opt = training["optimizer"]
 
     params, ops = [], []
-    c, h, w, flat = 1, 28, 28, None
-    for layer in layers:
+    for layer in walk(layers):
         kind = layer["kind"]
         if kind in ("conv2d", "dense"):
-            if kind == "conv2d":
-                k, out = layer["kernel"], layer["filters"]
-                fan_in, shape = c * k * k, (out, c, k, k)
-            else:
-                out = layer["units"]
-                fan_in, shape = flat, (out, flat)
-            bound = fan_in ** -0.5  # PyTorch's default init, as the plugin uses
+            shape = layer["weight_shape"]
+            bound = prod(shape[1:]) ** -0.5  # PyTorch's default init: U(±1/√fan_in)
             weight = torch.empty(shape).uniform_(-bound, bound).requires_grad_()
-            bias = torch.empty(out).uniform_(-bound, bound).requires_grad_()
+            bias = torch.empty(shape[0]).uniform_(-bound, bound).requires_grad_()
             params += [weight, bias]
             relu = layer.get("activation", "none") == "relu"
             if kind == "conv2d":
-                padding = layer.get("padding", "valid")
-                ops.append(("conv", weight, bias, padding, relu))
-                if padding == "valid":
-                    h, w = h - k + 1, w - k + 1
-                c = out
+                ops.append(("conv", weight, bias, layer.get("padding", "valid"), relu))
             else:
                 ops.append(("dense", weight, bias, None, relu))
-                flat = out
         elif kind == "maxpool2d":
             size = layer.get("size", 2)
-            stride = layer.get("stride", size)
-            ops.append(("pool", size, stride, None, None))
-            h, w = (h - size) // stride + 1, (w - size) // stride + 1
+            ops.append(("pool", size, layer.get("stride", size), None, None))
         elif kind == "flatten":
             ops.append(("flatten", None, None, None, None))
-            flat = c * h * w
         elif kind == "dropout":
             ops.append(("dropout", layer["rate"], None, None, None))
         else:
@@ -222,26 +211,8 @@ def run_worker(args, mode, threads):
 
 
 def train_mflop(layers):
-    """Forward multiply-adds of conv and dense layers × 2 FLOP, × 3 for a training step."""
-    c, h, w, flat, total = 1, 28, 28, 0, 0
-    for layer in layers:
-        kind = layer["kind"]
-        if kind == "conv2d":
-            k, f = layer["kernel"], layer["filters"]
-            if layer.get("padding", "valid") == "valid":
-                h, w = h - k + 1, w - k + 1
-            total += 2 * c * k * k * f * h * w
-            c = f
-        elif kind == "maxpool2d":
-            s = layer.get("size", 2)
-            st = layer.get("stride", s)
-            h, w = (h - s) // st + 1, (w - s) // st + 1
-        elif kind == "flatten":
-            flat = c * h * w
-        elif kind == "dense":
-            total += 2 * flat * layer["units"]
-            flat = layer["units"]
-    return 3 * total / 1e6
+    """Forward FLOP of conv and dense layers, × 3 for a training step, in millions."""
+    return 3 * forward_flops(walk(layers)) / 1e6
 
 
 def main():

@@ -11,14 +11,18 @@
 //!   decay; softmax cross-entropy on the logits (`at::cross_entropy_loss`, mean over the batch);
 //! - the host's sample order, batch after batch, the last partial batch included;
 //! - intra-op threads = `session.threads`, inter-op threads = the same unless the
-//!   `interop_threads` option says otherwise, set before any work;
-//! - evaluation without gradients in batches of `eval_batch` (option, default 1000).
+//!   `inter_op_threads` option says otherwise, set before any work;
+//! - evaluation without gradients in batches of `eval_batch_size` (option, default 1000).
 //!
-//! Options (`[[plugin]] options` in a manifest): `interop_threads`, `eval_batch`. Any other
-//! key is refused, so that a typo never silently changes what is measured.
+//! Options (`[[plugin]] options` in a manifest): `inter_op_threads`, `eval_batch_size`, spelled
+//! as the other plugins spell them; the old spellings `interop_threads` and `eval_batch` are
+//! accepted until the next release, with a note. Any other key is refused, so that a typo
+//! never silently changes what is measured.
 
 mod model;
 
+use plugin_api::epochs::{Batch, BatchStep, Epochs};
+use plugin_api::options::OptionKeys;
 use plugin_api::{
     export_plugin, into_trainer, EvalReport, Note, PluginError, PluginInfo, Progress, RunInfo,
     Session, Train, TrainReport, TrainerBox,
@@ -35,7 +39,12 @@ pub const LIBTORCH_VERSION: &str = env!("JOULEBENCH_LIBTORCH_VERSION");
 
 const FRAMEWORK: &str = "libtorch";
 const DEFAULT_EVAL_BATCH: i64 = 1000;
-const OPTIONS: &[&str] = &["interop_threads", "eval_batch"];
+const OPTIONS: OptionKeys<'static> =
+    OptionKeys::new("tch", &["inter_op_threads", "eval_batch_size"]).renamed(&[
+        // Old spellings (until the next release): the other plugins' names won.
+        ("interop_threads", "inter_op_threads"),
+        ("eval_batch", "eval_batch_size"),
+    ]);
 
 fn framework_version() -> String {
     format!("{LIBTORCH_VERSION} (tch {TCH_VERSION})")
@@ -78,6 +87,19 @@ static INTEROP_SET: AtomicI32 = AtomicI32::new(0);
 
 pub struct TchTrainer<'a> {
     session: Session<'a>,
+    epochs: Epochs<'a>,
+    learner: Learner,
+    test_x: Tensor,
+    test_y: Tensor,
+    threads: i32,
+    interop_threads: i32,
+    eval_batch: i64,
+    /// Notes from the options (old spellings used).
+    option_notes: Vec<Note>,
+}
+
+/// What a training step needs: the model, Adam, and the training set as tensors.
+struct Learner {
     device: Device,
     model: Model,
     optimizer: tch::COptimizer,
@@ -85,24 +107,21 @@ pub struct TchTrainer<'a> {
     train_x: Tensor,
     /// Labels as int64 (what cross-entropy takes): one small copy at setup.
     train_y: Tensor,
-    test_x: Tensor,
-    test_y: Tensor,
-    threads: i32,
-    interop_threads: i32,
-    eval_batch: i64,
-    epoch: u32,
 }
 
 impl<'a> TchTrainer<'a> {
     pub fn new(session: &Session<'a>) -> Result<Self, PluginError> {
-        let options = Options::parse(session)?;
+        let options = OPTIONS.check(session)?;
         let device = parse_device(session.device.as_str())?;
-        if session.batch_size == 0 {
-            return Err(PluginError::unsupported("batch size 0"));
-        }
         check_optimizer(session)?;
-        check_images(&session.data.train, session.data.classes, "training")?;
-        check_images(&session.data.test, session.data.classes, "test")?;
+        session.check_data()?;
+        let epochs = Epochs::new(session)?;
+        let interop = options
+            .positive("inter_op_threads")?
+            .map(|v| v.min(i32::MAX as u64) as i32);
+        let eval_batch = options
+            .positive("eval_batch_size")?
+            .map_or(DEFAULT_EVAL_BATCH, |v| v.min(i64::MAX as u64) as i64);
 
         // Threads first: libtorch sizes its pools on first use, so this must precede any
         // tensor work, including the parameter initialisation below.
@@ -113,8 +132,27 @@ impl<'a> TchTrainer<'a> {
                 PluginError::unsupported(format!("threads = {} is not usable", session.threads))
             })?;
         tch::set_num_threads(threads);
-        let interop_threads = set_interop_threads(options.interop_threads.unwrap_or(threads));
+        let interop_threads = set_interop_threads(interop.unwrap_or(threads));
 
+        let learner = Learner::new(session, device)?;
+        let (test_x, test_y) = wrap(&session.data.test, device)?;
+        Ok(TchTrainer {
+            session: *session,
+            epochs,
+            learner,
+            test_x,
+            test_y,
+            threads: tch::get_num_threads(),
+            interop_threads,
+            eval_batch,
+            option_notes: options.notes().to_vec(),
+        })
+    }
+}
+
+impl Learner {
+    /// Seeds libtorch, builds the model and Adam, and wraps the training set.
+    fn new(session: &Session<'_>, device: Device) -> Result<Self, PluginError> {
         // The seed drives parameter init (CPU generator) and dropout masks.
         tch::manual_seed(session.seed as i64);
         if device != Device::Cpu {
@@ -130,69 +168,14 @@ impl<'a> TchTrainer<'a> {
                 .add_parameters(p, 0)
                 .tch("registering a parameter")?;
         }
-
         let (train_x, train_y) = wrap(&session.data.train, device)?;
-        let (test_x, test_y) = wrap(&session.data.test, device)?;
-        Ok(TchTrainer {
-            session: *session,
+        Ok(Learner {
             device,
             model,
             optimizer,
             train_x,
             train_y,
-            test_x,
-            test_y,
-            threads: tch::get_num_threads(),
-            interop_threads,
-            eval_batch: options.eval_batch.unwrap_or(DEFAULT_EVAL_BATCH),
-            epoch: 0,
         })
-    }
-
-    /// One epoch in the host's order; returns the mean training loss.
-    fn train_one_epoch(&mut self, progress: &Progress<'_>) -> Result<f64, PluginError> {
-        let order = self.session.epoch_order(self.epoch).ok_or_else(|| {
-            PluginError::failed(format!(
-                "asked to train epoch {} but the session has {}",
-                self.epoch + 1,
-                self.session.epochs
-            ))
-        })?;
-        let n = order.len() as i64;
-        if n == 0 {
-            self.epoch += 1;
-            return Ok(0.0);
-        }
-        let count = self.session.data.train.count;
-        if let Some(&bad) = order.iter().find(|&&i| i >= count) {
-            return Err(PluginError::failed(format!(
-                "the epoch order names image {bad}, but the training set has {count}"
-            )));
-        }
-        // index_select wants int64 indices; one conversion per epoch (n × 8 bytes).
-        let order: Vec<i64> = order.iter().map(|&i| i64::from(i)).collect();
-        let order = Tensor::f_from_slice(&order)
-            .and_then(|t| t.f_to_device(self.device))
-            .tch("copying the epoch order")?;
-        let batch = i64::from(self.session.batch_size);
-        let batches = ((n + batch - 1) / batch) as u64;
-        // Summed on the device, read once at the end: no host sync per batch on a GPU.
-        let mut loss_sum = Tensor::f_zeros([], (Kind::Double, self.device)).tch("allocating")?;
-        for b in 0..batches as i64 {
-            let start = b * batch;
-            let len = batch.min(n - start);
-            let loss = self.step(&order, start, len).tch("in a training step")?;
-            // In-place ops return the tensor they changed; nothing to keep.
-            let _ = tch::no_grad(|| {
-                loss.f_mul_scalar(len as f64)
-                    .and_then(|l| loss_sum.f_add_(&l))
-            })
-            .tch("adding up the loss")?;
-            progress.batch_done(self.epoch, b as u64 + 1, batches);
-        }
-        self.epoch += 1;
-        let total = f64::try_from(&loss_sum).tch("reading the loss")?;
-        Ok(total / n as f64)
     }
 
     /// Forward, backward and an Adam update on `order[start..start + len]`; returns the
@@ -210,19 +193,61 @@ impl<'a> TchTrainer<'a> {
         self.optimizer.step()?;
         loss.f_detach()
     }
+}
 
+/// One epoch as libtorch keeps it: the host's order as an index tensor, and the loss summed
+/// on the device, read once at the end (no host sync per batch on a GPU).
+struct TchEpoch {
+    order: Tensor,
+    loss_sum: Tensor,
+}
+
+impl BatchStep for Learner {
+    type Epoch = TchEpoch;
+
+    fn begin_epoch(&mut self, order: &[u32]) -> Result<TchEpoch, PluginError> {
+        // index_select wants int64 indices; one conversion per epoch (n × 8 bytes).
+        let order: Vec<i64> = order.iter().map(|&i| i64::from(i)).collect();
+        let order = Tensor::f_from_slice(&order)
+            .and_then(|t| t.f_to_device(self.device))
+            .tch("copying the epoch order")?;
+        let loss_sum = Tensor::f_zeros([], (Kind::Double, self.device)).tch("allocating")?;
+        Ok(TchEpoch { order, loss_sum })
+    }
+
+    fn train_batch(&mut self, epoch: &mut TchEpoch, batch: Batch<'_>) -> Result<(), PluginError> {
+        let len = batch.indices.len() as i64;
+        let loss = self
+            .step(&epoch.order, batch.start as i64, len)
+            .tch("in a training step")?;
+        // In-place ops return the tensor they changed; nothing to keep.
+        let _ = tch::no_grad(|| {
+            loss.f_mul_scalar(len as f64)
+                .and_then(|l| epoch.loss_sum.f_add_(&l))
+        })
+        .tch("adding up the loss")?;
+        Ok(())
+    }
+
+    fn end_epoch(&mut self, epoch: TchEpoch) -> Result<f64, PluginError> {
+        f64::try_from(&epoch.loss_sum).tch("reading the loss")
+    }
+}
+
+impl TchTrainer<'_> {
     fn evaluate_all(&self) -> Result<(f64, f64, i64), tch::TchError> {
         let _no_grad = tch::no_grad_guard();
         let n = i64::from(self.session.data.test.count);
-        let mut loss = Tensor::f_zeros([], (Kind::Double, self.device))?;
-        let mut hits = Tensor::f_zeros([], (Kind::Int64, self.device))?;
+        let device = self.learner.device;
+        let mut loss = Tensor::f_zeros([], (Kind::Double, device))?;
+        let mut hits = Tensor::f_zeros([], (Kind::Int64, device))?;
         let mut start = 0;
         while start < n {
             let len = self.eval_batch.min(n - start);
             // A view, no copy: the test set is evaluated in its stored order.
             let x = self.test_x.f_narrow(0, start, len)?;
             let y = self.test_y.f_narrow(0, start, len)?;
-            let logits = self.model.forward(&x, false)?;
+            let logits = self.learner.model.forward(&x, false)?;
             let batch_loss =
                 logits.f_cross_entropy_loss::<Tensor>(&y, None, Reduction::Sum, -100, 0.0)?;
             let _ = loss.f_add_(&batch_loss.f_to_kind(Kind::Double)?)?;
@@ -238,19 +263,21 @@ impl<'a> TchTrainer<'a> {
 
 impl Train for TchTrainer<'_> {
     fn run_info(&self) -> RunInfo {
+        let device = self.learner.device;
         let mut notes = vec![
             Note::new("libtorch", LIBTORCH_VERSION),
             Note::new("tch", TCH_VERSION),
-            Note::new("device", format!("{:?}", self.device).to_lowercase()),
-            Note::new("interop_threads", self.interop_threads),
-            Note::new("parameters", self.model.parameter_count()),
-            Note::new("eval_batch", self.eval_batch),
+            Note::new("device", format!("{device:?}").to_lowercase()),
+            Note::new("inter_op_threads", self.interop_threads),
+            Note::new("parameters", self.learner.model.parameter_count()),
+            Note::new("eval_batch_size", self.eval_batch),
             Note::new("openmp", tch::utils::has_openmp()),
             Note::new("mkldnn", tch::utils::has_mkldnn()),
         ];
-        if self.device == Device::Cpu {
+        if device == Device::Cpu {
             notes.push(Note::new("input", "host buffers wrapped without copying"));
         }
+        notes.extend(self.option_notes.iter().cloned());
         RunInfo {
             framework: FRAMEWORK.into(),
             framework_version: framework_version().into(),
@@ -267,13 +294,7 @@ impl Train for TchTrainer<'_> {
         // The host may call from another thread than new_trainer's; libtorch applies its
         // global count to each new thread lazily, so this is a cheap guarantee, not a change.
         tch::set_num_threads(self.threads);
-        let mut report = TrainReport::default();
-        for _ in 0..epochs {
-            let loss = self.train_one_epoch(progress)?;
-            report.samples += u64::from(self.session.data.train.count);
-            report.epoch_losses.push(loss);
-        }
-        Ok(report)
+        self.epochs.train(epochs, progress, &mut self.learner)
     }
 
     fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
@@ -287,51 +308,6 @@ impl Train for TchTrainer<'_> {
             notes: Default::default(),
         })
     }
-}
-
-/// The plugin's own options, checked up front.
-struct Options {
-    interop_threads: Option<i32>,
-    eval_batch: Option<i64>,
-}
-
-impl Options {
-    fn parse(session: &Session<'_>) -> Result<Self, PluginError> {
-        for kv in session.options.as_slice() {
-            // The host adds manifest_dir to every session; this plugin has no paths to resolve.
-            if kv.key.as_str() != plugin_api::MANIFEST_DIR_OPTION
-                && !OPTIONS.contains(&kv.key.as_str())
-            {
-                return Err(PluginError::unsupported(format!(
-                    "unknown option `{}` for the tch plugin (known: {})",
-                    kv.key,
-                    OPTIONS.join(", ")
-                )));
-            }
-        }
-        Ok(Options {
-            interop_threads: positive_option(session, "interop_threads")?
-                .map(|v| v.min(i64::from(i32::MAX)) as i32),
-            eval_batch: positive_option(session, "eval_batch")?,
-        })
-    }
-}
-
-fn positive_option(session: &Session<'_>, key: &str) -> Result<Option<i64>, PluginError> {
-    session
-        .option(key)
-        .map(|v| {
-            v.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|&n| n >= 1)
-                .ok_or_else(|| {
-                    PluginError::unsupported(format!(
-                        "option {key} = {v:?}: expected a whole number ≥ 1"
-                    ))
-                })
-        })
-        .transpose()
 }
 
 fn parse_device(name: &str) -> Result<Device, PluginError> {
@@ -387,36 +363,6 @@ fn check_optimizer(session: &Session<'_>) -> Result<(), PluginError> {
             o.learning_rate, o.beta1, o.beta2, o.epsilon
         )))
     }
-}
-
-fn check_images(
-    images: &plugin_api::Images<'_>,
-    classes: u32,
-    which: &str,
-) -> Result<(), PluginError> {
-    let n = images.count as usize;
-    let expected = n.checked_mul(images.image_len());
-    if expected != Some(images.pixels.len()) || images.labels.len() != n {
-        return Err(PluginError::failed(format!(
-            "the {which} set holds {} values and {} labels for {n} images of {}×{}×{}",
-            images.pixels.len(),
-            images.labels.len(),
-            images.channels,
-            images.height,
-            images.width
-        )));
-    }
-    if images.image_len() == 0 {
-        return Err(PluginError::unsupported(format!(
-            "the {which} images are empty"
-        )));
-    }
-    if let Some(&bad) = images.labels.iter().find(|&&l| u32::from(l) >= classes) {
-        return Err(PluginError::failed(format!(
-            "the {which} set has label {bad}, but the dataset declares {classes} classes"
-        )));
-    }
-    Ok(())
 }
 
 /// Sets libtorch's inter-op pool once per process and returns the size in effect.

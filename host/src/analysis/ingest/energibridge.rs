@@ -1,19 +1,23 @@
 //! EnergiBridge folders: each subfolder is a group, each `.csv` or `.csv.gz` inside is
 //! one run sampled by EnergiBridge (`Delta,Time,<columns sorted by name>`; `Time` in
-//! Unix milliseconds, energy columns cumulative joules).
+//! Unix milliseconds). Which columns hold energy and how the total adds them is
+//! `columns.rs`; encodings and separators `decode.rs`; rows, counters and power integration
+//! `rows.rs`. Energy totals and their physics checks are made later, in `metrics`.
 
+mod columns;
+mod decode;
+mod rows;
+
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::Context;
 
-use super::{Ignored, IngestOptions, Ingested};
-use crate::analysis::data::{CounterTrace, Energy, RawRun, Wrap};
-
-/// Energy columns tried in order when none is configured: the whole CPU package on AMD
-/// (`CPU_ENERGY`), then Intel's package domain.
-pub const DEFAULT_ENERGY_COLUMNS: [&str; 2] = ["CPU_ENERGY (J)", "PACKAGE_ENERGY (J)"];
+use super::{ColumnUse, Ignored, IngestOptions, Ingested};
+use crate::analysis::data::{Energy, Metric, RawRun};
+use rows::RunRead;
 
 /// Reads an EnergiBridge folder. A folder whose CSVs sit directly inside (no
 /// subfolders) is one group named after the folder.
@@ -22,6 +26,57 @@ pub(super) fn read_folder(dir: &Path, options: &IngestOptions) -> anyhow::Result
         inputs: vec![dir.display().to_string()],
         ..Ingested::default()
     };
+    let groups = find_groups(dir)?;
+    let jobs: Vec<(&str, &PathBuf)> = groups
+        .iter()
+        .flat_map(|(g, files)| files.iter().map(move |f| (g.as_str(), f)))
+        .collect();
+    for (group, _) in &groups {
+        out.groups.push(group.clone());
+    }
+    let mut notes = Notes::default();
+    for ((group, file), result) in jobs.iter().zip(read_all(&jobs, &options.energy_columns)) {
+        let run = run_label(file);
+        match result {
+            Ok(read) => {
+                notes.add(group, &run, &read);
+                let meter = meter_label(&read.run);
+                // An estimate anywhere in the total makes the run an estimate.
+                let estimated = read
+                    .run
+                    .chosen
+                    .iter()
+                    .any(|c| c.in_total && c.column.estimated);
+                let sources = if estimated {
+                    &mut out.energy_source.estimated
+                } else {
+                    &mut out.energy_source.measured
+                };
+                sources.insert(format!("EnergiBridge {meter}"));
+                out.runs.push(RawRun {
+                    group: group.to_string(),
+                    run,
+                    source: file.display().to_string(),
+                    time_s: read.run.time_s,
+                    meter,
+                    energy: Energy::Sampled(read.run.sampled),
+                    extras: Vec::new(),
+                });
+            }
+            Err(err) => out.ignored.push(Ignored {
+                group: group.to_string(),
+                run,
+                status: "unreadable".to_string(),
+                reason: format!("{err:#}"),
+            }),
+        }
+    }
+    notes.finish(&mut out);
+    Ok(out)
+}
+
+/// The groups of a folder: its subfolders holding run files, else the folder itself.
+fn find_groups(dir: &Path) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
     let mut groups: Vec<(String, Vec<PathBuf>)> = Vec::new();
     for sub in sorted_entries(dir)? {
         if sub.is_dir() {
@@ -43,50 +98,149 @@ pub(super) fn read_folder(dir: &Path, options: &IngestOptions) -> anyhow::Result
             groups.push((file_name(dir), files));
         }
     }
-    let mut columns = std::collections::BTreeSet::new();
-    let jobs: Vec<(&str, &PathBuf)> = groups
-        .iter()
-        .flat_map(|(g, files)| files.iter().map(move |f| (g.as_str(), f)))
-        .collect();
-    let column = options.energy_column.as_deref();
-    for (group, _) in &groups {
-        out.groups.push(group.clone());
-    }
-    for ((group, file), result) in jobs.iter().zip(read_all(&jobs, column)) {
-        let run = run_label(file);
-        match result {
-            Ok((time_s, trace, column)) => {
-                columns.insert(column);
-                out.runs.push(RawRun {
-                    group: group.to_string(),
-                    run,
-                    source: file.display().to_string(),
-                    time_s,
-                    energy: Energy::Counter(trace),
-                    extras: Vec::new(),
-                });
-            }
-            Err(err) => out.ignored.push(Ignored {
-                group: group.to_string(),
-                run,
-                status: "unreadable".to_string(),
-                reason: format!("{err:#}"),
-            }),
-        }
-    }
-    for column in columns {
-        out.energy_source
-            .measured
-            .insert(format!("EnergiBridge {column}"));
-    }
-    Ok(out)
+    Ok(groups)
 }
 
-type RunResult = anyhow::Result<(f64, CounterTrace, String)>;
+/// What a folder's runs had in common or in particular, gathered into warnings, metrics and
+/// the list of columns used.
+#[derive(Default)]
+struct Notes {
+    /// (column, in total, how, why) → runs.
+    columns: BTreeMap<(String, bool, String, String), (String, usize)>,
+    /// Domains shown as their own metric, in first-seen order.
+    shown: Vec<String>,
+    repairs: Vec<String>,
+    encodings: BTreeMap<&'static str, Vec<String>>,
+    separators: BTreeMap<char, Vec<String>>,
+}
+
+impl Notes {
+    fn add(&mut self, group: &str, run: &str, read: &FileRead) {
+        let label = format!("{group}/{run}");
+        for c in &read.run.chosen {
+            let key = (
+                c.column.header.clone(),
+                c.in_total,
+                how(&c.column),
+                c.why.clone(),
+            );
+            self.columns
+                .entry(key)
+                .or_insert_with(|| (c.column.domain.clone(), 0))
+                .1 += 1;
+            if c.shown && !self.shown.contains(&c.column.domain) {
+                self.shown.push(c.column.domain.clone());
+            }
+        }
+        if let Some(r) = &read.run.repair {
+            self.repairs.push(format!("{label} ({r})"));
+        }
+        if let Some(e) = read.encoding {
+            self.encodings.entry(e).or_default().push(label.clone());
+        }
+        if read.separator != b',' {
+            self.separators
+                .entry(read.separator as char)
+                .or_default()
+                .push(label);
+        }
+    }
+
+    fn finish(self, out: &mut Ingested) {
+        for ((column, in_total, how, why), (domain, runs)) in self.columns {
+            out.energy_columns.push(ColumnUse {
+                column,
+                domain,
+                how,
+                in_total,
+                why,
+                runs,
+            });
+        }
+        // One domain needs no split; several are each their own metric.
+        if self.shown.len() > 1 {
+            for d in &self.shown {
+                out.extra_metrics.push(Metric::new(
+                    &format!("energy_{d}"),
+                    &format!("Energy, {}", d.to_ascii_uppercase()),
+                    "J",
+                ));
+            }
+        }
+        if !self.repairs.is_empty() {
+            out.warnings.push(format!(
+                "{} run(s) ended in a damaged row, dropped (runs kept): {}",
+                self.repairs.len(),
+                self.repairs.join("; ")
+            ));
+        }
+        for (encoding, runs) in self.encodings {
+            out.warnings.push(format!(
+                "{} file(s) were {encoding} (as Windows PowerShell's `>` writes), decoded: {}",
+                runs.len(),
+                examples(&runs)
+            ));
+        }
+        for (sep, runs) in self.separators {
+            let name = if sep == '\t' {
+                "tab".to_string()
+            } else {
+                format!("`{sep}`")
+            };
+            out.warnings.push(format!(
+                "{} file(s) use {name} as separator (EnergiBridge -s), read: {}",
+                runs.len(),
+                examples(&runs)
+            ));
+        }
+    }
+}
+
+/// Up to five names, then how many more.
+fn examples(names: &[String]) -> String {
+    let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+    match names.len() {
+        n if n > 5 => format!("{} and {} more", shown.join(", "), n - 5),
+        _ => shown.join(", "),
+    }
+}
+
+/// How a column's energy is obtained, in words.
+fn how(c: &columns::EnergyColumn) -> String {
+    match c.quantity {
+        columns::Quantity::Counter { .. } => format!("counter in {}, differenced", c.unit),
+        columns::Quantity::Power { .. } => format!(
+            "power in {}, integrated as EnergiBridge's --summary does: Σ value × Delta, \
+             every row but the last",
+            c.unit
+        ),
+    }
+}
+
+/// The columns the total adds: `CPU_ENERGY (J)`, `PACKAGE_ENERGY (J) + GPU0_POWER (mWatts)
+/// integrated`.
+fn meter_label(run: &RunRead) -> String {
+    run.chosen
+        .iter()
+        .filter(|c| c.in_total)
+        .map(|c| match c.column.quantity {
+            columns::Quantity::Counter { .. } => c.column.header.clone(),
+            columns::Quantity::Power { .. } => format!("{} integrated", c.column.header),
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// A file's run and how the file was decoded.
+struct FileRead {
+    run: RunRead,
+    encoding: Option<&'static str>,
+    separator: u8,
+}
 
 /// Reads the files on all cores (gunzip and CSV parsing dominate an analysis), results
 /// in the order of `jobs`.
-fn read_all(jobs: &[(&str, &PathBuf)], column: Option<&str>) -> Vec<RunResult> {
+fn read_all(jobs: &[(&str, &PathBuf)], forced: &[String]) -> Vec<anyhow::Result<FileRead>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(jobs.len().max(1));
@@ -97,7 +251,7 @@ fn read_all(jobs: &[(&str, &PathBuf)], column: Option<&str>) -> Vec<RunResult> {
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|(_, f)| read_run(f, column))
+                        .map(|(_, f)| read_run(f, forced))
                         .collect::<Vec<_>>()
                 })
             })
@@ -112,120 +266,24 @@ fn read_all(jobs: &[(&str, &PathBuf)], column: Option<&str>) -> Vec<RunResult> {
     })
 }
 
-/// Reads one EnergiBridge CSV (gzip-compressed when its name ends in `.gz`) and returns
-/// the run's duration in seconds, the energy counter's trace and the column used.
-///
-/// The counter is followed delta by delta so that a wrap-around is caught at the
-/// sample where it happens instead of hiding inside last − first.
-pub fn read_run(path: &Path, column: Option<&str>) -> anyhow::Result<(f64, CounterTrace, String)> {
+/// Reads one EnergiBridge CSV (gzip-compressed when its name ends in `.gz`): `forced` names
+/// the energy columns to use, else the total's columns are chosen from the header.
+fn read_run(path: &Path, forced: &[String]) -> anyhow::Result<FileRead> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
+    let mut bytes = Vec::new();
+    let read = if path.extension().is_some_and(|e| e == "gz") {
+        flate2::read::MultiGzDecoder::new(BufReader::new(file)).read_to_end(&mut bytes)
     } else {
-        Box::new(BufReader::new(file))
+        BufReader::new(file).read_to_end(&mut bytes)
     };
-    parse(reader, column).with_context(|| format!("{}", path.display()))
-}
-
-fn parse(reader: impl Read, column: Option<&str>) -> anyhow::Result<(f64, CounterTrace, String)> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(reader);
-    let headers = csv
-        .byte_headers()
-        .context("cannot read the CSV header")?
-        .clone();
-    let find = |name: &str| headers.iter().position(|h| h == name.as_bytes());
-    let time_idx =
-        find("Time").ok_or_else(|| anyhow!("no `Time` column: not an EnergiBridge CSV"))?;
-    let (energy_idx, energy_name) = match column {
-        Some(name) => (
-            find(name).ok_or_else(|| missing_column(&headers, Some(name)))?,
-            name.to_string(),
-        ),
-        None => DEFAULT_ENERGY_COLUMNS
-            .iter()
-            .find_map(|name| find(name).map(|i| (i, name.to_string())))
-            .ok_or_else(|| missing_column(&headers, None))?,
-    };
-
-    let mut first_time: Option<f64> = None;
-    let mut last_time = 0.0;
-    let mut prev: Option<f64> = None;
-    let mut trace = CounterTrace {
-        forward_j: 0.0,
-        wraps: Vec::new(),
-        max_reading_j: f64::NEG_INFINITY,
-    };
-    let mut record = csv::ByteRecord::new();
-    let mut row = 0usize;
-    while csv
-        .read_byte_record(&mut record)
-        .context("cannot read CSV")?
-    {
-        row += 1;
-        let time = field(&record, time_idx, row, "Time")?;
-        let energy = field(&record, energy_idx, row, &energy_name)?;
-        first_time.get_or_insert(time);
-        last_time = time;
-        trace.max_reading_j = trace.max_reading_j.max(energy);
-        if let Some(p) = prev {
-            let delta = energy - p;
-            if delta >= 0.0 {
-                trace.forward_j += delta;
-            } else {
-                trace.wraps.push(Wrap {
-                    row,
-                    before_j: p,
-                    after_j: energy,
-                });
-            }
-        }
-        prev = Some(energy);
-    }
-    let first_time = first_time.ok_or_else(|| anyhow!("no samples"))?;
-    if row < 2 {
-        bail!("only one sample: a run needs at least two");
-    }
-    Ok(((last_time - first_time) / 1000.0, trace, energy_name))
-}
-
-fn field(record: &csv::ByteRecord, idx: usize, row: usize, name: &str) -> anyhow::Result<f64> {
-    let raw = record
-        .get(idx)
-        .ok_or_else(|| anyhow!("data row {row}: missing `{name}` field"))?;
-    let text =
-        std::str::from_utf8(raw).map_err(|_| anyhow!("data row {row}: `{name}` is not text"))?;
-    let value: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| anyhow!("data row {row}: `{name}` = {text:?} is not a number"))?;
-    if !value.is_finite() {
-        bail!("data row {row}: `{name}` = {text:?} is not finite");
-    }
-    Ok(value)
-}
-
-fn missing_column(headers: &csv::ByteRecord, wanted: Option<&str>) -> anyhow::Error {
-    let energy: Vec<String> = headers
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).into_owned())
-        .filter(|h| h.contains("ENERGY"))
-        .collect();
-    let wanted = match wanted {
-        Some(name) => format!("`{name}`"),
-        None => DEFAULT_ENERGY_COLUMNS
-            .map(|c| format!("`{c}`"))
-            .join(" or "),
-    };
-    anyhow!(
-        "no {wanted} column; energy columns present: {}",
-        if energy.is_empty() {
-            "none".to_string()
-        } else {
-            energy.join(", ")
-        }
-    )
+    read.with_context(|| format!("{}: cannot read", path.display()))?;
+    let decoded = decode::decode(bytes).with_context(|| format!("{}", path.display()))?;
+    let run = rows::read(&decoded, forced).with_context(|| format!("{}", path.display()))?;
+    Ok(FileRead {
+        run,
+        encoding: decoded.encoding,
+        separator: decoded.separator,
+    })
 }
 
 fn sorted_entries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -288,24 +346,6 @@ fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wrap_is_caught_where_it_happens() {
-        let csv =
-            "Delta,Time,CPU_ENERGY (J)\n0,1000,65000\n200,1200,65500\n200,1400,100\n200,1600,600\n";
-        let (time, trace, col) = parse(csv.as_bytes(), None).expect("parses");
-        assert_eq!(col, "CPU_ENERGY (J)");
-        assert!((time - 0.6).abs() < 1e-12);
-        assert_eq!(trace.forward_j, 1000.0);
-        assert_eq!(
-            trace.wraps,
-            vec![Wrap {
-                row: 3,
-                before_j: 65500.0,
-                after_j: 100.0
-            }]
-        );
-    }
 
     #[test]
     fn natural_order() {

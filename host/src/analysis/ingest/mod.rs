@@ -2,20 +2,39 @@
 //! EnergiBridge folder (one subfolder per group, one CSV per run). Several inputs merge.
 
 mod energibridge;
-mod runs_csv;
+mod runs_table;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::data::{Metric, RawRun};
-
-pub use energibridge::{read_run as read_energibridge_run, DEFAULT_ENERGY_COLUMNS};
+use crate::energy::plausibility::PowerBounds;
 
 /// Options of the optional `ingest` step.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IngestOptions {
-    /// EnergiBridge energy column; `None` tries [`DEFAULT_ENERGY_COLUMNS`] in order.
-    pub energy_column: Option<String>,
+    /// EnergiBridge energy columns whose sum is the total (counters differenced, power
+    /// integrated); empty: the top-level domains found in each file's header.
+    pub energy_columns: Vec<String>,
+    /// Mean-power bounds every run's totals are checked against.
+    pub bounds: PowerBounds,
+}
+
+/// An energy column read from EnergiBridge files, and what was done with it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ColumnUse {
+    /// The header, e.g. `GPU0_POWER (mWatts)`.
+    pub column: String,
+    /// Its domain word: its metric is `energy_<domain>` when there are several domains.
+    pub domain: String,
+    /// `counter in J, differenced` or `power in mWatts, integrated: …`.
+    pub how: String,
+    pub in_total: bool,
+    /// Why the total leaves it out (empty when it is in).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub why: String,
+    /// Runs that had it.
+    pub runs: usize,
 }
 
 /// A run that was read but not analysed: failed in the campaign, or unreadable.
@@ -70,6 +89,10 @@ pub struct Ingested {
     pub energy_source: EnergySource,
     /// Anything a reader should know that is not an error.
     pub warnings: Vec<String>,
+    /// EnergiBridge energy columns seen and how each was used.
+    pub energy_columns: Vec<ColumnUse>,
+    /// Mean-power bounds for the physics check of every run's totals.
+    pub bounds: PowerBounds,
 }
 
 impl Ingested {
@@ -108,13 +131,17 @@ impl Ingested {
             .estimated
             .extend(other.energy_source.estimated);
         self.warnings.extend(other.warnings);
+        self.energy_columns.extend(other.energy_columns);
     }
 }
 
 /// Reads every input and merges them. An input that does not exist or holds nothing
 /// analysable is a usage error; a file that cannot be read is a run-time error.
 pub fn load_all(inputs: &[impl AsRef<Path>], options: &IngestOptions) -> anyhow::Result<Ingested> {
-    let mut all = Ingested::default();
+    let mut all = Ingested {
+        bounds: options.bounds.clone(),
+        ..Ingested::default()
+    };
     for input in inputs {
         all.merge(load(input.as_ref(), options)?);
     }
@@ -123,13 +150,89 @@ pub fn load_all(inputs: &[impl AsRef<Path>], options: &IngestOptions) -> anyhow:
             .iter()
             .map(|p| p.as_ref().display().to_string())
             .collect();
+        let reasons = grouped_reasons(&all.ignored);
         return Err(crate::error::usage(format!(
-            "{}: no successful run to analyse ({} ignored)",
+            "{}: no successful run to analyse ({} ignored{})",
             names.join(", "),
-            all.ignored.len()
+            all.ignored.len(),
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", reasons.join("; "))
+            }
         )));
     }
+    if let Some(w) = mixed_meters(&all.runs) {
+        all.warnings.push(w);
+    }
     Ok(all)
+}
+
+/// "120 × no energy column …: g/run_1, g/run_2, … and 115 more" per distinct reason (the
+/// file's path left out), most frequent first.
+pub fn grouped_reasons(ignored: &[Ignored]) -> Vec<String> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for i in ignored {
+        let why = reason_without_source(&i.reason).to_string();
+        let run = format!("{}/{}", i.group, i.run);
+        match groups.iter_mut().find(|(r, _)| *r == why) {
+            Some((_, runs)) => runs.push(run),
+            None => groups.push((why, vec![run])),
+        }
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
+    groups
+        .into_iter()
+        .map(|(why, runs)| {
+            let shown: Vec<&str> = runs.iter().take(5).map(String::as_str).collect();
+            let more = match runs.len() {
+                n if n > 5 => format!(" and {} more", n - 5),
+                _ => String::new(),
+            };
+            format!("{} × {why}: {}{more}", runs.len(), shown.join(", "))
+        })
+        .collect()
+}
+
+/// An unreadable file's reason starts with its path (`/x/run_1.csv: empty file`): the cause is
+/// what follows.
+fn reason_without_source(reason: &str) -> &str {
+    match reason
+        .split_once(".csv: ")
+        .or_else(|| reason.split_once(".csv.gz: "))
+    {
+        Some((_, why)) => why,
+        None => reason,
+    }
+}
+
+/// A warning when the runs were measured by different meters or domains (say AMD's
+/// `CPU_ENERGY` for one group and Intel's `PACKAGE_ENERGY` + `DRAM_ENERGY` for another):
+/// their joules do not measure the same thing.
+fn mixed_meters(runs: &[RawRun]) -> Option<String> {
+    let mut by_meter: Vec<(&str, Vec<&str>)> = Vec::new();
+    for r in runs {
+        match by_meter.iter_mut().find(|(m, _)| *m == r.meter) {
+            Some((_, groups)) if groups.contains(&r.group.as_str()) => {}
+            Some((_, groups)) => groups.push(&r.group),
+            None => by_meter.push((&r.meter, vec![&r.group])),
+        }
+    }
+    if by_meter.len() < 2 {
+        return None;
+    }
+    let parts: Vec<String> = by_meter
+        .iter()
+        .map(|(m, groups)| {
+            let m = if m.is_empty() { "(no meter named)" } else { m };
+            format!("{} ({m})", groups.join(", "))
+        })
+        .collect();
+    Some(format!(
+        "runs were measured by different meters or domains, so their energy figures do not \
+         measure the same thing: {}",
+        parts.join("; ")
+    ))
 }
 
 /// Reads one input, recognising its kind.
@@ -141,11 +244,11 @@ pub fn load(path: &Path, options: &IngestOptions) -> anyhow::Result<Ingested> {
         )));
     }
     if path.is_file() {
-        return runs_csv::read(path);
+        return runs_table::read(path);
     }
-    let campaign = path.join("runs.csv");
+    let campaign = crate::store::CampaignDir::open(path).runs_csv();
     if campaign.is_file() {
-        return runs_csv::read(&campaign);
+        return runs_table::read(&campaign);
     }
     let ingested = energibridge::read_folder(path, options)?;
     if ingested.runs.is_empty() && ingested.ignored.is_empty() {

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use super::words;
 use crate::analysis::answers::{Factors, Finding, Needed, PowerEntry, PowerReport, Verdict};
-use crate::analysis::summary::Summary;
+use crate::analysis::summary::{Summary, TestKind};
 
 /// What a sentence needs besides the finding itself.
 pub struct SentenceContext<'a> {
@@ -49,11 +49,10 @@ fn opening(f: &Finding) -> String {
     }
 }
 
-fn test_words(test: &str) -> &'static str {
-    if test == "welch" {
-        "Welch's t-test"
-    } else {
-        "Mann–Whitney"
+fn test_words(test: TestKind) -> &'static str {
+    match test {
+        TestKind::Welch => "Welch's t-test",
+        TestKind::MannWhitney => "Mann–Whitney",
     }
 }
 
@@ -74,7 +73,7 @@ fn ci_clause(f: &Finding, cx: &SentenceContext) -> String {
 fn test_clause(f: &Finding, cx: &SentenceContext) -> String {
     let mut s = String::new();
     if let Some(p) = f.p_value {
-        s += &format!("; {} p = {}", test_words(&f.test), words::p(p));
+        s += &format!("; {} p = {}", test_words(f.test), words::p(p));
         match (cx.holm, f.p_holm) {
             (true, Some(h)) => s += &format!(", Holm-adjusted {}", words::p(h)),
             _ => s += " (not adjusted)",

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::html::esc;
 use super::words;
 use crate::analysis::answers::{Needed, Verdict};
-use crate::analysis::summary::Summary;
+use crate::analysis::summary::{Summary, TestKind};
 
 /// `<section id="findings">`: the ranked sentences, decided ones marked.
 pub fn findings(h: &mut String, s: &Summary) {
@@ -100,7 +100,10 @@ pub fn runs_needed(h: &mut String, s: &Summary) {
             esc(&e.metric),
             esc(&e.a),
             esc(&e.b),
-            if e.test == "welch" { "Welch t" } else { "Mann–Whitney U" },
+            match e.test {
+                TestKind::Welch => "Welch t",
+                TestKind::MannWhitney => "Mann–Whitney U",
+            },
             e.observed.effect_pct.map_or("—".into(), crate::analysis::format::pct),
             needed_cell(Some(&e.observed)),
             needed_cell(e.min_effect.as_ref()),

@@ -4,7 +4,7 @@
 use crate::analysis::data::Table;
 use crate::analysis::format::{self, opt};
 use crate::analysis::stats;
-use crate::analysis::summary::{Comparison, Summary};
+use crate::analysis::summary::{Comparison, Summary, TestKind};
 
 /// One row of a pair's table.
 #[derive(Debug, Clone)]
@@ -72,8 +72,8 @@ pub fn pair_rows(table: &Table, summary: &Summary, metrics: &[usize]) -> Vec<Pai
 
 /// "Welch t" / "Mann–Whitney U (exact)".
 pub fn test_name(c: &Comparison) -> String {
-    match (c.test.as_str(), c.method.as_deref()) {
-        ("welch", _) => "Welch t".to_string(),
+    match (c.test, c.method.as_deref()) {
+        (TestKind::Welch, _) => "Welch t".to_string(),
         (_, Some(method)) => format!("Mann–Whitney U ({method})"),
         _ => "Mann–Whitney U".to_string(),
     }
@@ -170,7 +170,7 @@ pub fn csv(rows: &[PairRow]) -> anyhow::Result<Vec<u8>> {
             cell(r.median_a),
             cell(r.median_b),
             cell(r.change_pct),
-            c.map(|c| c.test.clone()).unwrap_or_default(),
+            c.map(|c| c.test.as_str()).unwrap_or_default().to_string(),
             cell(c.and_then(|c| c.statistic)),
             cell(c.and_then(|c| c.p_value)),
             cell(c.and_then(|c| c.p_holm)),

@@ -15,8 +15,8 @@
 //!
 //! Both [`percentile_levels`]-then-quantile and [`bca_levels`] are deterministic given the
 //! bootstrap distribution, and are checked against SciPy on fixed distributions
-//! (`host/tests/stats_findings_scipy.rs`). Coverage is checked by simulation
-//! (`host/tests/stats_bootstrap_coverage.rs`).
+//! (`host/tests/analysis/stats_findings_scipy.rs`). Coverage is checked by simulation
+//! (`host/tests/analysis/stats_bootstrap_coverage.rs`).
 //!
 //! Speed: a resample's median is read off per-index counts of the sorted sample (a
 //! counting sort in O(n)), never by sorting the resample.

@@ -8,7 +8,7 @@
 //! such that `P(B ≤ k) ≥ α'` and `u − 1` the smallest `k` such that `P(B > k) ≤ α'`.
 //! For continuous data it covers the median with probability at least `level`, for every
 //! distribution and every `n` — unlike the percentile bootstrap of a median, whose
-//! coverage sits at 91–94 % for 5 to 20 runs (`tests/stats_bootstrap_coverage.rs` prints
+//! coverage sits at 91–94 % for 5 to 20 runs (`tests/analysis/stats_bootstrap_coverage.rs` prints
 //! it), because a resampled median only takes the sample's own values.
 //!
 //! Too few values for the level (`n ≤ 5` at 95 %: even `[min, max]` covers only

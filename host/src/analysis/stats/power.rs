@@ -6,7 +6,7 @@
 //!   critical value `c = t_{1−α/2, ν}`, power is `P(T'_{ν,δ} > c) + P(T'_{ν,δ} < −c)`,
 //!   `T'` noncentral t (e.g. Julious, S. A. (2010). *Sample Sizes for Clinical Trials*,
 //!   §3.2, with Welch's degrees of freedom). With equal variances it is exactly
-//!   `statsmodels`' `TTestIndPower` (checked in `host/tests/stats_findings_scipy.rs`).
+//!   `statsmodels`' `TTestIndPower` (checked in `host/tests/analysis/stats_findings_scipy.rs`).
 //! * Mann–Whitney U has no closed form under a general alternative, so its power is
 //!   simulated: each replication draws `n` values per group from the pilot data by the
 //!   shrunk smoothed bootstrap (Silverman, B. W. (1986). *Density Estimation*, §6.4.1:

@@ -21,7 +21,7 @@
 //!   the boundary through its nominal level: reject at look `k` when `p_k < 2Φ(−c_k)`.
 //!
 //! Checked against published boundaries and against SciPy's multivariate normal CDF
-//! (`host/tests/stats_findings_scipy.rs`).
+//! (`host/tests/analysis/stats_findings_scipy.rs`).
 
 use super::inverse::normal_quantile;
 use super::normal_cdf;

@@ -55,7 +55,9 @@ impl Config {
 
 /// Rebuilds the table under the wrap policy, drops faulty runs, then outliers.
 pub fn run(config: &Config, ctx: &mut Context) -> String {
-    let (mut table, faults) = metrics::derive(&ctx.ingested, config.on_wrap);
+    let derived = metrics::derive_all(&ctx.ingested, config.on_wrap);
+    let (mut table, faults) = (derived.table, derived.faults);
+    ctx.set_counters(derived.counters);
     let mut dropped = Vec::new();
     // One entry per run, its reasons joined: a run can have several faults.
     let mut faulty: Vec<(String, String, Vec<String>)> = Vec::new();

@@ -5,12 +5,14 @@
 
 use super::options::Options;
 use super::{select_metrics, Context};
+use crate::analysis::format;
+use crate::analysis::stats::{self, MannWhitneyMethod, Normality};
+/// The test kinds are summary.json's vocabulary; `compare::TestKind` names them here too.
+pub use crate::analysis::summary::TestKind;
+use crate::analysis::summary::{finite, Comparison, Reasons};
 
 /// Compared when the step names no metrics.
 const HEADLINE_METRICS: [&str; 5] = ["time", "energy", "power", "edp", "energy_dynamic"];
-use crate::analysis::format;
-use crate::analysis::stats::{self, MannWhitneyMethod, Normality};
-use crate::analysis::summary::{finite, Comparison, Reasons};
 
 pub const OPTIONS: &[(&str, &str)] = &[
     ("alpha", "significance level for the normality gate and verdicts (default 0.05)"),
@@ -19,13 +21,6 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("correction", "\"holm\" (default) or \"none\""),
     ("metrics", "metric keys to compare (default: time, energy, power, edp and energy_dynamic where present)"),
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TestChoice {
-    Auto,
-    Welch,
-    MannWhitney,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum MwMethod {
@@ -37,7 +32,8 @@ pub enum MwMethod {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub alpha: f64,
-    pub test: TestChoice,
+    /// `None`: Welch's t-test where both groups pass Shapiro–Wilk, else Mann–Whitney U.
+    pub test: Option<TestKind>,
     pub mann_whitney: MwMethod,
     pub holm: bool,
     pub metrics: Option<Vec<String>>,
@@ -49,7 +45,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             alpha: 0.05,
-            test: TestChoice::Auto,
+            test: None,
             mann_whitney: MwMethod::Auto,
             holm: true,
             metrics: None,
@@ -66,9 +62,9 @@ impl Config {
             .choice("test", &["auto", "welch", "mann-whitney"])?
             .as_deref()
         {
-            Some("welch") => TestChoice::Welch,
-            Some("mann-whitney") => TestChoice::MannWhitney,
-            _ => TestChoice::Auto,
+            Some("welch") => Some(TestKind::Welch),
+            Some("mann-whitney") => Some(TestKind::MannWhitney),
+            _ => None,
         };
         let mann_whitney = match opts
             .choice("mann_whitney", &["auto", "exact", "asymptotic"])?
@@ -118,7 +114,10 @@ pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
         }
     }
     adjust(config, &mut comparisons);
-    let welch = comparisons.iter().filter(|c| c.test == "welch").count();
+    let welch = comparisons
+        .iter()
+        .filter(|c| c.test == TestKind::Welch)
+        .count();
     let significant = comparisons
         .iter()
         .filter(|c| c.significant == Some(true))
@@ -184,7 +183,9 @@ fn normal(x: &[f64], alpha: f64) -> (bool, String) {
 /// Fewer runs than this in either group and a pair is not tested (its reason says so).
 const MIN_RUNS_PER_GROUP: usize = 2;
 
-/// One pair, tested as the pipeline tests it (also used by the sequential design).
+/// One pair on one metric: the test (chosen by `config`), its statistic and p-value, the
+/// differences and effect sizes, and for every field left empty, why. Also used by the
+/// sequential design.
 pub(crate) fn compare_pair(
     config: &Config,
     a: &str,
@@ -192,89 +193,82 @@ pub(crate) fn compare_pair(
     xa: &[f64],
     xb: &[f64],
 ) -> Comparison {
-    let mut reasons = Reasons::new();
-    let use_welch = match config.test {
-        TestChoice::Welch => (true, "forced by test = \"welch\"".to_string()),
-        TestChoice::MannWhitney => (false, "forced by test = \"mann-whitney\"".to_string()),
-        TestChoice::Auto => {
-            let (na, wa) = normal(xa, config.alpha);
-            let (nb, wb) = normal(xb, config.alpha);
-            let verdict = if na && nb {
-                "both normal: Welch's t-test"
-            } else {
-                "not both normal: Mann–Whitney U"
-            };
-            (na && nb, format!("{a}: {wa}; {b}: {wb}; {verdict}"))
-        }
-    };
-    let (welch, why) = use_welch;
+    let (kind, why) = choose_test(config, a, b, xa, xb);
     let mut c = Comparison {
-        a: a.to_string(),
-        b: b.to_string(),
         n_a: xa.len(),
         n_b: xb.len(),
         alpha: config.alpha,
         why,
-        ..Comparison::default()
+        ..Comparison::new(a, b, kind)
     };
-    c.test = if welch { "welch" } else { "mann-whitney" }.into();
+    let mut reasons = Reasons::new();
+    run_test(config, kind, xa, xb, &mut c, &mut reasons);
+    add_effect_sizes(xa, xb, &mut c, &mut reasons);
+    c.reasons = reasons;
+    c
+}
+
+/// The test `config` asks for, or the study's rule (Welch when both groups look normal),
+/// with the reason in words.
+fn choose_test(config: &Config, a: &str, b: &str, xa: &[f64], xb: &[f64]) -> (TestKind, String) {
+    match config.test {
+        Some(TestKind::Welch) => (TestKind::Welch, "forced by test = \"welch\"".to_string()),
+        Some(TestKind::MannWhitney) => (
+            TestKind::MannWhitney,
+            "forced by test = \"mann-whitney\"".to_string(),
+        ),
+        None => {
+            let (na, wa) = normal(xa, config.alpha);
+            let (nb, wb) = normal(xb, config.alpha);
+            let (kind, verdict) = if na && nb {
+                (TestKind::Welch, "both normal: Welch's t-test")
+            } else {
+                (TestKind::MannWhitney, "not both normal: Mann–Whitney U")
+            };
+            (kind, format!("{a}: {wa}; {b}: {wb}; {verdict}"))
+        }
+    }
+}
+
+/// The statistic, p-value, and degrees of freedom (Welch) or method (Mann–Whitney); each one
+/// missing gets its reason.
+fn run_test(
+    config: &Config,
+    kind: TestKind,
+    xa: &[f64],
+    xb: &[f64],
+    c: &mut Comparison,
+    reasons: &mut Reasons,
+) {
     let smallest = xa.len().min(xb.len());
-    if smallest < MIN_RUNS_PER_GROUP {
+    let outcome = if smallest < MIN_RUNS_PER_GROUP {
         // One run against one always gives p = 1 (Mann–Whitney) or no variance (Welch): a
         // number there would look like evidence of no difference.
-        let why = format!(
+        Err(format!(
             "needs at least {MIN_RUNS_PER_GROUP} runs in each group to test, has {} and {}",
             xa.len(),
             xb.len()
-        );
-        reasons.insert("statistic".into(), why.clone());
-        reasons.insert("p_value".into(), why);
-    } else if welch {
-        match stats::welch_t_test(xa, xb) {
-            Ok(t) => {
+        ))
+    } else {
+        match kind {
+            TestKind::Welch => stats::welch_t_test(xa, xb).map(|t| {
                 c.statistic = finite(t.statistic);
                 c.p_value = finite(t.p_value);
                 c.df = finite(t.df);
-            }
-            Err(e) => {
-                reasons.insert("statistic".into(), e.clone());
-                reasons.insert("p_value".into(), e);
-            }
+            }),
+            TestKind::MannWhitney => mann_whitney(config, xa, xb, c),
         }
-    } else {
-        let method = match config.mann_whitney {
-            MwMethod::Auto => MannWhitneyMethod::Auto,
-            MwMethod::Exact => MannWhitneyMethod::Exact,
-            MwMethod::Asymptotic => MannWhitneyMethod::Asymptotic,
-        };
-        match stats::mann_whitney_u(xa, xb, method) {
-            Ok(u) => {
-                c.statistic = finite(u.statistic);
-                c.p_value = finite(u.p_value);
-                c.method = Some(
-                    match u.method {
-                        MannWhitneyMethod::Exact => "exact",
-                        MannWhitneyMethod::Asymptotic => "asymptotic",
-                        MannWhitneyMethod::Auto => "auto",
-                    }
-                    .to_string(),
-                );
-            }
-            Err(e) => {
-                reasons.insert("statistic".into(), e.clone());
-                reasons.insert("p_value".into(), e);
-            }
-        }
+    };
+    if let Err(why) = outcome {
+        reasons.insert("statistic".into(), why.clone());
+        reasons.insert("p_value".into(), why);
     }
     if c.df.is_none() {
-        reasons.insert(
-            "df".into(),
-            if welch {
-                "Welch's test did not run".into()
-            } else {
-                "Mann–Whitney U has no degrees of freedom".into()
-            },
-        );
+        let why = match kind {
+            TestKind::Welch => "Welch's test did not run",
+            TestKind::MannWhitney => "Mann–Whitney U has no degrees of freedom",
+        };
+        reasons.insert("df".into(), why.into());
     }
     if c.method.is_none() {
         reasons.insert("method".into(), "only for Mann–Whitney U".into());
@@ -284,7 +278,29 @@ pub(crate) fn compare_pair(
             reasons.insert(field.into(), "the test gave a non-finite value".into());
         }
     }
+}
 
+fn mann_whitney(config: &Config, xa: &[f64], xb: &[f64], c: &mut Comparison) -> Result<(), String> {
+    let method = match config.mann_whitney {
+        MwMethod::Auto => MannWhitneyMethod::Auto,
+        MwMethod::Exact => MannWhitneyMethod::Exact,
+        MwMethod::Asymptotic => MannWhitneyMethod::Asymptotic,
+    };
+    let u = stats::mann_whitney_u(xa, xb, method)?;
+    c.statistic = finite(u.statistic);
+    c.p_value = finite(u.p_value);
+    let method = match u.method {
+        MannWhitneyMethod::Exact => "exact",
+        MannWhitneyMethod::Asymptotic => "asymptotic",
+        MannWhitneyMethod::Auto => "auto",
+    };
+    c.method = Some(method.to_string());
+    Ok(())
+}
+
+/// Medians, differences, median % change, Cohen's d and Cliff's delta; each one missing
+/// gets its reason.
+fn add_effect_sizes(xa: &[f64], xb: &[f64], c: &mut Comparison, reasons: &mut Reasons) {
     let mean = |x: &[f64]| stats::describe(x).map(|d| d.mean);
     c.median_a = stats::median(xa).and_then(finite);
     c.median_b = stats::median(xb).and_then(finite);
@@ -327,6 +343,43 @@ pub(crate) fn compare_pair(
             reasons.insert(field.into(), why_missing(field));
         }
     }
-    c.reasons = reasons;
-    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_kind_has_summary_jsons_spelling() {
+        for kind in [TestKind::Welch, TestKind::MannWhitney] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<TestKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(TestKind::MannWhitney.as_str(), "mann-whitney");
+    }
+
+    #[test]
+    fn forcing_a_test_says_so_and_one_run_per_group_is_not_tested() {
+        let config = Config {
+            alpha: 0.05,
+            test: Some(TestKind::MannWhitney),
+            mann_whitney: MwMethod::Auto,
+            holm: true,
+            metrics: None,
+        };
+        let c = compare_pair(&config, "a", "b", &[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]);
+        assert_eq!(
+            (c.test, c.why.as_str()),
+            (TestKind::MannWhitney, "forced by test = \"mann-whitney\"")
+        );
+        assert!(c.p_value.is_some() && c.df.is_none());
+        let c = compare_pair(&config, "a", "b", &[1.0], &[4.0, 5.0]);
+        assert_eq!(c.p_value, None);
+        assert!(
+            c.reasons["p_value"].contains("needs at least 2 runs"),
+            "{:?}",
+            c.reasons
+        );
+    }
 }

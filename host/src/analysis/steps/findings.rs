@@ -360,7 +360,7 @@ fn finding(c: &Comparison) -> Finding {
         ratio,
         ratio_ci,
         less_pct: ratio.map(|r| (1.0 - r) * 100.0),
-        test: c.test.clone(),
+        test: c.test,
         p_value: c.p_value,
         p_holm: c.p_holm,
         cliffs_delta: c.cliffs_delta.map(|d| if a_lower { d } else { -d }),

@@ -20,8 +20,9 @@ use std::path::PathBuf;
 
 use super::data::Table;
 use super::ingest::{IngestOptions, Ingested};
-use super::metrics::{self, RunFault, WrapPolicy};
+use super::metrics::{self, CounterNote, RunFault, WrapPolicy};
 use super::summary::{GroupMetric, RunCount, StepRecord, Summary};
+use crate::energy::plausibility::{PowerBounds, BOUND_DOMAINS};
 use options::Options;
 
 /// One `[[analysis]]` table of a manifest: the step's name, its other keys, and the
@@ -58,10 +59,7 @@ pub const REGISTRY: &[StepInfo] = &[
     StepInfo {
         name: "ingest",
         summary: "how inputs are read (only as the first step)",
-        options: &[(
-            "energy_column",
-            "EnergiBridge energy column (default CPU_ENERGY (J), else PACKAGE_ENERGY (J))",
-        )],
+        options: INGEST_OPTIONS,
     },
     StepInfo {
         name: "clean",
@@ -118,6 +116,21 @@ pub const REGISTRY: &[StepInfo] = &[
         summary: "run an external command on tidy.csv and the output folder",
         options: exec::OPTIONS,
     },
+];
+
+/// The `ingest` step's options.
+const INGEST_OPTIONS: &[(&str, &str)] = &[
+    (
+        "energy_column",
+        "EnergiBridge energy column(s) whose sum is the total, a name or a list: a counter \
+         (J) is differenced, a power column (Watts, mWatts) integrated (default: the top-level \
+         domains in each file: CPU package, DRAM, every GPU)",
+    ),
+    (
+        "max_power_w",
+        "mean-power bounds in W per domain, a table (default package 1000, core 1000, \
+         uncore 500, dram 500, psys 2000, gpu 1500): a run above one is a fault",
+    ),
 ];
 
 /// The study's pipeline — clean (3σ), describe, normality, compare — then power and
@@ -239,7 +252,8 @@ pub fn parse(specs: &[StepSpec]) -> anyhow::Result<Plan> {
                 if index != 1 {
                     return Err(opts.error("`ingest` can only be the first step"));
                 }
-                plan.ingest.energy_column = opts.string("energy_column")?;
+                plan.ingest.energy_columns = opts.strings("energy_column")?.unwrap_or_default();
+                plan.ingest.bounds = power_bounds(&opts, spec)?;
                 continue;
             }
             "clean" => Step::Clean(clean::Config::parse(&opts)?),
@@ -259,6 +273,69 @@ pub fn parse(specs: &[StepSpec]) -> anyhow::Result<Plan> {
     Ok(plan)
 }
 
+/// `max_power_w = { gpu = 3000 }`: bounds by kernel domain word, each a positive number.
+fn power_bounds(opts: &Options, spec: &StepSpec) -> anyhow::Result<PowerBounds> {
+    let mut bounds = PowerBounds::default();
+    let Some(value) = spec.options.get("max_power_w") else {
+        return Ok(bounds);
+    };
+    let table = value.as_table().ok_or_else(|| {
+        opts.error(format!(
+            "option `max_power_w` must be a table like {{ gpu = 3000 }}, not {value}"
+        ))
+    })?;
+    for (domain, watts) in table {
+        if !BOUND_DOMAINS.contains(&domain.as_str()) {
+            return Err(opts.error(format!(
+                "option `max_power_w`: unknown domain `{domain}`; known: {}",
+                BOUND_DOMAINS.join(", ")
+            )));
+        }
+        let w = match watts {
+            toml::Value::Float(f) => *f,
+            toml::Value::Integer(i) => *i as f64,
+            _ => f64::NAN,
+        };
+        if !(w.is_finite() && w > 0.0) {
+            return Err(opts.error(format!(
+                "option `max_power_w`: `{domain}` = {watts}: must be a positive number of watts"
+            )));
+        }
+        bounds.set(domain, w);
+    }
+    Ok(bounds)
+}
+
+/// Sets the `ingest` step's `energy_column` list to `columns` (what `host analyze
+/// --energy-column` gives), adding an `ingest` step first when the pipeline has none.
+pub fn with_energy_columns(mut steps: Vec<StepSpec>, columns: &[String]) -> Vec<StepSpec> {
+    if columns.is_empty() {
+        return steps;
+    }
+    if steps.first().is_none_or(|s| s.step != "ingest") {
+        steps.insert(0, StepSpec::named("ingest"));
+    }
+    let list = columns
+        .iter()
+        .map(|c| toml::Value::String(c.clone()))
+        .collect();
+    steps[0]
+        .options
+        .insert("energy_column".into(), toml::Value::Array(list));
+    steps
+}
+
+/// The wrap policy of the pipeline's first `clean` step (what its faults will be judged by).
+pub fn clean_policy(plan: &Plan) -> WrapPolicy {
+    plan.steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Clean(c) => Some(c.on_wrap),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 /// What steps share while the pipeline runs.
 pub struct Context {
     pub ingested: Ingested,
@@ -276,7 +353,8 @@ pub struct Context {
 
 impl Context {
     pub fn new(ingested: Ingested, out: PathBuf) -> Self {
-        let (table, faults) = metrics::derive(&ingested, WrapPolicy::default());
+        let derived = metrics::derive_all(&ingested, WrapPolicy::default());
+        let (table, faults) = (derived.table, derived.faults);
         let summary = Summary {
             energy_source: ingested.energy_source.label(),
             energy_estimated: ingested.energy_source.is_estimate(),
@@ -284,9 +362,10 @@ impl Context {
             metrics: table.metrics.clone(),
             ignored: ingested.ignored.clone(),
             warnings: ingested.warnings.clone(),
+            energy_columns: ingested.energy_columns.clone(),
             ..Summary::default()
         };
-        Context {
+        let mut ctx = Context {
             ingested,
             table,
             summary,
@@ -295,7 +374,25 @@ impl Context {
             described: false,
             normality_tested: false,
             findings: false,
-        }
+        };
+        ctx.set_counters(derived.counters);
+        ctx
+    }
+
+    /// Records the counters that wrapped or were reset under the current derivation, each
+    /// also a warning (so the report names the run and the modulus); replaces earlier ones.
+    pub fn set_counters(&mut self, notes: Vec<CounterNote>) {
+        let old: Vec<String> = self
+            .summary
+            .counters
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        self.summary.warnings.retain(|w| !old.contains(w));
+        self.summary
+            .warnings
+            .extend(notes.iter().map(|n| n.to_string()));
+        self.summary.counters = notes;
     }
 
     /// The summary entry of `group` × metric number `m`.

@@ -16,7 +16,7 @@ use super::Context;
 use crate::analysis::answers::{Needed, PowerEntry, PowerReport, Recommendation};
 use crate::analysis::report::words;
 use crate::analysis::stats::{self, Pilot, SampleSize, Simulation};
-use crate::analysis::summary::Comparison;
+use crate::analysis::summary::{Comparison, TestKind};
 
 pub const OPTIONS: &[(&str, &str)] = &[
     (
@@ -157,7 +157,7 @@ fn entry(config: &Config, c: &Comparison, xa: &[f64], xb: &[f64], alpha: f64) ->
         a: c.a.clone(),
         b: c.b.clone(),
         metric: c.metric.clone(),
-        test: c.test.clone(),
+        test: c.test,
         observed: Needed {
             effect_pct: c.median_change_pct,
             ..observed
@@ -183,7 +183,7 @@ fn needed(
     if xa.len() < 2 || xb.len() < 2 {
         return refuse("needs at least 2 runs per group as a pilot");
     }
-    let size = if c.test == "welch" {
+    let size = if c.test == TestKind::Welch {
         let (Some(da), Some(db)) = (stats::describe(xa), stats::describe(xb)) else {
             return refuse("no values");
         };

@@ -11,12 +11,10 @@ mod read;
 mod system;
 mod warnings;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 pub use procs::{busy_processes, ticks_per_second, BusyProcess, ProcSample};
 pub use system::{
@@ -176,25 +174,4 @@ pub fn capture(
         power_supply: PowerSupply::read(&roots.sys_root),
         warnings: Vec::new(),
     }
-}
-
-/// Lower-case hex SHA-256 of a file's bytes, streamed (plugin libraries can be large).
-pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
-        };
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }

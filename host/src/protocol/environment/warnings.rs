@@ -148,34 +148,63 @@ impl fmt::Display for Warning {
 /// and its children. Blocks for about [`SAMPLE_GAP`].
 pub fn quiet_machine_warnings(roots: &Roots, env: &Environment) -> Vec<Warning> {
     let mut warnings = Vec::new();
+    warnings.extend(high_load(env));
+    warnings.extend(busy_now(roots));
+    warnings.extend(governors(env));
+    warnings.extend(boost_on(roots, env));
+    if let Some(battery) = env.power_supply.supplies.iter().find(|s| s.discharging()) {
+        warnings.push(Warning::OnBattery {
+            supply: battery.name.clone(),
+            capacity_percent: battery.capacity_percent,
+        });
+    }
+    let in_vm = env.virtualization.in_vm();
+    if in_vm {
+        warnings.push(Warning::VirtualMachine {
+            energy_measured: env.energy.measured,
+        });
+    }
+    if let Some(used) = env.memory.swap_used_bytes.filter(|&u| u >= SWAP_USED_BYTES) {
+        warnings.push(Warning::SwapInUse { used_bytes: used });
+    }
+    // In a VM the estimate is expected and already explained above.
+    if !env.energy.measured && !in_vm {
+        warnings.push(Warning::EnergyEstimated {
+            label: env.energy.label.clone(),
+            reasons: env.energy.unused_sources.clone(),
+        });
+    }
+    warnings
+}
 
+fn high_load(env: &Environment) -> Option<Warning> {
     // Without a CPU count from the captured tree, the live one is the best denominator.
     let cpus = env.cpu.logical_threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    if let Some(load) = &env.load {
-        // A CPU count fits f64 exactly.
-        #[allow(clippy::cast_precision_loss)]
-        let limit = LOAD_PER_CPU * cpus as f64;
-        if load.one > limit {
-            warnings.push(Warning::HighLoad {
-                load: load.one,
-                cpus,
-            });
-        }
-    }
+    let load = env.load.as_ref()?;
+    // A CPU count fits f64 exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let limit = LOAD_PER_CPU * cpus as f64;
+    (load.one > limit).then_some(Warning::HighLoad {
+        load: load.one,
+        cpus,
+    })
+}
 
+/// Other processes busy right now (two samples, [`SAMPLE_GAP`] apart).
+fn busy_now(roots: &Roots) -> Option<Warning> {
     let first = ProcSample::read(&roots.proc_root);
     std::thread::sleep(SAMPLE_GAP);
     let second = ProcSample::read(&roots.proc_root);
     let elapsed = second.taken.duration_since(first.taken);
     let mut busy = busy_processes(&first, &second, elapsed, std::process::id(), BUSY_PERCENT);
     busy.truncate(BUSY_SHOWN);
-    if !busy.is_empty() {
-        warnings.push(Warning::BusyProcesses(busy));
-    }
+    (!busy.is_empty()).then_some(Warning::BusyProcesses(busy))
+}
 
-    // One line per governor, naming its CPUs, in the order CPUs are listed.
+/// One warning per governor other than `performance`, naming its CPUs in the order listed.
+fn governors(env: &Environment) -> Vec<Warning> {
     let mut governors: Vec<(String, Vec<usize>)> = Vec::new();
     for cpu in &env.frequency.cpus {
         match cpu.governor.as_deref() {
@@ -186,50 +215,25 @@ pub fn quiet_machine_warnings(roots: &Roots, env: &Environment) -> Vec<Warning> 
             },
         }
     }
-    warnings.extend(
-        governors
-            .into_iter()
-            .map(|(governor, cpus)| Warning::Governor { cpus, governor }),
-    );
+    governors
+        .into_iter()
+        .map(|(governor, cpus)| Warning::Governor { cpus, governor })
+        .collect()
+}
 
+/// Turbo/boost on, with the file that turns it off.
+fn boost_on(roots: &Roots, env: &Environment) -> Option<Warning> {
     let boost = &env.frequency.boost;
-    if let (Some(true), Some(control)) = (boost.enabled, boost.control) {
-        let rel = match control {
-            BoostControl::IntelPstateNoTurbo => "devices/system/cpu/intel_pstate/no_turbo",
-            BoostControl::CpufreqBoost => "devices/system/cpu/cpufreq/boost",
-            BoostControl::PolicyBoost => "devices/system/cpu/cpufreq/policy*/boost",
-        };
-        warnings.push(Warning::BoostOn {
-            control,
-            path: roots.sys_root.join(rel).display().to_string(),
-        });
-    }
-
-    if let Some(battery) = env.power_supply.supplies.iter().find(|s| s.discharging()) {
-        warnings.push(Warning::OnBattery {
-            supply: battery.name.clone(),
-            capacity_percent: battery.capacity_percent,
-        });
-    }
-
-    let in_vm = env.virtualization.in_vm();
-    if in_vm {
-        warnings.push(Warning::VirtualMachine {
-            energy_measured: env.energy.measured,
-        });
-    }
-
-    if let Some(used) = env.memory.swap_used_bytes.filter(|&u| u >= SWAP_USED_BYTES) {
-        warnings.push(Warning::SwapInUse { used_bytes: used });
-    }
-
-    // In a VM the estimate is expected and already explained above.
-    if !env.energy.measured && !in_vm {
-        warnings.push(Warning::EnergyEstimated {
-            label: env.energy.label.clone(),
-            reasons: env.energy.unused_sources.clone(),
-        });
-    }
-
-    warnings
+    let (Some(true), Some(control)) = (boost.enabled, boost.control) else {
+        return None;
+    };
+    let rel = match control {
+        BoostControl::IntelPstateNoTurbo => "devices/system/cpu/intel_pstate/no_turbo",
+        BoostControl::CpufreqBoost => "devices/system/cpu/cpufreq/boost",
+        BoostControl::PolicyBoost => "devices/system/cpu/cpufreq/policy*/boost",
+    };
+    Some(Warning::BoostOn {
+        control,
+        path: roots.sys_root.join(rel).display().to_string(),
+    })
 }

@@ -6,17 +6,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::sabi_types::RRef;
-use abi_stable::std_types::{RNone, RResult, RSlice, RStr};
-use plugin_api::{
-    Activation, Dataset, Images, KeyValue, Layer, Optimizer, OptimizerKind, Padding, ProgressSink,
-    ProgressSink_TO, Session,
-};
+use plugin_api::testing::{mnist_dir, study_model, SessionBuilder};
 
 /// The repository root (this crate is `plugins/python`).
 pub fn repo_root() -> PathBuf {
@@ -57,176 +49,20 @@ pub fn fixture(name: &str) -> String {
         .into_owned()
 }
 
-fn mnist_dir() -> PathBuf {
-    std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/data/mnist"))
-}
-
-/// The payload of an IDX file (gzip'd or raw), after its header, and its dimensions.
-fn read_idx(stem: &str) -> (Vec<u8>, Vec<usize>) {
-    let dir = mnist_dir();
-    let (path, gz) = if dir.join(format!("{stem}.gz")).is_file() {
-        (dir.join(format!("{stem}.gz")), true)
-    } else {
-        (dir.join(stem), false)
-    };
-    let raw =
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (set MNIST_DIR)", path.display()));
-    let bytes = if gz {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .expect("gunzip");
-        out
-    } else {
-        raw
-    };
-    let ndim = bytes[3] as usize;
-    let dims: Vec<usize> = (0..ndim)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
-        .collect();
-    (bytes[4 + 4 * ndim..].to_vec(), dims)
-}
-
-/// The first `n` images (scaled to [0, 1]) and labels of a split.
-pub fn mnist(split: &str, n: usize) -> (Vec<f32>, Vec<u8>) {
-    let (px, dims) = read_idx(&format!("{split}-images-idx3-ubyte"));
-    let (lb, _) = read_idx(&format!("{split}-labels-idx1-ubyte"));
-    let per = dims[1] * dims[2];
-    let pixels = px[..n * per].iter().map(|&p| p as f32 / 255.0).collect();
-    (pixels, lb[..n].to_vec())
-}
-
-/// The session seed.
+/// The session seed: a full 64-bit one, as the host derives them (frameworks that take 32
+/// bits must fold it).
 pub const SEED: u64 = 0xdead_beef_cafe_f00d;
 
-/// The study's model (manifests/mnist.toml).
-pub const STUDY_MODEL: [Layer; 6] = [
-    Layer::Conv2d {
-        filters: 64,
-        kernel: 3,
-        padding: Padding::Same,
-        activation: Activation::Relu,
-    },
-    Layer::MaxPool2d { size: 2, stride: 2 },
-    Layer::Conv2d {
-        filters: 128,
-        kernel: 5,
-        padding: Padding::Same,
-        activation: Activation::Relu,
-    },
-    Layer::MaxPool2d { size: 2, stride: 2 },
-    Layer::Flatten,
-    Layer::Dense {
-        units: 10,
-        activation: Activation::None,
-    },
-];
-
-/// Owned data and options a `Session` borrows.
-pub struct Fixture {
-    pub train_px: Vec<f32>,
-    pub train_lb: Vec<u8>,
-    pub test_px: Vec<f32>,
-    pub test_lb: Vec<u8>,
-    pub order: Vec<u32>,
-    pub options: Vec<(String, String)>,
-    pub epochs: u32,
-    pub threads: u32,
-    pub batch_size: u32,
-}
-
-impl Fixture {
-    /// `train` MNIST training images in a fixed shuffled order per epoch, `test` test images.
-    pub fn mnist(train: usize, test: usize, epochs: u32, options: &[(&str, &str)]) -> Self {
-        let (train_px, train_lb) = mnist("train", train);
-        let (test_px, test_lb) = mnist("t10k", test);
-        // A simple LCG shuffle per epoch: any fixed permutation will do.
-        let mut order = Vec::with_capacity(train * epochs as usize);
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..epochs {
-            let mut perm: Vec<u32> = (0..train as u32).collect();
-            for i in (1..perm.len()).rev() {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                perm.swap(i, (state >> 33) as usize % (i + 1));
-            }
-            order.extend(perm);
-        }
-        let options: Vec<(String, String)> = options
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Fixture {
-            train_px,
-            train_lb,
-            test_px,
-            test_lb,
-            order,
-            options,
-            epochs,
-            threads: 1,
-            batch_size: 64,
-        }
-    }
-
-    pub fn key_values(&self) -> Vec<KeyValue<'_>> {
-        self.options
-            .iter()
-            .map(|(k, v)| KeyValue {
-                key: RStr::from_str(k),
-                value: RStr::from_str(v),
-            })
-            .collect()
-    }
-
-    pub fn session<'a>(&'a self, name: &'a str, kv: &'a [KeyValue<'a>]) -> Session<'a> {
-        let images = |px: &'a [f32], lb: &'a [u8]| Images {
-            pixels: RSlice::from_slice(px),
-            labels: RSlice::from_slice(lb),
-            count: lb.len() as u32,
-            channels: 1,
-            height: 28,
-            width: 28,
-        };
-        Session {
-            plugin_name: RStr::from_str(name),
-            model: RSlice::from_slice(&STUDY_MODEL),
-            optimizer: Optimizer {
-                kind: OptimizerKind::Adam,
-                learning_rate: 1e-3,
-                beta1: 0.9,
-                beta2: 0.999,
-                epsilon: 1e-8,
-            },
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            // A full 64-bit seed, as the host derives them: frameworks that take 32 bits must fold it.
-            seed: SEED,
-            threads: self.threads,
-            device: RStr::from_str("cpu"),
-            data: Dataset {
-                train: images(&self.train_px, &self.train_lb),
-                test: images(&self.test_px, &self.test_lb),
-                classes: 10,
-            },
-            order: RSlice::from_slice(&self.order),
-            initial_weights: RNone,
-            options: RSlice::from_slice(kv),
-        }
-    }
-}
-
-/// Records every progress call.
-#[derive(Default)]
-pub struct Recorder(pub Mutex<Vec<(u32, u64, u64)>>);
-
-impl ProgressSink for Recorder {
-    fn batch_done(&self, epoch: u32, batch: u64, batches: u64) {
-        self.0.lock().unwrap().push((epoch, batch, batches));
-    }
+/// The study's model (manifests/mnist.toml) on the first `train` and `test` MNIST images
+/// (from `$MNIST_DIR`), `epochs` epochs in batches of 64, as the host would lend them.
+pub fn mnist<'a>(train: usize, test: usize, epochs: u32) -> SessionBuilder<'a> {
+    let dir = mnist_dir();
+    SessionBuilder::mnist(&dir, train, test)
+        .unwrap_or_else(|e| panic!("{e} (set MNIST_DIR)"))
+        .model(&study_model())
+        .epochs(epochs)
+        .batch_size(64)
+        .seed(SEED)
 }
 
 /// Trains the study's model on an MNIST subset for two epochs with one thread, through the
@@ -237,18 +73,12 @@ pub fn learns(plugin: &str, trainer: &str, framework_prefix: &str, thread_note: 
         return;
     };
     let (train, test, epochs) = (1500, 1000, 2);
-    let fx = Fixture::mnist(
-        train,
-        test,
-        epochs,
-        &[
-            ("trainer", &trainer_file(trainer)),
-            ("venv", &venv.to_string_lossy()),
-        ],
-    );
-    let kv = fx.key_values();
-    let session = fx.session(plugin, &kv);
-    let mut trainer = match plugin_python::new_trainer(&session) {
+    let (trainer_path, venv) = (trainer_file(trainer), venv.to_string_lossy().into_owned());
+    let builder = mnist(train, test, epochs)
+        .plugin_name(plugin)
+        .option("trainer", &trainer_path)
+        .option("venv", &venv);
+    let mut trainer = match plugin_python::new_trainer(&builder.session()) {
         Ok(t) => t,
         Err(e) => panic!("new_trainer: {e}"),
     };
@@ -282,37 +112,20 @@ pub fn learns(plugin: &str, trainer: &str, framework_prefix: &str, thread_note: 
         plugin_python::PYTHON_LIBDIR
     );
 
-    let recorder = Recorder::default();
-    let progress = ProgressSink_TO::from_ptr(RRef::new(&recorder), TD_Opaque);
-    let batches = train.div_ceil(64) as u64;
-    let mut losses = Vec::new();
-    for epoch in 0..epochs {
-        let report = match trainer.train_epochs(1, &progress) {
-            RResult::ROk(r) => r,
-            RResult::RErr(e) => panic!("train_epochs: {e}"),
-        };
-        assert_eq!(report.samples, train as u64);
-        assert_eq!(report.epoch_losses.len(), 1);
-        losses.push(report.epoch_losses[0]);
-        let calls = recorder.0.lock().unwrap().clone();
-        assert_eq!(calls.last().copied(), Some((epoch, batches, batches)));
-        assert_eq!(calls.len() as u64, batches * (epoch as u64 + 1));
-    }
-    let eval = match trainer.evaluate() {
-        RResult::ROk(r) => r,
-        RResult::RErr(e) => panic!("evaluate: {e}"),
-    };
+    // Every epoch trains every sample once with one loss and a progress call per batch (the
+    // partial last one included), evaluation covers the test set, a third epoch is an error.
+    let run = builder.run(&mut trainer);
+    let (losses, eval) = (run.losses, run.eval);
     eprintln!(
         "losses {losses:?}, accuracy {}, test loss {}",
         eval.accuracy, eval.loss
     );
-    assert!(losses.iter().all(|l| l.is_finite()));
+    assert_eq!(run.progress.len(), 2 * train.div_ceil(64));
     assert!(losses[1] < losses[0], "loss should fall: {losses:?}");
     assert!(
         losses[0] < 2.3,
         "first epoch should learn something: {losses:?}"
     );
-    assert_eq!(eval.samples, test as u64);
     assert!(
         eval.accuracy > 0.6,
         "accuracy {} (chance: 0.1)",
