@@ -9,6 +9,7 @@
 pub mod answers;
 mod counters;
 pub mod data;
+pub mod factors;
 pub mod format;
 pub mod ingest;
 pub mod metrics;
@@ -24,9 +25,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-pub use steps::{
-    apply_factors, default_pipeline, validate, with_energy_columns, ReportFactors, StepSpec,
-};
+pub use factors::{apply_factors, ReportFactors};
+pub use steps::{default_pipeline, validate, with_energy_columns, StepSpec};
 pub use summary::Summary;
 
 /// What `host analyze` (or the end of `host run`) asks for.

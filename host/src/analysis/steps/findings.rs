@@ -13,6 +13,7 @@
 use super::options::Options;
 use super::Context;
 use crate::analysis::answers::{BootstrapInfo, Carbon, CarbonRow, Factors, Finding, Verdict};
+use crate::analysis::factors::{check_currency, Factor};
 use crate::analysis::report::findings::{self as words, SentenceContext};
 use crate::analysis::stats::{self, BootstrapSpec, CiMethod, Rng};
 use crate::analysis::summary::{finite, Comparison};
@@ -86,12 +87,17 @@ impl Config {
 }
 
 fn parse_factors(opts: &Options) -> anyhow::Result<Option<Factors>> {
-    let grid = opts.number_where("grid_intensity", "a positive number of gCO2e/kWh", |g| {
-        g > 0.0
-    })?;
-    let price = opts.number_where("price_per_kwh", "a number ≥ 0", |p| p >= 0.0)?;
-    let pue = opts.number_where("pue", "at least 1", |p| p >= 1.0)?;
-    let currency = opts.string("currency")?;
+    // The rules are the ones `[report]` and `host analyze`'s flags check (analysis::factors).
+    let number = |f: Factor| opts.number_where(f.key(), f.rule(), |v| f.accepts(v));
+    let grid = number(Factor::GridIntensity)?;
+    let price = number(Factor::PricePerKwh)?;
+    let pue = number(Factor::Pue)?;
+    let currency = opts
+        .string("currency")?
+        .map(|c| {
+            check_currency(&c).map_err(|rule| opts.error(format!("option `currency`: {rule}")))
+        })
+        .transpose()?;
     if grid.is_none() && price.is_none() {
         if pue.is_some() || currency.is_some() {
             return Err(opts.error(

@@ -153,49 +153,6 @@ pub fn default_pipeline() -> Vec<StepSpec> {
     .collect()
 }
 
-/// Carbon and cost factors given outside the pipeline (a manifest's `[report]` table or
-/// `host analyze` flags): [`apply_factors`] writes them into the `findings` step.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ReportFactors {
-    /// gCO2e per kWh.
-    pub grid_intensity: Option<f64>,
-    pub pue: Option<f64>,
-    pub price_per_kwh: Option<f64>,
-    pub currency: Option<String>,
-}
-
-/// Sets the declared factors on every `findings` step of `steps` (overriding what the step
-/// says), adding a `findings` step after `compare` (or at the end) when there is none.
-/// [`validate`] afterwards checks them like any option.
-pub fn apply_factors(steps: &mut Vec<StepSpec>, factors: &ReportFactors) {
-    if factors == &ReportFactors::default() {
-        return;
-    }
-    if !steps.iter().any(|s| s.step == "findings") {
-        let at = steps
-            .iter()
-            .position(|s| s.step == "compare")
-            .map_or(steps.len(), |i| i + 1);
-        steps.insert(at, StepSpec::named("findings"));
-    }
-    for spec in steps.iter_mut().filter(|s| s.step == "findings") {
-        let numbers = [
-            ("grid_intensity", factors.grid_intensity),
-            ("pue", factors.pue),
-            ("price_per_kwh", factors.price_per_kwh),
-        ];
-        for (key, value) in numbers {
-            if let Some(v) = value {
-                spec.options.insert(key.into(), toml::Value::Float(v));
-            }
-        }
-        if let Some(c) = &factors.currency {
-            spec.options
-                .insert("currency".into(), toml::Value::String(c.clone()));
-        }
-    }
-}
-
 /// Checks every step name and option without running anything.
 pub fn validate(steps: &[StepSpec]) -> anyhow::Result<()> {
     parse(steps).map(|_| ())
