@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use joulebench::analysis::factors::{check_currency, Factor};
 use joulebench::manifest::{self, Manifest};
 use joulebench::protocol::campaign::{self, CampaignResult};
 use joulebench::store::CampaignDir;
@@ -46,7 +47,7 @@ enum Command {
         out: Option<PathBuf>,
         /// Continue an interrupted campaign in DIR (its runs.csv and saved plan): no run
         /// measured twice, none missing. The manifest must match the one it started with
-        /// (analysis steps and iterations may change).
+        /// (analysis steps, [report] factors and iterations may change).
         #[arg(long, value_name = "DIR")]
         resume: Option<PathBuf>,
         /// Override the manifest's number of iterations (at least 1)
@@ -57,12 +58,19 @@ enum Command {
         dry_run: bool,
     },
     /// Analyse campaign folders, runs.csv files or EnergiBridge folders
+    #[command(
+        after_help = "Examples:\n  host analyze results/quick-20260101T120000Z\n  \
+host analyze ../shared/data/energibridge-mnist --grid-intensity 400 --price-per-kwh 0.25 --currency EUR\n\n\
+Carbon and cost are derived from the factors you declare (flags, else the --pipeline file's \
+[report] table), never looked up."
+    )]
     Analyze {
         /// Campaign folders, runs.csv files, or folders of EnergiBridge CSVs (one subfolder per group)
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        /// Take the [[analysis]] steps from this file instead of the default pipeline: a file
-        /// of [[analysis]] tables only, or a whole campaign manifest
+        /// Take the [[analysis]] steps and [report] factors from this file instead of the
+        /// default pipeline: a file of [[analysis]] tables and/or a [report] table, or a whole
+        /// campaign manifest
         #[arg(long, value_name = "FILE")]
         pipeline: Option<PathBuf>,
         /// Where to write summary.json, tables.md, report.html and the plots
@@ -74,6 +82,8 @@ enum Command {
         /// in each file (CPU package, DRAM, every GPU; never cores)
         #[arg(long = "energy-column", value_name = "NAME")]
         energy_column: Vec<String>,
+        #[command(flatten)]
+        factors: FactorFlags,
     },
     /// List plugins in files or folders: name, framework, version, ABI verdict
     Plugins {
@@ -119,6 +129,64 @@ enum Command {
     },
 }
 
+/// `host analyze`'s carbon and cost factors; each overrides the `--pipeline` file's
+/// `[report]` and the `findings` step's own option of the same name. Negative numbers reach
+/// the parsers (which name the rule) instead of being taken for flags.
+#[derive(clap::Args)]
+struct FactorFlags {
+    /// Grid carbon intensity in gCO2e per kWh: every energy figure gets its carbon
+    #[arg(
+        long,
+        value_name = "G_PER_KWH",
+        value_parser = parse_grid_intensity,
+        allow_negative_numbers = true
+    )]
+    grid_intensity: Option<f64>,
+    /// Power usage effectiveness of the site, at least 1 (default 1): energy is multiplied by
+    /// it before carbon and cost
+    #[arg(
+        long,
+        value_name = "RATIO",
+        value_parser = parse_pue,
+        allow_negative_numbers = true
+    )]
+    pue: Option<f64>,
+    /// Price of one kWh: every energy figure gets its cost
+    #[arg(
+        long,
+        value_name = "PRICE",
+        value_parser = parse_price_per_kwh,
+        allow_negative_numbers = true
+    )]
+    price_per_kwh: Option<f64>,
+    /// Currency printed with --price-per-kwh's costs (default EUR)
+    #[arg(long, value_name = "NAME", value_parser = check_currency)]
+    currency: Option<String>,
+}
+
+fn parse_grid_intensity(text: &str) -> Result<f64, String> {
+    Factor::GridIntensity.parse(text)
+}
+
+fn parse_pue(text: &str) -> Result<f64, String> {
+    Factor::Pue.parse(text)
+}
+
+fn parse_price_per_kwh(text: &str) -> Result<f64, String> {
+    Factor::PricePerKwh.parse(text)
+}
+
+impl FactorFlags {
+    fn factors(self) -> analysis::ReportFactors {
+        analysis::ReportFactors {
+            grid_intensity: self.grid_intensity,
+            pue: self.pue,
+            price_per_kwh: self.price_per_kwh,
+            currency: self.currency,
+        }
+    }
+}
+
 /// `KEY=VALUE` → (key, value); the value may itself hold '='.
 fn key_value(text: &str) -> Result<(String, String), String> {
     let (key, value) = text
@@ -152,7 +220,8 @@ fn main() -> ExitCode {
             pipeline,
             out,
             energy_column,
-        } => cmd_analyze(inputs, pipeline, &energy_column, out),
+            factors,
+        } => cmd_analyze(inputs, pipeline, &energy_column, factors.factors(), out),
         Command::Plugins { paths } => cmd_plugins(paths),
         Command::CheckPlugin { file, options } => cmd_check_plugin(file, &options),
         Command::Meters {
@@ -232,11 +301,7 @@ fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result
 /// The analysis at the end of `host run`. Its failure leaves the runs intact, so it is
 /// reported, not fatal.
 fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> anyhow::Result<()> {
-    let steps = if manifest.analysis.is_empty() {
-        analysis::default_pipeline()
-    } else {
-        manifest.analysis.clone()
-    };
+    let steps = manifest.pipeline().resolve();
     let req = analysis::AnalyzeRequest {
         inputs: vec![result.dir.clone()],
         steps,
@@ -255,18 +320,29 @@ fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> anyhow::Res
     Ok(())
 }
 
-/// `host analyze`: the pipeline over the inputs, a summary on the terminal.
+/// `host analyze`: the pipeline over the inputs, a summary on the terminal. The factors given
+/// as flags override the `--pipeline` file's `[report]`.
 fn cmd_analyze(
     inputs: Vec<PathBuf>,
     pipeline: Option<PathBuf>,
     energy_columns: &[String],
+    factors: analysis::ReportFactors,
     out: PathBuf,
 ) -> anyhow::Result<ExitCode> {
-    let steps = match pipeline {
+    let from_file = match pipeline {
         Some(p) => manifest::load_pipeline(&p)?,
-        None => analysis::default_pipeline(),
+        None => manifest::Pipeline::default(),
     };
+    let mut steps = from_file.resolve();
+    analysis::apply_factors(&mut steps, &factors);
     let steps = analysis::with_energy_columns(steps, energy_columns);
+    if analysis::factors::lacks_a_base(&steps) {
+        return Err(error::usage(
+            "--pue and --currency need --grid-intensity or --price-per-kwh (or a [report] or \
+             `findings` step in the --pipeline file that declares one) to apply to",
+        ));
+    }
+    analysis::validate(&steps)?;
     let req = analysis::AnalyzeRequest { inputs, steps, out };
     let summary = analysis::analyze(&req)?;
     let mut stdout = std::io::stdout().lock();

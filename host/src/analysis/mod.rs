@@ -6,13 +6,16 @@
 //! The statistics themselves live in [`stats`] (pure functions checked against SciPy);
 //! this module only decides what to compute and how to present it.
 
+pub mod answers;
 mod counters;
 pub mod data;
+pub mod factors;
 pub mod format;
 pub mod ingest;
 pub mod metrics;
 pub mod plot;
 pub mod report;
+pub mod sequential;
 pub mod stats;
 pub mod steps;
 pub mod summary;
@@ -22,6 +25,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+pub use factors::{apply_factors, ReportFactors};
 pub use steps::{default_pipeline, validate, with_energy_columns, StepSpec};
 pub use summary::Summary;
 

@@ -20,6 +20,11 @@
 //!   "counters"?: [ { "group", "run", "column", "wraps", "resets", "modulus_j", "modulus" } ] }
 //! ```
 //!
+//! Added by issue 18 (see [`super::answers`]): `median_ci` on group figures; `median_ratio`,
+//! `ratio_ci` and `difference_ci` on comparisons (`[low, high]`, of `median_a / median_b`
+//! and `median_a − median_b`); top-level `bootstrap`, `findings`, `power`, `carbon`,
+//! `sequential`.
+//!
 //! Conventions: variance and std are sample ones (ddof 1); differences are a − b;
 //! `median_change_pct` is (median b − median a) / median a × 100; `p_holm` is Holm's
 //! step-down adjustment over every comparison of the `compare` step. A number that does
@@ -34,6 +39,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use super::answers::{BootstrapInfo, Carbon, Finding, PowerReport, SequentialReport};
 use super::data::Metric;
 use super::ingest::{ColumnUse, Ignored};
 use super::metrics::CounterNote;
@@ -98,6 +104,8 @@ pub struct GroupMetric {
     pub unit: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub reasons: Reasons,
+    /// Confidence interval of the median (`findings` step).
+    pub median_ci: Option<[f64; 2]>,
 }
 
 /// The two-sample test a comparison ran, spelled as summary.json spells it
@@ -149,6 +157,11 @@ pub struct Comparison {
     pub why: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub reasons: Reasons,
+    /// `median_a / median_b` and its bootstrap interval (`findings` step).
+    pub median_ratio: Option<f64>,
+    pub ratio_ci: Option<[f64; 2]>,
+    /// Bootstrap interval of `median_difference`.
+    pub difference_ci: Option<[f64; 2]>,
 }
 
 impl Comparison {
@@ -179,6 +192,9 @@ impl Comparison {
             significant: None,
             why: String::new(),
             reasons: Reasons::new(),
+            median_ratio: None,
+            ratio_ci: None,
+            difference_ci: None,
         }
     }
 }
@@ -248,6 +264,11 @@ pub struct Summary {
     /// Runs whose energy counter wrapped (unwrapped at a named modulus) or was reset.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub counters: Vec<CounterNote>,
+    pub bootstrap: Option<BootstrapInfo>,
+    pub findings: Vec<Finding>,
+    pub power: Option<PowerReport>,
+    pub carbon: Option<Carbon>,
+    pub sequential: Option<SequentialReport>,
 }
 
 impl Summary {

@@ -1,5 +1,6 @@
-//! The short summary `host analyze` prints: medians per group, each comparison's test
-//! and p, and who wins (the lowest median, when the difference is significant).
+//! The short summary `host analyze` prints: the findings (when a `findings` step ran),
+//! then medians per group, each comparison's test and p, and who wins (the lowest median,
+//! when the difference is significant).
 
 use std::io::{self, Write};
 
@@ -8,6 +9,8 @@ use super::ingest::grouped_reasons;
 use super::summary::{reason_kind, Dropped, Summary, TestKind};
 
 pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
+    // The answers first (issue 18); the figures behind them follow.
+    super::report::findings::print_terminal(s, w)?;
     let groups: Vec<&str> = s.groups.iter().map(|(g, _)| g).collect();
     let runs: Vec<String> = s
         .runs

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use plugin_api::{Layer, Optimizer};
 
-use crate::analysis::StepSpec;
+use crate::analysis::{apply_factors, default_pipeline, ReportFactors, StepSpec};
 use crate::energy::EnergyConfig;
 use crate::error::usage;
 use source::Source;
@@ -38,6 +38,8 @@ pub struct Manifest {
     pub energy: EnergyConfig,
     pub plugins: Vec<PluginSpec>,
     pub analysis: Vec<StepSpec>,
+    /// `[report]`: carbon and cost factors for the findings (they change no measurement).
+    pub report: ReportFactors,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +129,8 @@ impl Manifest {
         let energy = sections::energy(src, raw.energy, base)?;
         let plugins = sections::plugins(src, raw.plugin, base)?;
         let analysis = sections::analysis(src, raw.analysis)?;
+        let report = sections::report(src, raw.report, &analysis)?;
+        check_resolved(src, &analysis, &report)?;
         Ok(Manifest {
             path: path.to_path_buf(),
             sha256: crate::fsx::sha256_hex(text.as_bytes()),
@@ -138,7 +142,16 @@ impl Manifest {
             energy,
             plugins,
             analysis,
+            report,
         })
+    }
+
+    /// Its `[[analysis]]` steps and `[report]` factors (what `host run` analyses with).
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline {
+            steps: self.analysis.clone(),
+            report: self.report.clone(),
+        }
     }
 
     /// The manifest without its optional plugins whose files are missing, and one note per
@@ -172,27 +185,70 @@ impl Manifest {
     }
 }
 
-/// The `[[analysis]]` steps of `path`: a file holding only `[[analysis]]` tables, or a whole
-/// campaign manifest (validated as such). Refuses a file with no steps.
-pub fn load_pipeline(path: &Path) -> anyhow::Result<Vec<StepSpec>> {
+/// What a manifest or a `--pipeline` file says about the analysis: its `[[analysis]]` steps
+/// (none: the default pipeline) and its `[report]` factors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pipeline {
+    pub steps: Vec<StepSpec>,
+    pub report: ReportFactors,
+}
+
+impl Pipeline {
+    /// The steps to run: the declared ones, else the default pipeline, with the factors
+    /// written into its `findings` step.
+    pub fn resolve(&self) -> Vec<StepSpec> {
+        let mut steps = if self.steps.is_empty() {
+            default_pipeline()
+        } else {
+            self.steps.clone()
+        };
+        apply_factors(&mut steps, &self.report);
+        steps
+    }
+}
+
+/// The `[[analysis]]` steps and `[report]` factors of `path`: a file holding only those, or a
+/// whole campaign manifest (validated as such). Refuses a file with neither.
+pub fn load_pipeline(path: &Path) -> anyhow::Result<Pipeline> {
     let text = read(path)?;
     let whole_manifest = text
         .parse::<toml::Table>()
         .is_ok_and(|t| t.contains_key("experiment"));
-    let steps = if whole_manifest {
-        Manifest::parse(path, text)?.analysis
+    let pipeline = if whole_manifest {
+        Manifest::parse(path, text)?.pipeline()
     } else {
         let src = Source { path, text: &text };
         let raw: raw::RawPipeline = src.deserialize()?;
-        sections::analysis(src, raw.analysis)?
+        let steps = sections::analysis(src, raw.analysis)?;
+        let report = sections::report(src, raw.report, &steps)?;
+        check_resolved(src, &steps, &report)?;
+        Pipeline { steps, report }
     };
-    if steps.is_empty() {
+    if pipeline == Pipeline::default() {
         return Err(usage(format!(
-            "{} has no [[analysis]] steps",
+            "{} has no [[analysis]] steps and no [report] factors",
             path.display()
         )));
     }
-    Ok(steps)
+    Ok(pipeline)
+}
+
+/// The pipeline with the `[report]` factors applied, checked as the analysis will take it: a
+/// campaign's analysis runs after hours of measuring, so it must not fail on a factor then.
+fn check_resolved(src: Source, steps: &[StepSpec], report: &ReportFactors) -> anyhow::Result<()> {
+    if report.is_empty() {
+        return Ok(());
+    }
+    let pipeline = Pipeline {
+        steps: steps.to_vec(),
+        report: report.clone(),
+    };
+    crate::analysis::validate(&pipeline.resolve()).map_err(|e| {
+        e.context(format!(
+            "in manifest {}, with its [report] factors",
+            src.path.display()
+        ))
+    })
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -223,7 +279,7 @@ mod tests {
     #[test]
     fn the_shipped_manifests_parse() {
         let quick = parse(QUICK).expect("quick.toml");
-        assert_eq!(quick.dataset.train_subset, Some(2000));
+        assert_eq!(quick.dataset.train_subset, Some(500));
         assert_eq!(quick.model.len(), 6);
         let study = parse(STUDY).expect("mnist.toml");
         assert_eq!(study.experiment.iterations, 30);
@@ -272,7 +328,7 @@ mod tests {
         let e = error(&QUICK.replace("source = \"auto\"", "source = \"rapl\""));
         assert!(e.contains("source"), "{e}");
         let e = error(&format!(
-            "{QUICK}\n[[plugin]]\nname = \"spin\"\npath = \"x.so\"\n"
+            "{QUICK}\n[[plugin]]\nname = \"keras\"\npath = \"x.so\"\n"
         ));
         assert!(e.contains("appears twice"), "{e}");
         // A CPU list is checked at load, and a huge range is refused without expanding it.
@@ -302,18 +358,26 @@ mod tests {
             "steps.toml",
             "# steps\n[[analysis]]\nstep = \"clean\"\n\n[[analysis]]\nstep = \"describe\"\n",
         );
-        let steps = load_pipeline(&only).expect("analysis-only file");
-        let names: Vec<(&str, Option<usize>)> =
-            steps.iter().map(|s| (s.step.as_str(), s.line)).collect();
+        let pipeline = load_pipeline(&only).expect("analysis-only file");
+        let names: Vec<(&str, Option<usize>)> = pipeline
+            .steps
+            .iter()
+            .map(|s| (s.step.as_str(), s.line))
+            .collect();
         assert_eq!(names, [("clean", Some(2)), ("describe", Some(5))]);
+        assert!(pipeline.report.is_empty());
 
         let whole = write(
             "quick.toml",
             &format!("{QUICK}\n[[analysis]]\nstep = \"describe\"\n"),
         );
-        let steps = load_pipeline(&whole).expect("a whole manifest");
-        assert_eq!(steps.len(), 1);
-        assert_eq!(steps[0].step, "describe");
+        let pipeline = load_pipeline(&whole).expect("a whole manifest");
+        assert_eq!(pipeline.steps.len(), 1);
+        assert_eq!(pipeline.steps[0].step, "describe");
+        // ... with its [report] factors, which resolve() writes into a findings step.
+        assert_eq!(pipeline.report.grid_intensity, Some(400.0));
+        let names: Vec<String> = pipeline.resolve().into_iter().map(|s| s.step).collect();
+        assert_eq!(names, ["describe", "findings"]);
         // A whole manifest is validated as one: a bad [training] is refused.
         let broken = write("broken.toml", &QUICK.replace("epochs = 1", "epochs = 0"));
         assert!(format!("{:#}", load_pipeline(&broken).unwrap_err()).contains("epochs"));
@@ -337,5 +401,105 @@ mod tests {
         ))
         .unwrap_err();
         assert!(format!("{typo:#}").contains("analysys"), "{typo:#}");
+    }
+
+    #[test]
+    fn report_factors_are_read_checked_and_named_by_key_and_line() {
+        let base = QUICK
+            .split("[report]")
+            .next()
+            .expect("quick.toml has [report]");
+        let with = |report: &str| format!("{base}[report]\n{report}");
+        // quick.toml's own, integers taken as numbers.
+        let quick = parse(QUICK).expect("quick.toml");
+        assert_eq!(
+            quick.report,
+            ReportFactors {
+                grid_intensity: Some(400.0),
+                pue: None,
+                price_per_kwh: Some(0.25),
+                currency: Some("EUR".into()),
+            }
+        );
+        let m = parse(&with("grid_intensity = 50\npue = 1.4\n")).expect("valid");
+        assert_eq!(m.report.grid_intensity, Some(50.0));
+        assert_eq!(m.report.pue, Some(1.4));
+        // No [report]: none declared, and host run's pipeline is the default one untouched.
+        let none = parse(base).expect("no [report]");
+        assert!(none.report.is_empty());
+        assert_eq!(none.pipeline().resolve(), default_pipeline());
+        // With one, the default pipeline's findings step takes the factors.
+        let steps = m.pipeline().resolve();
+        let findings = steps
+            .iter()
+            .find(|s| s.step == "findings")
+            .expect("findings");
+        assert_eq!(findings.options["grid_intensity"].as_float(), Some(50.0));
+
+        let report_line = base.lines().count() + 1;
+        for (report, key, line) in [
+            ("grid_intensity = -3\n", "`grid_intensity` = -3", 1),
+            ("grid_intensity = 400\npue = 0.8\n", "`pue` = 0.8", 2),
+            ("price_per_kwh = -0.1\n", "`price_per_kwh` = -0.1", 1),
+            ("price_per_kwh = 1\ncurrency = \"\"\n", "`currency`", 2),
+            ("grid_intensity = nan\n", "`grid_intensity` = NaN", 1),
+        ] {
+            let e = error(&with(report));
+            let at = format!("test.toml:{}:", report_line + line);
+            assert!(e.contains(key) && e.contains(&at), "{report}: {e}");
+        }
+        // Unknown keys and wrong types are refused with their line too.
+        let e = error(&with("grid = 400\n"));
+        assert!(
+            e.contains("grid") && e.contains(&format!("test.toml:{}:", report_line + 1)),
+            "{e}"
+        );
+        let e = error(&with("pue = \"1.2\"\n"));
+        assert!(
+            e.contains(&format!("test.toml:{}:", report_line + 1)),
+            "{e}"
+        );
+        // A PUE with nothing to apply it to is refused, naming the factors.
+        let e = error(&with("pue = 1.2\n"));
+        let at = format!("test.toml:{report_line}:");
+        assert!(
+            e.contains(&at) && e.contains("need `grid_intensity`"),
+            "{e}"
+        );
+        // ... unless the manifest's own findings step declares a base.
+        let own = format!(
+            "{}[[analysis]]\nstep = \"findings\"\nprice_per_kwh = 0.2\n",
+            with("pue = 1.2\n")
+        );
+        let m = parse(&own).expect("pue applies to the step's price");
+        let steps = m.pipeline().resolve();
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].options["pue"].as_float(), Some(1.2));
+    }
+
+    #[test]
+    fn a_pipeline_file_may_hold_only_report_factors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("factors.toml");
+        std::fs::write(&path, "[report]\nprice_per_kwh = 0.3\ncurrency = \"CHF\"\n").unwrap();
+        let pipeline = load_pipeline(&path).expect("a [report]-only file");
+        assert!(pipeline.steps.is_empty());
+        let steps = pipeline.resolve();
+        assert_eq!(steps.len(), default_pipeline().len());
+        let findings = steps
+            .iter()
+            .find(|s| s.step == "findings")
+            .expect("findings");
+        assert_eq!(findings.options["price_per_kwh"].as_float(), Some(0.3));
+        assert_eq!(findings.options["currency"].as_str(), Some("CHF"));
+        std::fs::write(&path, "[report]\ngrid_intensity = 0\n").unwrap();
+        let e = format!("{:#}", load_pipeline(&path).unwrap_err());
+        assert!(
+            e.contains("factors.toml:2:") && e.contains("`grid_intensity` = 0"),
+            "{e}"
+        );
+        std::fs::write(&path, "[reprot]\ngrid_intensity = 1\n").unwrap();
+        let e = format!("{:#}", load_pipeline(&path).unwrap_err());
+        assert!(e.contains("reprot") && e.contains("factors.toml:1:"), "{e}");
     }
 }

@@ -19,14 +19,26 @@ pub struct RawManifest {
     pub plugin: Vec<RawPlugin>,
     #[serde(default)]
     pub analysis: Vec<Spanned<toml::Table>>,
+    pub report: Option<Spanned<RawReport>>,
 }
 
-/// A file of analysis steps only (`host analyze --pipeline FILE`).
+/// A file of analysis steps and report factors only (`host analyze --pipeline FILE`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPipeline {
     #[serde(default)]
     pub analysis: Vec<Spanned<toml::Table>>,
+    pub report: Option<Spanned<RawReport>>,
+}
+
+/// `[report]`: carbon and cost factors (numbers may be written as integers).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    pub grid_intensity: Option<Spanned<f64>>,
+    pub pue: Option<Spanned<f64>>,
+    pub price_per_kwh: Option<Spanned<f64>>,
+    pub currency: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,8 @@ use super::raw;
 use super::source::{line_at, Source};
 use super::{layers_from_specs, parse_layer_tables};
 use super::{DatasetSpec, Experiment, PluginSpec, Rest, Training};
-use crate::analysis::StepSpec;
+use crate::analysis::factors::{check_currency, lacks_a_base, Factor};
+use crate::analysis::{apply_factors, default_pipeline, ReportFactors, StepSpec};
 use crate::energy::{EnergyConfig, SourceChoice};
 
 /// `[experiment]`; an unnamed campaign takes the manifest's file name.
@@ -302,4 +303,63 @@ pub(super) fn analysis(
     crate::analysis::validate(&steps)
         .map_err(|e| e.context(format!("in manifest {}", src.path.display())))?;
     Ok(steps)
+}
+
+/// `[report]`: the carbon and cost factors, each checked by its rule and named with its line
+/// when refused; `pue` and `currency` need a grid intensity or a price, here or in the
+/// `steps`' `findings` step. An absent table declares none.
+pub(super) fn report(
+    src: Source,
+    table: Option<toml::Spanned<raw::RawReport>>,
+    steps: &[StepSpec],
+) -> anyhow::Result<ReportFactors> {
+    let Some(table) = table else {
+        return Ok(ReportFactors::default());
+    };
+    let line = src.line(table.span());
+    let factors = report_values(src, table.into_inner())?;
+    let mut resolved = if steps.is_empty() {
+        default_pipeline()
+    } else {
+        steps.to_vec()
+    };
+    apply_factors(&mut resolved, &factors);
+    if lacks_a_base(&resolved) {
+        return Err(src.error(
+            line,
+            "[report] `pue` and `currency` need `grid_intensity` or `price_per_kwh` (in \
+             [report] or the `findings` step) to apply to",
+        ));
+    }
+    Ok(factors)
+}
+
+/// The values of `[report]`, each checked by its rule.
+fn report_values(src: Source, r: raw::RawReport) -> anyhow::Result<ReportFactors> {
+    let number = |factor: Factor, value: Option<toml::Spanned<f64>>| {
+        value
+            .map(|v| {
+                factor.check(*v.get_ref()).map_err(|rule| {
+                    src.error(
+                        src.line(v.span()),
+                        format!("[report] `{}` = {}: {rule}", factor.key(), v.get_ref()),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let currency = r
+        .currency
+        .map(|c| {
+            check_currency(c.get_ref()).map_err(|rule| {
+                src.error(src.line(c.span()), format!("[report] `currency`: {rule}"))
+            })
+        })
+        .transpose()?;
+    Ok(ReportFactors {
+        grid_intensity: number(Factor::GridIntensity, r.grid_intensity)?,
+        pue: number(Factor::Pue, r.pue)?,
+        price_per_kwh: number(Factor::PricePerKwh, r.price_per_kwh)?,
+        currency,
+    })
 }

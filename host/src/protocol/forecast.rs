@@ -143,7 +143,7 @@ mod tests {
         let campaign = results.join("quick-1");
         std::fs::create_dir_all(&campaign).unwrap();
         std::fs::write(campaign.join("manifest.toml"), QUICK).unwrap();
-        // quick: 2000 training images × 1 epoch, 1000 test images.
+        // quick: 500 training images × 1 epoch, 1000 test images.
         std::fs::write(
             campaign.join("runs.csv"),
             "plugin,status,setup_time_s,train_time_s,eval_time_s\n\
@@ -157,12 +157,12 @@ mod tests {
         let a = &rates["a"];
         assert_eq!(
             (a.runs, a.setup_s, a.train_per_s, a.eval_per_s),
-            (2, 2.0, 1000.0, 2000.0)
+            (2, 2.0, 250.0, 2000.0)
         );
 
-        // Ten times the data and three epochs: 2 s setup + 60000/1000 s + 10000/2000 s.
+        // Ten times the data and three epochs: 2 s setup + 15000/250 s + 10000/2000 s.
         let bigger = QUICK
-            .replace("train_subset = 2000", "train_subset = 20000")
+            .replace("train_subset = 500", "train_subset = 5000")
             .replace("test_subset = 1000", "test_subset = 10000")
             .replace("epochs = 1", "epochs = 3");
         let bigger = Manifest::parse(Path::new("m.toml"), bigger).unwrap();

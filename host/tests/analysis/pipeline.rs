@@ -9,6 +9,8 @@ fn with_line(mut s: StepSpec, line: usize) -> StepSpec {
     s
 }
 
+/// The study's steps in the study's order, with `power` and `findings` (issue 18) after
+/// `compare`, so the tables and the report can lead with the answers.
 #[test]
 fn default_pipeline_is_the_studys() {
     let names: Vec<String> = default_pipeline().into_iter().map(|s| s.step).collect();
@@ -19,6 +21,8 @@ fn default_pipeline_is_the_studys() {
             "describe",
             "normality",
             "compare",
+            "power",
+            "findings",
             "table",
             "violin",
             "report"

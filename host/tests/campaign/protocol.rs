@@ -130,14 +130,24 @@ fn resume_refuses_a_manifest_that_changes_what_is_measured() {
         text(&out)
     );
 
-    // More iterations are fine: the campaign grows, the finished runs stay.
-    std::fs::write(dir.join("m.toml"), &m).unwrap();
+    // More iterations are fine, and so are new [report] factors (they change no measurement):
+    // the campaign grows, the finished runs stay, and its analysis takes the factors.
+    std::fs::write(
+        dir.join("m.toml"),
+        format!("{m}\n[report]\ngrid_intensity = 300\ncurrency = \"CHF\"\n"),
+    )
+    .unwrap();
     let out = host(
         &dir,
         &["run", "m.toml", "--resume", "res", "--iterations", "3"],
     );
     assert!(out.status.success(), "{}", text(&out));
     assert_complete(&dir.join("res"));
+    let summary = std::fs::read_to_string(dir.join("res/analysis/summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let factors = &summary["carbon"]["factors"];
+    assert_eq!(factors["grid_g_per_kwh"], 300.0, "{summary}");
+    assert_eq!(factors["currency"], "CHF", "{summary}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The command line itself: clap refuses bad flags with exit 2, every `meters` flag is
-//! explained, a closed pipe ends a listing quietly, and `--pipeline` takes a steps-only file.
+//! explained, a closed pipe ends a listing quietly, `--pipeline` takes a steps-only file, and
+//! the carbon and cost flags override its `[report]` and refuse bad values by name.
 
 use std::process::{Command, Stdio};
 
@@ -111,4 +112,117 @@ fn analyze_takes_a_pipeline_file_of_steps_only() {
         "{}",
         text(&out)
     );
+}
+
+/// a: 1 kWh per run, b: 2 kWh, six runs each.
+fn kwh_runs_csv() -> String {
+    let mut csv = String::from("iteration,plugin,status,time_s,energy_j\n");
+    for (i, wobble) in [0.0, 1e3, -1e3, 2e3, -2e3, 5e2].iter().enumerate() {
+        csv += &format!(
+            "{i},a,ok,10,{}\n{i},b,ok,20,{}\n",
+            3.6e6 + wobble,
+            7.2e6 + wobble
+        );
+    }
+    csv
+}
+
+/// summary.json's per-run carbon row of group `g`'s energy, and the factors it used.
+fn carbon_of(dir: &std::path::Path, g: &str) -> (serde_json::Value, serde_json::Value) {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
+    let s: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let rows = s["carbon"]["groups"].as_array().expect("carbon rows");
+    let row = rows
+        .iter()
+        .find(|r| r["group"] == g && r["metric"] == "energy")
+        .unwrap_or_else(|| panic!("no energy row for {g}: {text}"));
+    (row["per_run"].clone(), s["carbon"]["factors"].clone())
+}
+
+#[test]
+fn analyze_takes_carbon_and_cost_factors_as_flags_over_the_report_table() {
+    let dir = temp_dir("cli-factors");
+    std::fs::write(dir.join("runs.csv"), kwh_runs_csv()).unwrap();
+    let flags = [
+        "--grid-intensity",
+        "400",
+        "--pue",
+        "1.5",
+        "--price-per-kwh",
+        "0.25",
+        "--currency",
+        "CHF",
+    ];
+    let mut args = vec!["analyze", "runs.csv", "--out", "flags"];
+    args.extend(flags);
+    let out = host(&dir, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("gCO2e") && text(&out).contains("CHF"),
+        "the findings quote carbon and cost: {}",
+        text(&out)
+    );
+    let (a, factors) = carbon_of(&dir.join("flags"), "a");
+    // 1 kWh × PUE 1.5 = 1.5 kWh at the wall: 600 gCO2e, CHF 0.375.
+    assert!((a["kwh"].as_f64().unwrap() - 1.5).abs() < 1e-3, "{a}");
+    assert!((a["g_co2e"].as_f64().unwrap() - 600.0).abs() < 0.5, "{a}");
+    assert!((a["cost"].as_f64().unwrap() - 0.375).abs() < 1e-3, "{a}");
+    assert_eq!(factors["currency"], "CHF");
+
+    // A pipeline file's [report] applies; a flag overrides only the factor it names.
+    std::fs::write(
+        dir.join("factors.toml"),
+        "[report]\ngrid_intensity = 100\nprice_per_kwh = 0.5\n",
+    )
+    .unwrap();
+    let base = ["analyze", "runs.csv", "--pipeline", "factors.toml", "--out"];
+    let out = host(&dir, &[&base[..], &["report"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let (a, factors) = carbon_of(&dir.join("report"), "a");
+    assert!((a["g_co2e"].as_f64().unwrap() - 100.0).abs() < 0.1, "{a}");
+    assert!((a["cost"].as_f64().unwrap() - 0.5).abs() < 1e-3, "{a}");
+    assert_eq!(factors["currency"], "EUR", "the default currency");
+    let out = host(
+        &dir,
+        &[&base[..], &["both", "--grid-intensity", "50"]].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let (a, _) = carbon_of(&dir.join("both"), "a");
+    assert!((a["g_co2e"].as_f64().unwrap() - 50.0).abs() < 0.1, "{a}");
+    assert!((a["cost"].as_f64().unwrap() - 0.5).abs() < 1e-3, "{a}");
+
+    // Without factors, no carbon.
+    let out = host(&dir, &["analyze", "runs.csv", "--out", "plain"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plain = std::fs::read_to_string(dir.join("plain/summary.json")).unwrap();
+    assert!(plain.contains("\"carbon\": null"), "{plain}");
+}
+
+#[test]
+fn bad_carbon_and_cost_flags_are_usage_errors_naming_the_flag() {
+    let dir = temp_dir("cli-factors-bad");
+    std::fs::write(dir.join("runs.csv"), kwh_runs_csv()).unwrap();
+    for (flags, names) in [
+        (&["--grid-intensity", "0"][..], "--grid-intensity"),
+        (&["--grid-intensity", "-400"][..], "--grid-intensity"),
+        (&["--grid-intensity", "lots"][..], "--grid-intensity"),
+        (&["--grid-intensity", "inf"][..], "--grid-intensity"),
+        (&["--pue", "0.9", "--grid-intensity", "1"][..], "--pue"),
+        (&["--price-per-kwh", "-1"][..], "--price-per-kwh"),
+        (
+            &["--price-per-kwh", "1", "--currency", " "][..],
+            "--currency",
+        ),
+        (&["--pue", "1.2"][..], "--pue and --currency need"),
+        (&["--currency", "CHF"][..], "--pue and --currency need"),
+    ] {
+        let args = [&["analyze", "runs.csv", "--out", "an"][..], flags].concat();
+        let out = host(&dir, &args);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", text(&out));
+        assert!(text(&out).contains(names), "{flags:?}: {}", text(&out));
+        assert!(
+            !dir.join("an").exists(),
+            "{flags:?}: refused before analysing"
+        );
+    }
 }

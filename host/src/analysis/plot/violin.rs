@@ -2,6 +2,11 @@
 //! `gaussian_kde`) mirrored around the group's position, the interquartile box with
 //! 1.5·IQR whiskers, the median as a white dot, points beyond the whiskers as circles and
 //! values dropped by `clean` as red crosses, so nothing removed is hidden.
+//!
+//! Two layouts: every group on one shared axis (the study's figures), or each group in its
+//! own panel on its own scale ("small multiples"), for when the groups differ by far more
+//! than they vary and a shared axis would flatten some violins into lines;
+//! [`auto_layout`] picks between them.
 
 use std::path::Path;
 
@@ -21,6 +26,15 @@ pub struct ViolinGroup {
     pub dropped: Vec<f64>,
 }
 
+/// How groups share the value axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One axis for all groups, side by side.
+    Shared,
+    /// One panel per group, each on its own scale.
+    PerGroup,
+}
+
 /// One plot.
 #[derive(Debug, Clone)]
 pub struct ViolinPlot {
@@ -29,6 +43,42 @@ pub struct ViolinPlot {
     pub y_label: String,
     pub groups: Vec<ViolinGroup>,
     pub size: (u32, u32),
+    pub layout: Layout,
+}
+
+/// On a shared axis a group whose values span less than this share of the axis is drawn
+/// as a sliver: its shape cannot be seen.
+const SLIVER: f64 = 0.05;
+
+/// `PerGroup` when some group would span less than 5 % of a shared axis, else `Shared`.
+pub fn auto_layout(groups: &[ViolinGroup]) -> Layout {
+    let spans: Vec<f64> = groups
+        .iter()
+        .filter(|g| g.values.len() >= 2)
+        .map(|g| {
+            let (lo, hi) = min_max(g.values.iter().copied());
+            hi - lo
+        })
+        .collect();
+    let (lo, hi) = min_max(
+        groups
+            .iter()
+            .flat_map(|g| g.values.iter().chain(&g.dropped))
+            .copied(),
+    );
+    let axis = hi - lo;
+    let narrowest = spans.iter().copied().fold(f64::INFINITY, f64::min);
+    if groups.len() > 1 && axis > 0.0 && narrowest.is_finite() && narrowest < SLIVER * axis {
+        Layout::PerGroup
+    } else {
+        Layout::Shared
+    }
+}
+
+fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    })
 }
 
 /// Seaborn's "deep" palette: distinct, and readable for most colour-blind readers.
@@ -89,15 +139,12 @@ fn box_stats(x: &[f64]) -> Option<BoxStats> {
     })
 }
 
-fn y_range(plot: &ViolinPlot) -> (f64, f64) {
-    let all = plot
-        .groups
+fn y_range(groups: &[&ViolinGroup]) -> (f64, f64) {
+    let all = groups
         .iter()
         .flat_map(|g| g.values.iter().chain(&g.dropped))
         .copied();
-    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
+    let (lo, hi) = min_max(all);
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -115,30 +162,71 @@ where
 {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plotting failed: {err}");
     root.fill(&WHITE).map_err(e)?;
-    let k = plot.groups.len().max(1);
-    let (y0, y1) = y_range(plot);
+    let all: Vec<&ViolinGroup> = plot.groups.iter().collect();
+    match plot.layout {
+        Layout::Shared => draw_panel(root, &all, 0, Some(&plot.title), &plot.y_label, true),
+        Layout::PerGroup => {
+            // Narrow panels have no room for a legend box: the title says it instead.
+            let dropped = if all.iter().any(|g| !g.dropped.is_empty()) {
+                "; red ×: dropped by clean"
+            } else {
+                ""
+            };
+            let title = format!("{} — each group on its own scale{dropped}", plot.title);
+            // About 0.48 em per character: shrink a long title to fit the width.
+            let fit = (plot.size.0 as f64 / (0.48 * title.chars().count() as f64)).floor();
+            let size = fit.clamp(12.0, 22.0);
+            let area = root
+                .titled(&title, (FAMILY, size).into_font().style(FontStyle::Bold))
+                .map_err(e)?;
+            let panels = area.split_evenly((1, all.len().max(1)));
+            for (i, (panel, group)) in panels.iter().zip(&all).enumerate() {
+                draw_panel(panel, &[*group], i, None, &plot.y_label, false)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One chart: `groups` side by side on one axis, colours from palette index `first`.
+fn draw_panel<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    groups: &[&ViolinGroup],
+    first: usize,
+    caption: Option<&str>,
+    y_label: &str,
+    legend: bool,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plotting failed: {err}");
+    let k = groups.len().max(1);
+    let (y0, y1) = y_range(groups);
     // Large values get one shared power of ten on the axis label, not per tick.
     let exponent = engineering_exponent(y0.abs().max(y1.abs()));
     let scale = 10f64.powi(exponent);
     let y_label = match exponent {
-        0 => plot.y_label.clone(),
-        e => match plot.y_label.rfind('(') {
+        0 => y_label.to_string(),
+        e => match y_label.rfind('(') {
             Some(i) => format!(
                 "{}(×10{} {}",
-                &plot.y_label[..i],
+                &y_label[..i],
                 superscript(e),
-                &plot.y_label[i + 1..]
+                &y_label[i + 1..]
             ),
-            None => format!("{} (×10{})", plot.y_label, superscript(e)),
+            None => format!("{y_label} (×10{})", superscript(e)),
         },
     };
-    let names: Vec<String> = plot
-        .groups
+    let names: Vec<String> = groups
         .iter()
         .map(|g| format!("{} (n = {})", g.name, g.values.len()))
         .collect();
-    let mut chart = ChartBuilder::on(root)
-        .caption(&plot.title, (FAMILY, 22).into_font().style(FontStyle::Bold))
+    let mut builder = ChartBuilder::on(root);
+    if let Some(caption) = caption {
+        builder.caption(caption, (FAMILY, 22).into_font().style(FontStyle::Bold));
+    }
+    let mut chart = builder
         .margin(20)
         .x_label_area_size(45)
         .y_label_area_size(95)
@@ -168,9 +256,9 @@ where
         .map_err(e)?;
 
     let mut any_dropped = false;
-    for (i, group) in plot.groups.iter().enumerate() {
+    for (i, group) in groups.iter().enumerate() {
         let x = i as f64;
-        let color = PALETTE[i % PALETTE.len()];
+        let color = PALETTE[(first + i) % PALETTE.len()];
         if let Some(outline) = density_outline(&group.values, x, (y0, y1)) {
             chart
                 .draw_series(std::iter::once(Polygon::new(
@@ -235,7 +323,7 @@ where
             }
         }
     }
-    if any_dropped {
+    if any_dropped && legend {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)

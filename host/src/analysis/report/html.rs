@@ -1,12 +1,15 @@
 //! report.html: one self-contained file (styles inline, plots embedded as inline SVG),
-//! readable offline. It opens with how energy was obtained, then what was dropped,
-//! the figures, the tests chosen and why, and the plots.
+//! readable offline. It opens with how energy was obtained and the findings (with how many
+//! runs they need, a sequential replay and carbon and cost when computed: see
+//! [`super::html_findings`]), then the data, what was dropped, the figures, the tests
+//! chosen and why, and the plots.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::analysis::data::Table;
 use crate::analysis::format::{self, opt};
+use crate::analysis::report::html_findings;
 use crate::analysis::report::tables::{self, test_name};
 use crate::analysis::summary::Summary;
 
@@ -15,7 +18,8 @@ h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}table{border-c
 th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right;vertical-align:top}th{background:#f4f4f4}td.l,th.l{text-align:left}\
 .banner{padding:.8em 1em;border-radius:6px;font-size:1.1em;margin:1em 0}.measured{background:#e7f5ea;border:1px solid #7cc08a}\
 .estimate{background:#fff2e0;border:1px solid #e0a040}.warn{color:#a05a00}.yes{color:#186a2c;font-weight:bold}.no{color:#777}\
-figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}small{color:#666}";
+figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}small{color:#666}\
+ol.findings li{margin:.35em 0}ol.findings li.decided::marker{color:#186a2c;font-weight:bold}ol.findings li.nodiff,ol.findings li.untested{color:#555}";
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -30,6 +34,10 @@ pub fn render(title: &str, summary: &Summary, table: &Table, out: &Path) -> Stri
     let _ = write!(h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n", esc(title));
     let _ = writeln!(h, "<h1>{}</h1>", esc(title));
     banner(&mut h, summary);
+    html_findings::findings(&mut h, summary);
+    html_findings::runs_needed(&mut h, summary);
+    html_findings::sequential(&mut h, summary);
+    html_findings::carbon(&mut h, summary);
     overview(&mut h, summary);
     dropped(&mut h, summary);
     descriptive(&mut h, summary);
@@ -125,7 +133,7 @@ fn descriptive(h: &mut String, s: &Summary) {
     h.push_str("<h2>Descriptive statistics</h2>\n<p>Variance and standard deviation are sample ones (ddof 1). Shapiro–Wilk after Royston (1995).</p>\n");
     for metric in &s.metrics {
         let _ = writeln!(h, "<h3>{}</h3>", esc(&metric.label_with_unit()));
-        h.push_str("<table><tr><th class=\"l\">Group</th><th>n</th><th>Mean</th><th>Median</th><th>Std</th><th>Min</th><th>Max</th><th>Shapiro W</th><th>Shapiro p</th></tr>\n");
+        h.push_str("<table><tr><th class=\"l\">Group</th><th>n</th><th>Mean</th><th>Median</th><th>Median 95 % CI</th><th>Std</th><th>Min</th><th>Max</th><th>Shapiro W</th><th>Shapiro p</th></tr>\n");
         for (g, metrics) in s.groups.iter() {
             let Some(m) = metrics.get(&metric.key) else {
                 continue;
@@ -137,11 +145,15 @@ fn descriptive(h: &mut String, s: &Summary) {
                 .unwrap_or_default();
             let _ = writeln!(
                 h,
-                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{shapiro_note}>{}</td><td{shapiro_note}>{}</td></tr>",
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{shapiro_note}>{}</td><td{shapiro_note}>{}</td></tr>",
                 esc(g),
                 m.n,
                 opt(m.mean, format::num),
                 opt(m.median, format::num),
+                m.median_ci.map_or_else(
+                    || format!("<span title=\"{}\">—</span>", esc(m.reasons.get("median_ci").map_or("", String::as_str))),
+                    |[lo, hi]| format!("[{}, {}]", format::num(lo), format::num(hi))
+                ),
                 opt(m.std, format::num),
                 opt(m.min, format::num),
                 opt(m.max, format::num),
@@ -169,7 +181,7 @@ fn comparisons(h: &mut String, s: &Summary, table: &Table) {
     );
     let metrics: Vec<usize> = (0..table.metrics.len()).collect();
     let rows = tables::pair_rows(table, s, &metrics);
-    h.push_str("<table><tr><th class=\"l\">Metric</th><th class=\"l\">Medians and change</th><th class=\"l\">Test (why)</th><th>Statistic</th><th>p</th><th>p (Holm)</th><th>Significant</th><th>Cliff's δ</th><th>Cohen's d</th></tr>\n");
+    h.push_str("<table><tr><th class=\"l\">Metric</th><th class=\"l\">Medians and change</th><th class=\"l\">Test (why)</th><th>Statistic</th><th>p</th><th>p (Holm)</th><th>Significant</th><th>Ratio a/b [95 % CI]</th><th>Cliff's δ</th><th>Cohen's d</th></tr>\n");
     for r in rows {
         let Some(c) = &r.comparison else { continue };
         let sig = match c.significant {
@@ -179,7 +191,7 @@ fn comparisons(h: &mut String, s: &Summary, table: &Table) {
         };
         let _ = writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td><td>{sig}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td><td>{sig}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&r.label),
             esc(&r.sentence()),
             esc(&test_name(c)),
@@ -187,11 +199,21 @@ fn comparisons(h: &mut String, s: &Summary, table: &Table) {
             opt(c.statistic, format::num),
             opt(c.p_value, format::p),
             opt(c.p_holm, format::p),
+            ratio_cell(c),
             opt(c.cliffs_delta, |x| format!("{x:.3}")),
             opt(c.cohens_d, |x| format!("{x:.3}")),
         );
     }
     h.push_str("</table>\n");
+}
+
+/// "0.615 [0.611, 0.616]".
+fn ratio_cell(c: &crate::analysis::summary::Comparison) -> String {
+    match (c.median_ratio, c.ratio_ci) {
+        (Some(r), Some([lo, hi])) => format!("{r:.3} {}", super::words::interval(lo, hi)),
+        (Some(r), None) => format!("{r:.3}"),
+        _ => "—".into(),
+    }
 }
 
 fn plots(h: &mut String, s: &Summary, out: &Path) {

@@ -84,6 +84,7 @@ pub fn markdown(table: &Table, summary: &Summary, rows: &[PairRow], metrics: &[u
     let mut md = String::new();
     md.push_str("# Results\n\n");
     md.push_str(&format!("Energy: {}.\n\n", summary.energy_source));
+    md.push_str(&super::findings::markdown(summary));
     md.push_str("## Medians per group\n\n| Metric |");
     for g in &table.groups {
         md.push_str(&format!(" {g} |"));

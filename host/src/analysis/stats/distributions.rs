@@ -167,7 +167,7 @@ fn ln_gamma(x: f64) -> f64 {
 }
 
 /// `ln B(a, b)` with the larger argument handled by [`ln_gamma_ratio`].
-fn ln_beta(a: f64, b: f64) -> f64 {
+pub(super) fn ln_beta(a: f64, b: f64) -> f64 {
     let (big, small) = if a >= b { (a, b) } else { (b, a) };
     ln_gamma(small) - ln_gamma_ratio(big, small)
 }
@@ -209,7 +209,14 @@ fn beta_continued_fraction(a: f64, b: f64, x: f64) -> f64 {
 
 /// Regularized incomplete beta `(I_x(a,b), 1 − I_x(a,b))`, given `x`, `y = 1 − x`
 /// (both formed by the caller without cancellation) and their logarithms.
-fn incomplete_beta_pair(a: f64, b: f64, x: f64, y: f64, ln_x: f64, ln_y: f64) -> (f64, f64) {
+pub(super) fn incomplete_beta_pair(
+    a: f64,
+    b: f64,
+    x: f64,
+    y: f64,
+    ln_x: f64,
+    ln_y: f64,
+) -> (f64, f64) {
     if x <= 0.0 {
         return (0.0, 1.0);
     }

@@ -14,26 +14,54 @@
 //! One file per job: [`describe`](describe()) and friends, [`quantile`], [`shapiro_wilk`],
 //! [`welch_t_test`], [`mann_whitney_u`], effect sizes ([`cohens_d`], [`cliffs_delta`]),
 //! [`holm`], [`sigma_outliers`], [`gaussian_kde`], and the distribution functions
-//! ([`normal_sf`], [`student_t_sf`], …).
+//! ([`normal_sf`], [`student_t_sf`], …) with their inverses ([`normal_quantile`],
+//! [`student_t_quantile`]) and the noncentral t ([`noncentral_t_cdf`]).
+//!
+//! For the findings: confidence intervals of a median ([`median_order_interval`]) and of
+//! two medians' ratio and difference (bootstrap: [`contrast_intervals`]),
+//! power and sample size ([`welch_sample_size`], [`mann_whitney_sample_size`]), and
+//! group-sequential boundaries ([`boundaries`]); resampling and simulation draw from the
+//! seeded [`Rng`].
 
+mod bootstrap;
 mod describe;
 mod distributions;
 mod effect_size;
 mod holm;
+mod inverse;
 mod kde;
 mod mann_whitney;
+mod median_interval;
+mod noncentral_t;
 mod outliers;
+mod power;
 mod quantile;
+mod rng;
+mod sequential;
 mod shapiro;
 mod welch;
 
+pub use bootstrap::{
+    bca_levels, bootstrap_medians, contrast_intervals, interval_at, interval_from_distribution,
+    median_interval, percentile_levels, BootstrapSpec, CiMethod, ContrastIntervals, Interval,
+    Statistic,
+};
 pub use describe::{describe, median, population_std, Description};
 pub use distributions::{erf, erfc, normal_cdf, normal_sf, student_t_cdf, student_t_sf};
 pub use effect_size::{cliffs_delta, cohens_d};
 pub use holm::holm;
+pub use inverse::{normal_quantile, student_t_quantile};
 pub use kde::gaussian_kde;
 pub use mann_whitney::{mann_whitney_u, MannWhitneyMethod, UTest};
+pub use median_interval::{median_order_interval, min_runs as median_interval_min_runs};
+pub use noncentral_t::{noncentral_t_cdf, noncentral_t_sf};
 pub use outliers::sigma_outliers;
+pub use power::{
+    mann_whitney_power, mann_whitney_sample_size, welch_power, welch_sample_size, Pilot,
+    SampleSize, Simulation,
+};
 pub use quantile::quantile;
+pub use rng::Rng;
+pub use sequential::{boundaries, nominal_alpha, Spending};
 pub use shapiro::{shapiro_wilk, Normality};
 pub use welch::{welch_t_test, TTest};

@@ -39,6 +39,20 @@ pub struct Config {
     pub metrics: Option<Vec<String>>,
 }
 
+impl Default for Config {
+    /// The study's choices: alpha 0.05, the Shapiro–Wilk gate, SciPy's Mann–Whitney
+    /// method, Holm.
+    fn default() -> Self {
+        Config {
+            alpha: 0.05,
+            test: None,
+            mann_whitney: MwMethod::Auto,
+            holm: true,
+            metrics: None,
+        }
+    }
+}
+
 impl Config {
     pub fn parse(opts: &Options) -> anyhow::Result<Self> {
         let alpha = opts
@@ -170,8 +184,15 @@ fn normal(x: &[f64], alpha: f64) -> (bool, String) {
 const MIN_RUNS_PER_GROUP: usize = 2;
 
 /// One pair on one metric: the test (chosen by `config`), its statistic and p-value, the
-/// differences and effect sizes, and for every field left empty, why.
-fn compare_pair(config: &Config, a: &str, b: &str, xa: &[f64], xb: &[f64]) -> Comparison {
+/// differences and effect sizes, and for every field left empty, why. Also used by the
+/// sequential design.
+pub(crate) fn compare_pair(
+    config: &Config,
+    a: &str,
+    b: &str,
+    xa: &[f64],
+    xb: &[f64],
+) -> Comparison {
     let (kind, why) = choose_test(config, a, b, xa, xb);
     let mut c = Comparison {
         n_a: xa.len(),

@@ -4,12 +4,15 @@
 //! usage error before anything runs.
 
 mod clean;
-mod compare;
+pub(crate) mod compare;
 mod describe;
 mod exec;
+mod findings;
 mod normality;
 mod options;
+mod power;
 mod report;
+mod sequential;
 mod table;
 mod violin;
 
@@ -79,6 +82,21 @@ pub const REGISTRY: &[StepInfo] = &[
         options: compare::OPTIONS,
     },
     StepInfo {
+        name: "power",
+        summary: "runs per group each comparison needs (observed difference, min_effect)",
+        options: power::OPTIONS,
+    },
+    StepInfo {
+        name: "findings",
+        summary: "confidence intervals, carbon and cost, one ranked sentence per pair",
+        options: findings::OPTIONS,
+    },
+    StepInfo {
+        name: "sequential",
+        summary: "replay a group-sequential design: when could the campaign have stopped?",
+        options: sequential::OPTIONS,
+    },
+    StepInfo {
         name: "table",
         summary: "tables.md and tables.csv: medians and % change per pair",
         options: table::OPTIONS,
@@ -115,13 +133,17 @@ const INGEST_OPTIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The study's pipeline: clean (3σ), describe, normality, compare, table, violin, report.
+/// The study's pipeline — clean (3σ), describe, normality, compare — then power and
+/// findings (which change none of the study's figures, only add to them), table, violin,
+/// report.
 pub fn default_pipeline() -> Vec<StepSpec> {
     [
         "clean",
         "describe",
         "normality",
         "compare",
+        "power",
+        "findings",
         "table",
         "violin",
         "report",
@@ -150,6 +172,9 @@ pub enum Step {
     Describe,
     Normality,
     Compare(compare::Config),
+    Power(power::Config),
+    Findings(findings::Config),
+    Sequential(sequential::Config),
     Table(table::Config),
     Violin(violin::Config),
     Report(report::Config),
@@ -192,6 +217,9 @@ pub fn parse(specs: &[StepSpec]) -> anyhow::Result<Plan> {
             "describe" => Step::Describe,
             "normality" => Step::Normality,
             "compare" => Step::Compare(compare::Config::parse(&opts)?),
+            "power" => Step::Power(power::Config::parse(&opts)?),
+            "findings" => Step::Findings(findings::Config::parse(&opts)?),
+            "sequential" => Step::Sequential(sequential::Config::parse(&opts)?),
             "table" => Step::Table(table::Config::parse(&opts)?),
             "violin" => Step::Violin(violin::Config::parse(&opts)?),
             "report" => Step::Report(report::Config::parse(&opts)?),
@@ -276,6 +304,8 @@ pub struct Context {
     faults: Vec<RunFault>,
     described: bool,
     normality_tested: bool,
+    /// A `findings` step ran (intervals exist or say why not).
+    findings: bool,
 }
 
 impl Context {
@@ -300,6 +330,7 @@ impl Context {
             faults,
             described: false,
             normality_tested: false,
+            findings: false,
         };
         ctx.set_counters(derived.counters);
         ctx
@@ -391,7 +422,25 @@ impl Context {
                 }
             }
         }
+        if !self.findings {
+            self.no_findings_reasons();
+        }
         self.summary
+    }
+
+    /// Every interval field says why it is null when no `findings` step ran.
+    fn no_findings_reasons(&mut self) {
+        let why = "not computed: no `findings` step in the pipeline";
+        for (_, metrics) in self.summary.groups.0.iter_mut() {
+            for (_, gm) in metrics.0.iter_mut() {
+                gm.reasons.insert("median_ci".into(), why.into());
+            }
+        }
+        for c in &mut self.summary.comparisons {
+            for f in ["median_ratio", "ratio_ci", "difference_ci"] {
+                c.reasons.insert(f.into(), why.into());
+            }
+        }
     }
 }
 
@@ -417,6 +466,19 @@ impl Step {
             Step::Compare(c) => {
                 let note = compare::run(c, ctx)?;
                 ctx.record("compare", note);
+            }
+            Step::Power(c) => {
+                let note = power::run(c, ctx)?;
+                ctx.record("power", note);
+            }
+            Step::Findings(c) => {
+                let note = findings::run(c, ctx)?;
+                ctx.findings = true;
+                ctx.record("findings", note);
+            }
+            Step::Sequential(c) => {
+                let note = sequential::run(c, ctx)?;
+                ctx.record("sequential", note);
             }
             Step::Table(c) => {
                 let note = table::run(c, ctx)?;

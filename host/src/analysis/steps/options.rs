@@ -98,6 +98,26 @@ impl<'a> Options<'a> {
         }
     }
 
+    /// A list of whole numbers ≥ 0, e.g. `looks = [5, 10, 20]`.
+    pub fn counts(&self, key: &str) -> anyhow::Result<Option<Vec<usize>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::Integer(i) if *i >= 0 => Ok(*i as usize),
+                    other => Err(self.error(format!(
+                        "option `{key}` must list whole numbers ≥ 0, not {other}"
+                    ))),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map(Some),
+            Some(other) => Err(self.error(format!(
+                "option `{key}` must be a list of whole numbers, not {other}"
+            ))),
+        }
+    }
+
     /// A list of strings; a single string counts as a list of one.
     pub fn strings(&self, key: &str) -> anyhow::Result<Option<Vec<String>>> {
         match self.get(key) {

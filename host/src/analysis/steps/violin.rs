@@ -1,5 +1,6 @@
-//! `violin`: one plot per metric, groups side by side, as `violin-<metric>.svg` and
-//! `.png` in the output folder.
+//! `violin`: one plot per metric, as `violin-<metric>.svg` and `.png` in the output
+//! folder: groups side by side on one axis, or each on its own scale when a shared axis
+//! would flatten some of them (`layout`).
 
 use super::options::Options;
 use super::{select_metrics, Context};
@@ -10,7 +11,15 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("formats", "any of \"svg\", \"png\" (default both)"),
     ("width", "pixels (default 1000)"),
     ("height", "pixels (default 650)"),
+    ("layout", "\"auto\" (default: own scales when a group would be a sliver on a shared axis), \"shared\" (the study's) or \"per-group\""),
 ];
+
+/// The `layout` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayoutChoice {
+    Auto,
+    Fixed(violin::Layout),
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -18,6 +27,7 @@ pub struct Config {
     pub svg: bool,
     pub png: bool,
     pub size: (u32, u32),
+    pub layout: LayoutChoice,
 }
 
 impl Config {
@@ -42,6 +52,14 @@ impl Config {
             svg: formats.iter().any(|f| f == "svg"),
             png: formats.iter().any(|f| f == "png"),
             size: (px("width", 1000.0)?, px("height", 650.0)?),
+            layout: match opts
+                .choice("layout", &["auto", "shared", "per-group"])?
+                .as_deref()
+            {
+                Some("shared") => LayoutChoice::Fixed(violin::Layout::Shared),
+                Some("per-group") => LayoutChoice::Fixed(violin::Layout::PerGroup),
+                _ => LayoutChoice::Auto,
+            },
         })
     }
 }
@@ -57,7 +75,7 @@ pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
     let mut written = 0;
     for m in metrics {
         let metric = ctx.table.metrics[m].clone();
-        let groups = ctx
+        let groups: Vec<violin::ViolinGroup> = ctx
             .table
             .groups
             .iter()
@@ -80,6 +98,10 @@ pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
                 energy_phrase(&ctx.summary.energy_source)
             ),
             y_label: metric.label_with_unit(),
+            layout: match config.layout {
+                LayoutChoice::Auto => violin::auto_layout(&groups),
+                LayoutChoice::Fixed(layout) => layout,
+            },
             groups,
             size: config.size,
         };

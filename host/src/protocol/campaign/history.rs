@@ -65,12 +65,14 @@ pub fn open_for_resume(
 }
 
 /// Top-level manifest sections (or `experiment.<key>`) that differ in a way that changes what
-/// is measured. The analysis steps and the number of iterations may change on resume.
+/// is measured. The analysis steps, the report's carbon and cost factors and the number of
+/// iterations may change on resume.
 fn incomparable_sections(saved: &str, current: &str) -> Vec<String> {
     let parse = |t: &str| t.parse::<toml::Table>().unwrap_or_default();
     let (mut a, mut b) = (parse(saved), parse(current));
     for table in [&mut a, &mut b] {
         table.remove("analysis");
+        table.remove("report");
         if let Some(toml::Value::Table(e)) = table.get_mut("experiment") {
             e.remove("iterations");
         }
@@ -162,6 +164,13 @@ mod tests {
         let other_analysis = a.replace("\"clean\"", "\"describe\"");
         assert!(incomparable_sections(a, &more_iterations).is_empty());
         assert!(incomparable_sections(a, &other_analysis).is_empty());
+        let with_report = a.replace(
+            "[[analysis]]",
+            "[report]\ngrid_intensity = 400\n[[analysis]]",
+        );
+        let other_report = with_report.replace("400", "50");
+        assert!(incomparable_sections(a, &with_report).is_empty());
+        assert!(incomparable_sections(&with_report, &other_report).is_empty());
         let other_epochs = a.replace("epochs = 1", "epochs = 2");
         assert_eq!(incomparable_sections(a, &other_epochs), vec!["[training]"]);
         let other_seed = a.replace("seed = 1", "seed = 2");
