@@ -7,6 +7,7 @@
 //! weights `[in, out]` with `in` in the programs' flatten order (`h, w, c`). Biases are the same
 //! in both. Converting here, once, keeps the per-step programs free of transposes.
 
+use plugin_api::shapes::ModelShapes;
 use plugin_api::{PluginError, Session};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -39,9 +40,9 @@ pub struct ParamSpec {
     pub host_shape: Vec<i64>,
     /// Shape in the programs' layout.
     pub xla_shape: Vec<i64>,
-    /// Inputs per output unit of its layer: PyTorch's default init draws every parameter of
-    /// the layer from U(-1/√fan_in, 1/√fan_in).
-    pub fan_in: i64,
+    /// Inputs per output unit of its layer (plugin-api's `Params::fan_in`): PyTorch's
+    /// default init draws every parameter of the layer from U(-1/√fan_in, 1/√fan_in).
+    pub fan_in: usize,
     layout: Layout,
 }
 
@@ -99,7 +100,10 @@ impl ParamSpec {
 pub fn specs(plan: &[Step]) -> Vec<ParamSpec> {
     let mut specs = Vec::new();
     for step in plan {
-        let (layout, host_shape, xla_shape, fan_in, units) = match (step.op, step.input) {
+        let Some(params) = &step.layer.params else {
+            continue;
+        };
+        let (layout, host_shape, xla_shape, units) = match (step.op, step.input) {
             (
                 Op::Conv {
                     filters, kernel, ..
@@ -113,7 +117,6 @@ pub fn specs(plan: &[Step]) -> Vec<ParamSpec> {
                 },
                 vec![filters, c, kernel, kernel],
                 vec![kernel, kernel, c, filters],
-                c * kernel * kernel,
                 filters,
             ),
             (Op::Dense { units, .. }, Shape::Flat { n, from }) => (
@@ -124,23 +127,22 @@ pub fn specs(plan: &[Step]) -> Vec<ParamSpec> {
                 },
                 vec![units, n],
                 vec![n, units],
-                n,
                 units,
             ),
             _ => continue,
         };
         specs.push(ParamSpec {
-            name: format!("{}.weight", step.index),
+            name: step.layer.weight_name(),
             host_shape,
             xla_shape,
-            fan_in,
+            fan_in: params.fan_in,
             layout,
         });
         specs.push(ParamSpec {
-            name: format!("{}.bias", step.index),
+            name: step.layer.bias_name(),
             host_shape: vec![units],
             xla_shape: vec![units],
-            fan_in,
+            fan_in: params.fan_in,
             layout: Layout::Bias,
         });
     }
@@ -162,60 +164,45 @@ pub enum Origin {
     Seed,
 }
 
-/// Initial values of every parameter, in the programs' layout: the session's initial weights
-/// when given (every tensor the model has, and no other), else PyTorch's default
-/// initialisation drawn from a ChaCha8 stream seeded with `session.seed`.
+/// Initial values of every parameter of `specs` (made from `model`), in the programs' layout:
+/// the session's initial weights when given, checked by plugin-api against the model (every
+/// tensor it has, with its shape, and no other), else PyTorch's default initialisation drawn
+/// from the seed ([`seeded`]).
 pub fn initial(
     session: &Session<'_>,
+    model: &ModelShapes,
     specs: &[ParamSpec],
 ) -> Result<(Vec<Vec<f32>>, Origin), PluginError> {
-    let Some(given) = session.initial_weights.into_option() else {
-        let mut rng = ChaCha8Rng::seed_from_u64(session.seed);
-        let values = specs
-            .iter()
-            .map(|spec| {
-                let bound = 1.0 / (spec.fan_in as f64).sqrt();
-                let host: Vec<f32> = (0..spec.count())
-                    .map(|_| rng.random_range(-bound..bound) as f32)
-                    .collect();
-                spec.to_xla(&host)
-            })
-            .collect();
-        return Ok((values, Origin::Seed));
+    let Some(given) = model.initial_weights(session)? else {
+        return Ok((seeded(session.seed, specs), Origin::Seed));
     };
-    let given = given.as_slice();
-    if let Some(extra) = given
-        .iter()
-        .find(|t| !specs.iter().any(|s| s.name == t.name.as_str()))
-    {
+    // A weight and a bias per layer with parameters, in layer order: the order of `specs`.
+    let host: Vec<&[f32]> = given.iter().flat_map(|l| [l.weight, l.bias]).collect();
+    if host.len() != specs.len() {
         return Err(PluginError::failed(format!(
-            "the session's initial weights name `{}`, which no layer of the model has",
-            extra.name
+            "the model has {} parameter tensors but its check found {}",
+            specs.len(),
+            host.len()
         )));
     }
-    let mut values = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let tensor = given
-            .iter()
-            .find(|t| t.name.as_str() == spec.name)
-            .ok_or_else(|| {
-                PluginError::failed(format!(
-                    "the session's initial weights have no tensor `{}`",
-                    spec.name
-                ))
-            })?;
-        let shape: Vec<i64> = tensor.shape.iter().map(|&d| i64::from(d)).collect();
-        if shape != spec.host_shape || tensor.values.len() != spec.count() {
-            return Err(PluginError::failed(format!(
-                "initial weight `{}` has shape {shape:?} and {} values; the model needs {:?}",
-                spec.name,
-                tensor.values.len(),
-                spec.host_shape
-            )));
-        }
-        values.push(spec.to_xla(tensor.values.as_slice()));
-    }
+    let values = specs.iter().zip(host).map(|(s, v)| s.to_xla(v)).collect();
     Ok((values, Origin::Host))
+}
+
+/// PyTorch's default initialisation, U(-1/√fan_in, 1/√fan_in) for a layer's weight and bias,
+/// drawn in the host's layout from a ChaCha8 stream seeded with `seed`.
+fn seeded(seed: u64, specs: &[ParamSpec]) -> Vec<Vec<f32>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    specs
+        .iter()
+        .map(|spec| {
+            let bound = 1.0 / (spec.fan_in as f64).sqrt();
+            let host: Vec<f32> = (0..spec.count())
+                .map(|_| rng.random_range(-bound..bound) as f32)
+                .collect();
+            spec.to_xla(&host)
+        })
+        .collect()
 }
 
 #[cfg(test)]
