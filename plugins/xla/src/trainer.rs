@@ -386,7 +386,7 @@ fn run_notes(
             "initial_weights",
             match origin {
                 Origin::Host => "host",
-                Origin::Seed => "seed (PyTorch's default init, ChaCha8)",
+                Origin::Seed => "seed (PyTorch's default init, SplitMix64)",
             },
         ),
         Note::new("compile_s", format!("{compile_s:.3}")),

@@ -7,10 +7,9 @@
 //! weights `[in, out]` with `in` in the programs' flatten order (`h, w, c`). Biases are the same
 //! in both. Converting here, once, keeps the per-step programs free of transposes.
 
+use plugin_api::rng::SplitMix64;
 use plugin_api::shapes::ModelShapes;
 use plugin_api::{PluginError, Session};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 use crate::plan::{Op, Shape, Step};
 
@@ -190,15 +189,18 @@ pub fn initial(
 }
 
 /// PyTorch's default initialisation, U(-1/√fan_in, 1/√fan_in) for a layer's weight and bias,
-/// drawn in the host's layout from a ChaCha8 stream seeded with `seed`.
+/// drawn in the host's layout, tensor after tensor, from plugin-api's SplitMix64 seeded with
+/// `seed`: the generator the host's plans and burn's weights come from, whose outputs
+/// plugin-api pins, so a seed gives the same start on every build (rand's range sampling, by
+/// its own policy, may change values in any minor release).
 fn seeded(seed: u64, specs: &[ParamSpec]) -> Vec<Vec<f32>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = SplitMix64::new(seed);
     specs
         .iter()
         .map(|spec| {
-            let bound = 1.0 / (spec.fan_in as f64).sqrt();
+            let bound = (1.0 / (spec.fan_in as f64).sqrt()) as f32;
             let host: Vec<f32> = (0..spec.count())
-                .map(|_| rng.random_range(-bound..bound) as f32)
+                .map(|_| (rng.next_f32() * 2.0 - 1.0) * bound)
                 .collect();
             spec.to_xla(&host)
         })
@@ -272,5 +274,45 @@ mod tests {
             vec![4, 12],
         );
         assert_eq!(plain.to_xla(&host)[6 * 4 + 2], host[2 * 12 + 6]);
+    }
+
+    #[test]
+    fn seeded_values_come_from_splitmix64_in_the_host_layout() {
+        // A dense layer 3 → 2 and its bias: fan-in 3, bound 1/√3 for both.
+        let dense = ParamSpec {
+            name: "0.weight".into(),
+            host_shape: vec![2, 3],
+            xla_shape: vec![3, 2],
+            fan_in: 3,
+            layout: Layout::Dense {
+                out: 2,
+                inp: 3,
+                from: None,
+            },
+        };
+        let bias = ParamSpec {
+            name: "0.bias".into(),
+            host_shape: vec![2],
+            xla_shape: vec![2],
+            layout: Layout::Bias,
+            ..dense.clone()
+        };
+        let values = seeded(7, &[dense, bias]);
+        let mut rng = SplitMix64::new(7);
+        let bound = 1.0 / 3f32.sqrt();
+        let draws: Vec<f32> = (0..8)
+            .map(|_| (rng.next_f32() * 2.0 - 1.0) * bound)
+            .collect();
+        // Host [o, i] drawn row by row; the programs hold [i, o].
+        let (w, b) = (&draws[..6], &draws[6..]);
+        assert_eq!(values[0], [w[0], w[3], w[1], w[4], w[2], w[5]]);
+        assert_eq!(values[1], b, "the bias continues the same stream");
+        assert!(draws.iter().all(|x| x.abs() <= bound));
+        let four = [spec(Layout::Bias, vec![4])];
+        assert_ne!(
+            seeded(8, &four),
+            seeded(7, &four),
+            "another seed, other values"
+        );
     }
 }
