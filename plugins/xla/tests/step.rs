@@ -20,6 +20,14 @@ fn floats(v: &Value) -> Vec<f32> {
         .collect()
 }
 
+fn ints(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
 fn layer(v: &Value) -> Layer {
     let relu = |v: &Value| match v["activation"].as_str() {
         Some("relu") => Activation::Relu,
@@ -61,10 +69,9 @@ impl Tensors {
                 .unwrap()
                 .iter()
                 .map(|t| {
-                    let shape = t["shape"].as_array().unwrap();
                     (
                         t["name"].as_str().unwrap().to_string(),
-                        shape.iter().map(|d| d.as_u64().unwrap() as u32).collect(),
+                        ints(&t["shape"]),
                         floats(&t["values"]),
                     )
                 })
@@ -101,28 +108,11 @@ fn run_case(case: &Value, maxpool_grad: &str) {
         .iter()
         .map(layer)
         .collect();
-    let image: Vec<u32> = case["image"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as u32)
-        .collect();
+    let image = ints(&case["image"]);
     let (train_x, test_x) = (floats(&case["train_x"]), floats(&case["test_x"]));
-    let labels = |k: &str| -> Vec<u8> {
-        case[k]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_u64().unwrap() as u8)
-            .collect()
-    };
+    let labels = |k: &str| -> Vec<u8> { ints(&case[k]).into_iter().map(|l| l as u8).collect() };
     let (train_y, test_y) = (labels("train_y"), labels("test_y"));
-    let order: Vec<u32> = case["order"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i.as_u64().unwrap() as u32)
-        .collect();
+    let order = ints(&case["order"]);
     let initial = Tensors::read(&case["initial"]);
     let weights: Vec<Tensor<'_>> = initial
         .0
