@@ -12,20 +12,17 @@ use plugin_api::{Activation, Layer, Optimizer, OptimizerKind, Padding, Tensor};
 use plugin_xla::XlaTrainer;
 use serde_json::Value;
 
+/// A JSON array of numbers, each read by `each`.
+fn array<T>(v: &Value, each: impl Fn(&Value) -> T) -> Vec<T> {
+    v.as_array().unwrap().iter().map(each).collect()
+}
+
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
+    array(v, |x| x.as_f64().unwrap() as f32)
 }
 
 fn ints(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
+    array(v, |x| x.as_u64().unwrap() as u32)
 }
 
 fn layer(v: &Value) -> Layer {
