@@ -10,13 +10,8 @@ use plugin_xla::pjrt::{compile_options, Api, Client};
 use plugin_xla::program::{probes, PoolGrad};
 use plugin_xla::threads;
 
-fn arg(args: &[String], key: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == key)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
+mod common;
+use common::arg;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -4,20 +4,22 @@
 //! without the interpreter driving it.
 //!
 //! What it does with the session:
-//! - plans the layer list ([`plan`]) and writes two StableHLO programs for it ([`program`]):
-//!   a train step (forward, softmax cross-entropy, backward, Adam with the session's lr, betas
-//!   and epsilon, no weight decay) and an eval step; both are compiled once, in `new_trainer`,
-//!   so compile time and energy land in the setup phase;
+//! - takes the layer list as plugin-api walks and checks it, restates it for the programs
+//!   ([`plan`]) and writes two StableHLO programs for it ([`program`]): a train step
+//!   (forward, softmax cross-entropy, backward, Adam with the session's lr, betas and
+//!   epsilon, no weight decay) and an eval step; both are compiled once, in `new_trainer`, so
+//!   compile time and energy land in the setup phase;
 //! - starts from the session's initial weights when given, else from PyTorch's default
 //!   initialisation drawn from the seed ([`weights`]);
-//! - trains in the host's sample order, batch after batch; the last partial batch is padded to
-//!   the batch size and masked, so one program serves every batch and the mean loss is over
-//!   the real samples only;
+//! - trains in the host's sample order, batch after batch (plugin-api's epoch loop); the last
+//!   partial batch is padded to the batch size and masked, so one program serves every batch
+//!   and the mean loss is over the real samples only;
 //! - sizes XLA's thread pools to `session.threads` and reports the pool it finds ([`threads`]).
 //!
-//! Options: `pjrt_plugin` (path to xla_cpu_pjrt.so; default: the one setup-pjrt unpacked, or
-//! `$JOULEBENCH_PJRT_PLUGIN`), `eval_batch` (default 1000), `maxpool_grad` (`mask` or
-//! `scatter`), `dump_programs` (a folder for the generated StableHLO).
+//! Options ([`options`]): `pjrt_plugin` (path to xla_cpu_pjrt.so; default: the one
+//! setup-pjrt unpacked, or `$JOULEBENCH_PJRT_PLUGIN`), `eval_batch_size` (default 1000; the old
+//! spelling `eval_batch` still works, with a note), `maxpool_grad` (`mask` or `scatter`),
+//! `dump_programs` (a folder for the generated StableHLO).
 
 mod batch;
 pub mod options;

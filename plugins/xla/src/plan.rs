@@ -1,15 +1,17 @@
-//! The session's layer list, checked and sized: what each layer computes, on what shape, with
-//! which parameters. Everything downstream (the StableHLO programs, the weight layouts) reads
-//! this plan and never the raw layer list, so a model this plugin cannot run is refused here
-//! with a sentence that names the layer (numbered from 1, as in the manifest).
-//!
-//! (plugin-api is to gain a shared layer-shape walk; this module is the one place to swap for
-//! it.)
+//! The session's model as the programs compute it. plugin-api walks and checks the layer list
+//! ([`plugin_api::Session::model_shapes`]: every shape, every parameter, and the refusals, with
+//! layers numbered from 1 as in the other plugins); this module restates each walked layer in
+//! the programs' terms: its op, and its input and output as XLA holds them. Everything
+//! downstream (the StableHLO programs, the weight layouts) reads this plan.
 
-use plugin_api::{Activation, Layer, Padding, PluginError, Session};
+use plugin_api::shapes::{self, LayerShape, ModelShapes};
+use plugin_api::{Activation, Layer, PluginError};
 
-/// What flows between layers, per image. Images are kept as height × width × channels inside
-/// the programs (XLA's preferred CPU layout), whatever the host's layout.
+/// What flows between layers, per image, as the programs hold it: images as height × width ×
+/// channels (XLA's preferred CPU layout), every size an `i64` as StableHLO writes it.
+///
+/// Not plugin-api's [`shapes::Shape`] (channels first): that one also forgets, after a
+/// flatten, which image a vector came from, and the dense weights' layout depends on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
     Image {
@@ -17,8 +19,8 @@ pub enum Shape {
         w: i64,
         c: i64,
     },
-    /// A vector; `from` is the image it was flattened from, when it was (its order matters
-    /// for the host's weight layout, see [`crate::weights`]).
+    /// A vector; `from` is the image (h, w, c) it was flattened from, when it was (its order
+    /// matters for the host's weight layout, see [`crate::weights`]).
     Flat {
         n: i64,
         from: Option<(i64, i64, i64)>,
@@ -26,29 +28,11 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// Values per image.
-    pub fn size(&self) -> i64 {
-        match *self {
-            Shape::Image { h, w, c } => h * w * c,
-            Shape::Flat { n, .. } => n,
-        }
-    }
-
     /// Dimensions of a batch of `batch` images, as the programs hold them.
     pub fn dims(&self, batch: i64) -> Vec<i64> {
         match *self {
             Shape::Image { h, w, c } => vec![batch, h, w, c],
             Shape::Flat { n, .. } => vec![batch, n],
-        }
-    }
-}
-
-impl std::fmt::Display for Shape {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            // The host's order (channels first), as users write it.
-            Shape::Image { h, w, c } => write!(f, "{c}×{h}×{w}"),
-            Shape::Flat { n, .. } => write!(f, "{n} values"),
         }
     }
 }
@@ -82,8 +66,9 @@ pub enum Op {
 /// One layer as planned.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
-    /// 0-based index into `Session::model` (weight names use it).
-    pub index: usize,
+    /// The layer as plugin-api walked it: its index in `Session::model` (weight names use
+    /// it), its parameters' host shapes and fan-in.
+    pub layer: LayerShape,
     pub op: Op,
     pub input: Shape,
     pub output: Shape,
@@ -92,151 +77,85 @@ pub struct Step {
 impl Step {
     /// Whether the layer has a weight and a bias.
     pub fn has_params(&self) -> bool {
-        matches!(self.op, Op::Conv { .. } | Op::Dense { .. })
+        self.layer.params.is_some()
     }
 }
 
-/// Plans `session.model` on the session's images; the model must end with one logit per class.
-pub fn plan(session: &Session<'_>) -> Result<Vec<Step>, PluginError> {
-    let images = &session.data.train;
-    let mut shape = Shape::Image {
-        h: i64::from(images.height),
-        w: i64::from(images.width),
-        c: i64::from(images.channels),
-    };
-    if shape.size() == 0 {
-        return Err(PluginError::unsupported("the training images are empty"));
-    }
-    let mut steps = Vec::new();
-    for (index, layer) in session.model.as_slice().iter().enumerate() {
-        let (op, output) = plan_layer(layer, shape).map_err(|why| {
-            PluginError::unsupported(format!("layer {} ({}): {why}", index + 1, kind_name(layer)))
-        })?;
+/// The plan of a walked model (see [`plugin_api::Session::model_shapes`]), layer after layer.
+pub fn plan(model: &ModelShapes) -> Result<Vec<Step>, PluginError> {
+    let mut input = image_or_flat(model.input, None)?;
+    let mut steps = Vec::with_capacity(model.layers.len());
+    for layer in &model.layers {
+        let op = op(layer)?;
+        let output = match (op, input) {
+            // A dropout, or a flatten of a vector, passes its input on (with its origin).
+            (Op::Dropout { .. }, _) | (Op::Flatten, Shape::Flat { .. }) => input,
+            (Op::Flatten, Shape::Image { h, w, c }) => {
+                image_or_flat(layer.output, Some((h, w, c)))?
+            }
+            _ => image_or_flat(layer.output, None)?,
+        };
         steps.push(Step {
-            index,
+            layer: layer.clone(),
             op,
-            input: shape,
+            input,
             output,
         });
-        shape = output;
-    }
-    let classes = i64::from(session.data.classes);
-    if !matches!(shape, Shape::Flat { n, .. } if n == classes) {
-        return Err(PluginError::unsupported(format!(
-            "the model ends with {shape} per image, but the dataset has {classes} classes: \
-             the last layer must be a dense layer with {classes} units"
-        )));
+        input = output;
     }
     Ok(steps)
 }
 
-fn positive(value: u32, what: &str) -> Result<i64, String> {
-    if value == 0 {
-        Err(format!("{what} must be at least 1"))
-    } else {
-        Ok(i64::from(value))
-    }
+/// A walked layer's op, its sizes as the programs write them.
+fn op(layer: &LayerShape) -> Result<Op, PluginError> {
+    let relu = |a: Activation| a == Activation::Relu;
+    Ok(match layer.layer {
+        Layer::Conv2d {
+            filters,
+            kernel,
+            activation,
+            ..
+        } => Op::Conv {
+            filters: i64::from(filters),
+            kernel: i64::from(kernel),
+            pad: (size(layer.padding.0)?, size(layer.padding.1)?),
+            relu: relu(activation),
+        },
+        Layer::MaxPool2d { size, stride } => Op::Pool {
+            size: i64::from(size),
+            stride: i64::from(stride),
+        },
+        Layer::Flatten => Op::Flatten,
+        Layer::Dropout { rate } => Op::Dropout { rate },
+        Layer::Dense { units, activation } => Op::Dense {
+            units: i64::from(units),
+            relu: relu(activation),
+        },
+    })
 }
 
-/// The op and output shape of one layer, or why it cannot follow `shape`.
-fn plan_layer(layer: &Layer, shape: Shape) -> Result<(Op, Shape), String> {
-    let relu = |a: &Activation| matches!(a, Activation::Relu);
-    match (layer, shape) {
-        (
-            Layer::Conv2d {
-                filters,
-                kernel,
-                padding,
-                activation,
-            },
-            Shape::Image { h, w, .. },
-        ) => {
-            let filters = positive(*filters, "filters")?;
-            let k = positive(*kernel, "kernel")?;
-            // `same` pads k-1 in all, the smaller half first (Keras, PyTorch and XLA agree).
-            let (pad, out_h, out_w) = match padding {
-                Padding::Same => (((k - 1) / 2, k - 1 - (k - 1) / 2), h, w),
-                Padding::Valid => ((0, 0), h - k + 1, w - k + 1),
-            };
-            if out_h < 1 || out_w < 1 {
-                return Err(format!(
-                    "a {k}×{k} valid convolution does not fit a {h}×{w} input"
-                ));
-            }
-            let op = Op::Conv {
-                filters,
-                kernel: k,
-                pad,
-                relu: relu(activation),
-            };
-            Ok((
-                op,
-                Shape::Image {
-                    h: out_h,
-                    w: out_w,
-                    c: filters,
-                },
-            ))
-        }
-        (Layer::MaxPool2d { size, stride }, Shape::Image { h, w, c }) => {
-            let size = positive(*size, "size")?;
-            let stride = positive(*stride, "stride")?;
-            if size > h || size > w {
-                return Err(format!(
-                    "a {size}×{size} pooling window does not fit a {h}×{w} input"
-                ));
-            }
-            let out = Shape::Image {
-                h: (h - size) / stride + 1,
-                w: (w - size) / stride + 1,
-                c,
-            };
-            Ok((Op::Pool { size, stride }, out))
-        }
-        (Layer::Conv2d { .. } | Layer::MaxPool2d { .. }, Shape::Flat { .. }) => {
-            Err("it needs an image, but it comes after a flatten".into())
-        }
-        (Layer::Flatten, Shape::Image { h, w, c }) => Ok((
-            Op::Flatten,
-            Shape::Flat {
-                n: h * w * c,
-                from: Some((h, w, c)),
-            },
-        )),
-        (Layer::Flatten, flat) => Ok((Op::Flatten, flat)),
-        (Layer::Dropout { rate }, shape) => {
-            // NaN fails this test too.
-            if !(0.0..1.0).contains(rate) {
-                return Err(format!("rate {rate} is outside [0, 1)"));
-            }
-            Ok((Op::Dropout { rate: *rate }, shape))
-        }
-        (Layer::Dense { units, activation }, Shape::Flat { .. }) => {
-            let units = positive(*units, "units")?;
-            let op = Op::Dense {
-                units,
-                relu: relu(activation),
-            };
-            Ok((
-                op,
-                Shape::Flat {
-                    n: units,
-                    from: None,
-                },
-            ))
-        }
-        (Layer::Dense { .. }, image) => Err(format!(
-            "dense on a {image} image is ambiguous: add a flatten before it"
-        )),
-    }
+/// plugin-api's shape in the programs' terms; `from` is the origin of a flattened image.
+fn image_or_flat(
+    shape: shapes::Shape,
+    from: Option<(i64, i64, i64)>,
+) -> Result<Shape, PluginError> {
+    Ok(match shape {
+        shapes::Shape::Image {
+            channels,
+            height,
+            width,
+        } => Shape::Image {
+            h: size(height)?,
+            w: size(width)?,
+            c: size(channels)?,
+        },
+        shapes::Shape::Flat(n) => Shape::Flat { n: size(n)?, from },
+    })
 }
 
-pub fn kind_name(layer: &Layer) -> &'static str {
-    match layer {
-        Layer::Conv2d { .. } => "conv2d",
-        Layer::MaxPool2d { .. } => "maxpool2d",
-        Layer::Flatten => "flatten",
-        Layer::Dropout { .. } => "dropout",
-        Layer::Dense { .. } => "dense",
-    }
+/// A size as StableHLO's `i64`; the walk counted it in `usize`, which can hold more.
+fn size(n: usize) -> Result<i64, PluginError> {
+    i64::try_from(n).map_err(|_| {
+        PluginError::unsupported(format!("a size of {n} values is more than XLA can address"))
+    })
 }

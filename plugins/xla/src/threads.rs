@@ -25,8 +25,9 @@ pub fn apply(threads: u32) {
     std::env::set_var(POOL_SIZE_VARIABLE, threads.to_string());
 }
 
-/// Names of this process's threads, by thread id.
-fn thread_names() -> HashMap<u32, String> {
+/// `read` of each of this process's threads' `/proc/self/task/<tid>/<file>`, by thread id;
+/// threads that ended meanwhile, or whose file `read` cannot use, are left out.
+fn per_thread<T>(file: &str, read: impl Fn(&str) -> Option<T>) -> HashMap<u32, T> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return HashMap::new();
     };
@@ -34,10 +35,15 @@ fn thread_names() -> HashMap<u32, String> {
         .flatten()
         .filter_map(|t| {
             let tid = t.file_name().to_str()?.parse().ok()?;
-            let name = std::fs::read_to_string(t.path().join("comm")).ok()?;
-            Some((tid, name.trim().to_string()))
+            let text = std::fs::read_to_string(t.path().join(file)).ok()?;
+            Some((tid, read(&text)?))
         })
         .collect()
+}
+
+/// Names of this process's threads, by thread id.
+fn thread_names() -> HashMap<u32, String> {
+    per_thread("comm", |name| Some(name.trim().to_string()))
 }
 
 /// How many threads of XLA's intra-op pool exist (TSL names them `tf_XLAEigen`).
@@ -52,23 +58,15 @@ pub fn pool_threads() -> usize {
 fn thread_cpu_seconds() -> HashMap<u32, f64> {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return HashMap::new();
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| {
-            let tid = t.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
-            // Fields after the command name (which may hold spaces) start at ")"; utime and
-            // stime are fields 14 and 15 of the line, 12th and 13th after it.
-            let rest = &stat[stat.rfind(')')? + 1..];
-            let mut fields = rest.split_whitespace().skip(11);
-            let user: f64 = fields.next()?.parse().ok()?;
-            let system: f64 = fields.next()?.parse().ok()?;
-            Some((tid, (user + system) / ticks))
-        })
-        .collect()
+    per_thread("stat", |stat| {
+        // Fields after the command name (which may hold spaces) start at ")"; utime and
+        // stime are fields 14 and 15 of the line, 12th and 13th after it.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let mut fields = rest.split_whitespace().skip(11);
+        let user: f64 = fields.next()?.parse().ok()?;
+        let system: f64 = fields.next()?.parse().ok()?;
+        Some((user + system) / ticks)
+    })
 }
 
 /// A measurement of CPU use over a stretch of work.

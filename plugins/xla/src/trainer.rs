@@ -1,11 +1,15 @@
 //! The trainer: compiles the session's two programs once (in `new`, so compile time lands in
 //! the setup phase), keeps the training state on the PJRT device, and runs one train step per
-//! batch in the host's order and one eval step per test batch.
+//! batch in the host's order (plugin-api's [`Epochs`] walks the epochs and batches) and one
+//! eval step per test batch.
 
 use std::path::Path;
 use std::time::Instant;
 
-use plugin_api::{EvalReport, Note, PluginError, Progress, RunInfo, Session, Train, TrainReport};
+use plugin_api::epochs::{Batch, BatchStep, Epochs};
+use plugin_api::{
+    EvalReport, Images, Note, PluginError, Progress, RunInfo, Session, Train, TrainReport,
+};
 
 use crate::batch::Staging;
 use crate::options::Options;
@@ -28,72 +32,70 @@ impl<T> Doing<T> for Result<T, PjrtError> {
 
 pub struct XlaTrainer<'a> {
     session: Session<'a>,
-    specs: Vec<ParamSpec>,
-    client: Client,
-    train: Executable,
+    epochs: Epochs<'a>,
+    learner: Learner<'a>,
     eval: Executable,
-    /// The train step's donated state: params.., m.., v.., step, rng, loss_sum.
-    state: Vec<Buffer>,
-    train_batch: Staging,
     eval_batch: Staging,
-    input_dims: Vec<i64>,
-    epoch: u32,
     notes: Vec<Note>,
     pool_threads: usize,
+}
+
+/// The train step and what it works on: the training state on the device, the training set,
+/// and a batch being staged.
+struct Learner<'a> {
+    train: Images<'a>,
+    client: Client,
+    step: Executable,
+    specs: Vec<ParamSpec>,
+    /// The train step's donated state: params.., m.., v.., step, rng, loss_sum.
+    state: Vec<Buffer>,
+    batch: Staging,
+    /// The input's dimensions with the batch dimension left at 0 (filled in per upload).
+    input_dims: Vec<i64>,
+}
+
+/// The two programs, compiled.
+struct Compiled {
+    train: Executable,
+    eval: Executable,
+    seconds: f64,
 }
 
 impl<'a> XlaTrainer<'a> {
     pub fn new(session: &Session<'a>) -> Result<Self, PluginError> {
         let options = Options::parse(session)?;
         check_session(session)?;
-        let plan = plan::plan(session)?;
+        let epochs = Epochs::new(session)?;
+        let model = session.model_shapes()?;
+        let plan = plan::plan(&model)?;
         let specs = weights::specs(&plan);
-        let (initial, origin) = weights::initial(session, &specs)?;
+        let (initial, origin) = weights::initial(session, &model, &specs)?;
 
         let api = load_api(&options.pjrt_plugin)?;
         threads::apply(session.threads);
         let client = Client::new(api, 1).doing("creating the CPU client")?;
         let pool_threads = threads::pool_threads();
-
-        let batch = session.batch_size as usize;
-        let started = Instant::now();
-        let train_text = program::train_step(
-            &plan,
-            &specs,
-            &session.optimizer,
-            batch as i64,
-            options.pool_grad,
-        );
-        let eval_text = program::eval_step(&plan, &specs, options.eval_batch as i64);
-        if let Some(dir) = &options.dump_programs {
-            dump(
-                dir,
-                &[("train.mlir", &train_text), ("eval.mlir", &eval_text)],
-            )?;
-        }
-        let compile = compile_options::encode(&[]);
-        let train = client
-            .compile(&train_text, &compile)
-            .doing("compiling the train step")?;
-        let eval = client
-            .compile(&eval_text, &compile)
-            .doing("compiling the eval step")?;
-        let compile_s = started.elapsed().as_secs_f64();
+        let compiled = compile(&client, session, &options, &plan, &specs)?;
 
         let state = initial_state(&client, &specs, &initial, session.seed)?;
-        let notes = run_notes(api, &client, &options, &specs, origin, compile_s);
+        let mut notes = run_notes(api, &client, &options, &specs, origin, compiled.seconds);
+        notes.extend(options.notes.iter().cloned());
         let image_len = session.data.train.image_len();
+        let learner = Learner {
+            train: session.data.train,
+            client,
+            step: compiled.train,
+            specs,
+            state,
+            batch: Staging::new(session.batch_size as usize, image_len),
+            input_dims: input_dims(&plan),
+        };
         Ok(XlaTrainer {
             session: *session,
-            input_dims: input_dims(&plan),
-            specs,
-            client,
-            train,
-            eval,
-            state,
-            train_batch: Staging::new(batch, image_len),
+            epochs,
+            learner,
+            eval: compiled.eval,
             eval_batch: Staging::new(options.eval_batch, image_len),
-            epoch: 0,
             notes,
             pool_threads,
         })
@@ -102,9 +104,11 @@ impl<'a> XlaTrainer<'a> {
     /// The current parameters in the host's layout (`Session::initial_weights` names and
     /// shapes), e.g. to compare with another framework.
     pub fn weights(&self) -> Result<Vec<HostTensor>, PluginError> {
-        self.specs
+        let learner = &self.learner;
+        learner
+            .specs
             .iter()
-            .zip(&self.state)
+            .zip(&learner.state)
             .map(|(spec, buffer)| {
                 let values = buffer.to_host::<f32>().doing("reading a parameter")?;
                 Ok(HostTensor {
@@ -116,53 +120,16 @@ impl<'a> XlaTrainer<'a> {
             .collect()
     }
 
-    fn loss_slot(&self) -> usize {
-        3 * self.specs.len() + 2
-    }
-
-    /// One epoch in the host's order; returns the mean training loss.
-    fn train_one_epoch(&mut self, progress: &Progress<'_>) -> Result<f64, PluginError> {
-        let order = self.session.epoch_order(self.epoch).ok_or_else(|| {
-            PluginError::failed(format!(
-                "asked to train epoch {} but the session has {}",
-                self.epoch + 1,
-                self.session.epochs
-            ))
-        })?;
-        let train = self.session.data.train;
-        if let Some(&bad) = order.iter().find(|&&i| i >= train.count) {
-            return Err(PluginError::failed(format!(
-                "the epoch order names image {bad}, but the training set has {}",
-                train.count
-            )));
-        }
-        let slot = self.loss_slot();
-        self.state[slot] = self.client.buffer(&[0f32], &[]).doing("zeroing the loss")?;
-        let batch = self.train_batch.size;
-        let batches = order.len().div_ceil(batch) as u64;
-        for (b, chunk) in order.chunks(batch).enumerate() {
-            self.train_batch
-                .fill(&train, chunk.iter().map(|&i| i as usize));
-            let (x, y, mask) = upload(&self.client, &self.train_batch, &self.input_dims)?;
-            let mut args: Vec<&Buffer> = self.state.iter().collect();
-            args.extend([&x, &y, &mask]);
-            self.state = self.train.execute(&args).doing("in a train step")?;
-            progress.batch_done(self.epoch, b as u64 + 1, batches);
-        }
-        self.epoch += 1;
-        let total = self.state[slot].scalar::<f32>().doing("reading the loss")?;
-        Ok(f64::from(total) / order.len().max(1) as f64)
-    }
-
     fn evaluate_all(&mut self) -> Result<(f64, f64, usize), PluginError> {
         let test = self.session.data.test;
         let n = test.count as usize;
-        let params = &self.state[..self.specs.len()];
+        let learner = &self.learner;
+        let params = &learner.state[..learner.specs.len()];
         let (mut loss, mut correct) = (0.0, 0.0);
         let mut start = 0;
         while start < n {
             let used = self.eval_batch.fill(&test, start..n);
-            let (x, y, mask) = upload(&self.client, &self.eval_batch, &self.input_dims)?;
+            let (x, y, mask) = upload(&learner.client, &self.eval_batch, &learner.input_dims)?;
             let mut args: Vec<&Buffer> = params.iter().collect();
             args.extend([&x, &y, &mask]);
             let out = self.eval.execute(&args).doing("in an eval step")?;
@@ -171,6 +138,41 @@ impl<'a> XlaTrainer<'a> {
             start += used;
         }
         Ok((loss, correct, n))
+    }
+}
+
+impl Learner<'_> {
+    fn loss_slot(&self) -> usize {
+        3 * self.specs.len() + 2
+    }
+}
+
+/// The epoch's loss sum lives in the donated state on the device (so no step waits to read
+/// it): an epoch zeroes it, each step adds to it, and the end of the epoch reads it once.
+impl BatchStep for Learner<'_> {
+    type Epoch = ();
+
+    fn begin_epoch(&mut self, _order: &[u32]) -> Result<(), PluginError> {
+        let slot = self.loss_slot();
+        self.state[slot] = self.client.buffer(&[0f32], &[]).doing("zeroing the loss")?;
+        Ok(())
+    }
+
+    /// One train step; the indices were checked against the training set by `Epochs::new`.
+    fn train_batch(&mut self, _: &mut (), batch: Batch<'_>) -> Result<(), PluginError> {
+        self.batch
+            .fill(&self.train, batch.indices.iter().map(|&i| i as usize));
+        let (x, y, mask) = upload(&self.client, &self.batch, &self.input_dims)?;
+        let mut args: Vec<&Buffer> = self.state.iter().collect();
+        args.extend([&x, &y, &mask]);
+        self.state = self.step.execute(&args).doing("in a train step")?;
+        Ok(())
+    }
+
+    fn end_epoch(&mut self, _: ()) -> Result<f64, PluginError> {
+        let slot = self.loss_slot();
+        let total = self.state[slot].scalar::<f32>().doing("reading the loss")?;
+        Ok(f64::from(total))
     }
 }
 
@@ -184,6 +186,7 @@ impl Train for XlaTrainer<'_> {
         }
     }
 
+    /// One epoch at a time, each with its CPU-use notes.
     fn train_epochs(
         &mut self,
         epochs: u32,
@@ -192,10 +195,10 @@ impl Train for XlaTrainer<'_> {
         let mut report = TrainReport::default();
         for _ in 0..epochs {
             let busy = Busy::start();
-            let loss = self.train_one_epoch(progress)?;
+            let epoch = self.epochs.train(1, progress, &mut self.learner)?;
             let used = busy.finish();
-            report.samples += u64::from(self.session.data.train.count);
-            report.epoch_losses.push(loss);
+            report.samples += epoch.samples;
+            report.epoch_losses.extend(epoch.epoch_losses);
             report.notes.push(Note::new(
                 "cpu_per_wall",
                 format!("{:.2}", used.cpu_per_wall),
@@ -219,11 +222,8 @@ impl Train for XlaTrainer<'_> {
     }
 }
 
-/// What the plan does not check: batch size, device, optimizer, data.
+/// What the model walk and the epochs do not check: device, threads, optimizer, data.
 fn check_session(session: &Session<'_>) -> Result<(), PluginError> {
-    if session.batch_size == 0 {
-        return Err(PluginError::unsupported("batch size 0"));
-    }
     if session.device.as_str() != "cpu" {
         return Err(PluginError::unsupported(format!(
             "device {:?}: the xla plugin runs XLA's CPU client only (xla-cpu-pjrt)",
@@ -249,32 +249,45 @@ fn check_session(session: &Session<'_>) -> Result<(), PluginError> {
             o.learning_rate, o.beta1, o.beta2, o.epsilon
         )));
     }
-    check_images(&session.data.train, session.data.classes, "training")?;
-    check_images(&session.data.test, session.data.classes, "test")
+    session.check_data()
 }
 
-fn check_images(
-    images: &plugin_api::Images<'_>,
-    classes: u32,
-    which: &str,
-) -> Result<(), PluginError> {
-    let n = images.count as usize;
-    if n.checked_mul(images.image_len()) != Some(images.pixels.len()) || images.labels.len() != n {
-        return Err(PluginError::failed(format!(
-            "the {which} set holds {} values and {} labels for {n} images of {}×{}×{}",
-            images.pixels.len(),
-            images.labels.len(),
-            images.channels,
-            images.height,
-            images.width
-        )));
+/// Writes the train and eval steps for `plan` and compiles them (dumping them first when
+/// `dump_programs` asks).
+fn compile(
+    client: &Client,
+    session: &Session<'_>,
+    options: &Options,
+    plan: &[Step],
+    specs: &[ParamSpec],
+) -> Result<Compiled, PluginError> {
+    let started = Instant::now();
+    let train_text = program::train_step(
+        plan,
+        specs,
+        &session.optimizer,
+        i64::from(session.batch_size),
+        options.pool_grad,
+    );
+    let eval_text = program::eval_step(plan, specs, options.eval_batch as i64);
+    if let Some(dir) = &options.dump_programs {
+        dump(
+            dir,
+            &[("train.mlir", &train_text), ("eval.mlir", &eval_text)],
+        )?;
     }
-    if let Some(&bad) = images.labels.iter().find(|&&l| u32::from(l) >= classes) {
-        return Err(PluginError::failed(format!(
-            "the {which} set has label {bad}, but the dataset declares {classes} classes"
-        )));
-    }
-    Ok(())
+    let compile = compile_options::encode(&[]);
+    let train = client
+        .compile(&train_text, &compile)
+        .doing("compiling the train step")?;
+    let eval = client
+        .compile(&eval_text, &compile)
+        .doing("compiling the eval step")?;
+    Ok(Compiled {
+        train,
+        eval,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 fn load_api(path: &Path) -> Result<&'static Api, PluginError> {
@@ -373,7 +386,7 @@ fn run_notes(
             "initial_weights",
             match origin {
                 Origin::Host => "host",
-                Origin::Seed => "seed (PyTorch's default init, ChaCha8)",
+                Origin::Seed => "seed (PyTorch's default init, SplitMix64)",
             },
         ),
         Note::new("compile_s", format!("{compile_s:.3}")),
@@ -382,7 +395,7 @@ fn run_notes(
             "maxpool_grad",
             format!("{:?}", options.pool_grad).to_lowercase(),
         ),
-        Note::new("eval_batch", options.eval_batch),
+        Note::new("eval_batch_size", options.eval_batch),
         Note::new(
             "programs",
             "StableHLO generated in Rust from the layer list",

@@ -7,9 +7,9 @@
 //! weights `[in, out]` with `in` in the programs' flatten order (`h, w, c`). Biases are the same
 //! in both. Converting here, once, keeps the per-step programs free of transposes.
 
+use plugin_api::rng::SplitMix64;
+use plugin_api::shapes::ModelShapes;
 use plugin_api::{PluginError, Session};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 use crate::plan::{Op, Shape, Step};
 
@@ -39,9 +39,9 @@ pub struct ParamSpec {
     pub host_shape: Vec<i64>,
     /// Shape in the programs' layout.
     pub xla_shape: Vec<i64>,
-    /// Inputs per output unit of its layer: PyTorch's default init draws every parameter of
-    /// the layer from U(-1/√fan_in, 1/√fan_in).
-    pub fan_in: i64,
+    /// Inputs per output unit of its layer (plugin-api's `Params::fan_in`): PyTorch's
+    /// default init draws every parameter of the layer from U(-1/√fan_in, 1/√fan_in).
+    pub fan_in: usize,
     layout: Layout,
 }
 
@@ -99,7 +99,10 @@ impl ParamSpec {
 pub fn specs(plan: &[Step]) -> Vec<ParamSpec> {
     let mut specs = Vec::new();
     for step in plan {
-        let (layout, host_shape, xla_shape, fan_in, units) = match (step.op, step.input) {
+        let Some(params) = &step.layer.params else {
+            continue;
+        };
+        let (layout, host_shape, xla_shape, units) = match (step.op, step.input) {
             (
                 Op::Conv {
                     filters, kernel, ..
@@ -113,7 +116,6 @@ pub fn specs(plan: &[Step]) -> Vec<ParamSpec> {
                 },
                 vec![filters, c, kernel, kernel],
                 vec![kernel, kernel, c, filters],
-                c * kernel * kernel,
                 filters,
             ),
             (Op::Dense { units, .. }, Shape::Flat { n, from }) => (
@@ -124,23 +126,22 @@ pub fn specs(plan: &[Step]) -> Vec<ParamSpec> {
                 },
                 vec![units, n],
                 vec![n, units],
-                n,
                 units,
             ),
             _ => continue,
         };
         specs.push(ParamSpec {
-            name: format!("{}.weight", step.index),
+            name: step.layer.weight_name(),
             host_shape,
             xla_shape,
-            fan_in,
+            fan_in: params.fan_in,
             layout,
         });
         specs.push(ParamSpec {
-            name: format!("{}.bias", step.index),
+            name: step.layer.bias_name(),
             host_shape: vec![units],
             xla_shape: vec![units],
-            fan_in,
+            fan_in: params.fan_in,
             layout: Layout::Bias,
         });
     }
@@ -162,60 +163,48 @@ pub enum Origin {
     Seed,
 }
 
-/// Initial values of every parameter, in the programs' layout: the session's initial weights
-/// when given (every tensor the model has, and no other), else PyTorch's default
-/// initialisation drawn from a ChaCha8 stream seeded with `session.seed`.
+/// Initial values of every parameter of `specs` (made from `model`), in the programs' layout:
+/// the session's initial weights when given, checked by plugin-api against the model (every
+/// tensor it has, with its shape, and no other), else PyTorch's default initialisation drawn
+/// from the seed ([`seeded`]).
 pub fn initial(
     session: &Session<'_>,
+    model: &ModelShapes,
     specs: &[ParamSpec],
 ) -> Result<(Vec<Vec<f32>>, Origin), PluginError> {
-    let Some(given) = session.initial_weights.into_option() else {
-        let mut rng = ChaCha8Rng::seed_from_u64(session.seed);
-        let values = specs
-            .iter()
-            .map(|spec| {
-                let bound = 1.0 / (spec.fan_in as f64).sqrt();
-                let host: Vec<f32> = (0..spec.count())
-                    .map(|_| rng.random_range(-bound..bound) as f32)
-                    .collect();
-                spec.to_xla(&host)
-            })
-            .collect();
-        return Ok((values, Origin::Seed));
+    let Some(given) = model.initial_weights(session)? else {
+        return Ok((seeded(session.seed, specs), Origin::Seed));
     };
-    let given = given.as_slice();
-    if let Some(extra) = given
-        .iter()
-        .find(|t| !specs.iter().any(|s| s.name == t.name.as_str()))
-    {
+    // A weight and a bias per layer with parameters, in layer order: the order of `specs`.
+    let host: Vec<&[f32]> = given.iter().flat_map(|l| [l.weight, l.bias]).collect();
+    if host.len() != specs.len() {
         return Err(PluginError::failed(format!(
-            "the session's initial weights name `{}`, which no layer of the model has",
-            extra.name
+            "the model has {} parameter tensors but its check found {}",
+            specs.len(),
+            host.len()
         )));
     }
-    let mut values = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let tensor = given
-            .iter()
-            .find(|t| t.name.as_str() == spec.name)
-            .ok_or_else(|| {
-                PluginError::failed(format!(
-                    "the session's initial weights have no tensor `{}`",
-                    spec.name
-                ))
-            })?;
-        let shape: Vec<i64> = tensor.shape.iter().map(|&d| i64::from(d)).collect();
-        if shape != spec.host_shape || tensor.values.len() != spec.count() {
-            return Err(PluginError::failed(format!(
-                "initial weight `{}` has shape {shape:?} and {} values; the model needs {:?}",
-                spec.name,
-                tensor.values.len(),
-                spec.host_shape
-            )));
-        }
-        values.push(spec.to_xla(tensor.values.as_slice()));
-    }
+    let values = specs.iter().zip(host).map(|(s, v)| s.to_xla(v)).collect();
     Ok((values, Origin::Host))
+}
+
+/// PyTorch's default initialisation, U(-1/√fan_in, 1/√fan_in) for a layer's weight and bias,
+/// drawn in the host's layout, tensor after tensor, from plugin-api's SplitMix64 seeded with
+/// `seed`: the generator the host's plans and burn's weights come from, whose outputs
+/// plugin-api pins, so a seed gives the same start on every build (rand's range sampling, by
+/// its own policy, may change values in any minor release).
+fn seeded(seed: u64, specs: &[ParamSpec]) -> Vec<Vec<f32>> {
+    let mut rng = SplitMix64::new(seed);
+    specs
+        .iter()
+        .map(|spec| {
+            let bound = (1.0 / (spec.fan_in as f64).sqrt()) as f32;
+            let host: Vec<f32> = (0..spec.count())
+                .map(|_| (rng.next_f32() * 2.0 - 1.0) * bound)
+                .collect();
+            spec.to_xla(&host)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -285,5 +274,45 @@ mod tests {
             vec![4, 12],
         );
         assert_eq!(plain.to_xla(&host)[6 * 4 + 2], host[2 * 12 + 6]);
+    }
+
+    #[test]
+    fn seeded_values_come_from_splitmix64_in_the_host_layout() {
+        // A dense layer 3 → 2 and its bias: fan-in 3, bound 1/√3 for both.
+        let dense = ParamSpec {
+            name: "0.weight".into(),
+            host_shape: vec![2, 3],
+            xla_shape: vec![3, 2],
+            fan_in: 3,
+            layout: Layout::Dense {
+                out: 2,
+                inp: 3,
+                from: None,
+            },
+        };
+        let bias = ParamSpec {
+            name: "0.bias".into(),
+            host_shape: vec![2],
+            xla_shape: vec![2],
+            layout: Layout::Bias,
+            ..dense.clone()
+        };
+        let values = seeded(7, &[dense, bias]);
+        let mut rng = SplitMix64::new(7);
+        let bound = 1.0 / 3f32.sqrt();
+        let draws: Vec<f32> = (0..8)
+            .map(|_| (rng.next_f32() * 2.0 - 1.0) * bound)
+            .collect();
+        // Host [o, i] drawn row by row; the programs hold [i, o].
+        let (w, b) = (&draws[..6], &draws[6..]);
+        assert_eq!(values[0], [w[0], w[3], w[1], w[4], w[2], w[5]]);
+        assert_eq!(values[1], b, "the bias continues the same stream");
+        assert!(draws.iter().all(|x| x.abs() <= bound));
+        let four = [spec(Layout::Bias, vec![4])];
+        assert_ne!(
+            seeded(8, &four),
+            seeded(7, &four),
+            "another seed, other values"
+        );
     }
 }

@@ -7,22 +7,22 @@
 //! layout conversions, the padding and masking of a partial batch (4 samples in a batch of 5),
 //! and both max-pool gradients.
 
-use abi_stable::std_types::{RSlice, RSome, RStr};
-use plugin_api::{
-    Activation, Dataset, Images, KeyValue, Layer, Optimizer, OptimizerKind, Padding, Session,
-    Tensor, Train,
-};
+use plugin_api::testing::{OwnedImages, SessionBuilder};
+use plugin_api::{Activation, Layer, Optimizer, OptimizerKind, Padding, Tensor};
 use plugin_xla::XlaTrainer;
 use serde_json::Value;
 
-mod common;
+/// A JSON array of numbers, each read by `each`.
+fn array<T>(v: &Value, each: impl Fn(&Value) -> T) -> Vec<T> {
+    v.as_array().unwrap().iter().map(each).collect()
+}
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
+    array(v, |x| x.as_f64().unwrap() as f32)
+}
+
+fn ints(v: &Value) -> Vec<u32> {
+    array(v, |x| x.as_u64().unwrap() as u32)
 }
 
 fn layer(v: &Value) -> Layer {
@@ -66,10 +66,9 @@ impl Tensors {
                 .unwrap()
                 .iter()
                 .map(|t| {
-                    let shape = t["shape"].as_array().unwrap();
                     (
                         t["name"].as_str().unwrap().to_string(),
-                        shape.iter().map(|d| d.as_u64().unwrap() as u32).collect(),
+                        ints(&t["shape"]),
                         floats(&t["values"]),
                     )
                 })
@@ -87,11 +86,10 @@ fn close(got: f64, want: f64, what: &str) {
     );
 }
 
-fn images<'a>(x: &'a [f32], y: &'a [u8], image: &[u32]) -> Images<'a> {
-    Images {
-        pixels: RSlice::from_slice(x),
-        labels: RSlice::from_slice(y),
-        count: y.len() as u32,
+fn images(x: Vec<f32>, y: Vec<u8>, image: &[u32]) -> OwnedImages {
+    OwnedImages {
+        pixels: x,
+        labels: y,
         channels: image[0],
         height: image[1],
         width: image[2],
@@ -107,67 +105,41 @@ fn run_case(case: &Value, maxpool_grad: &str) {
         .iter()
         .map(layer)
         .collect();
-    let image: Vec<u32> = case["image"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as u32)
-        .collect();
+    let image = ints(&case["image"]);
     let (train_x, test_x) = (floats(&case["train_x"]), floats(&case["test_x"]));
-    let labels = |k: &str| -> Vec<u8> {
-        case[k]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_u64().unwrap() as u8)
-            .collect()
-    };
+    let labels = |k: &str| -> Vec<u8> { ints(&case[k]).into_iter().map(|l| l as u8).collect() };
     let (train_y, test_y) = (labels("train_y"), labels("test_y"));
-    let order: Vec<u32> = case["order"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i.as_u64().unwrap() as u32)
-        .collect();
+    let order = ints(&case["order"]);
     let initial = Tensors::read(&case["initial"]);
     let weights: Vec<Tensor<'_>> = initial
         .0
         .iter()
-        .map(|(n, s, v)| Tensor {
-            name: RStr::from_str(n),
-            shape: RSlice::from_slice(s),
-            values: RSlice::from_slice(v),
-        })
+        .map(|(n, s, v)| Tensor::new(n, s, v))
         .collect();
-    let options = [KeyValue {
-        key: RStr::from_str("maxpool_grad"),
-        value: RStr::from_str(maxpool_grad),
-    }];
     let opt = &case["optimizer"];
-    let session = Session {
-        plugin_name: RStr::from_str("xla"),
-        model: RSlice::from_slice(&model),
-        optimizer: Optimizer {
-            kind: OptimizerKind::Adam,
-            learning_rate: opt["learning_rate"].as_f64().unwrap(),
-            beta1: opt["beta1"].as_f64().unwrap(),
-            beta2: opt["beta2"].as_f64().unwrap(),
-            epsilon: opt["epsilon"].as_f64().unwrap(),
-        },
-        epochs: 2,
-        batch_size: case["batch_size"].as_u64().unwrap() as u32,
-        seed: 1,
-        threads: 1,
-        device: RStr::from_str("cpu"),
-        data: Dataset {
-            train: images(&train_x, &train_y, &image),
-            test: images(&test_x, &test_y, &image),
-            classes: case["classes"].as_u64().unwrap() as u32,
-        },
-        order: RSlice::from_slice(&order),
-        initial_weights: RSome(RSlice::from_slice(&weights)),
-        options: RSlice::from_slice(&options),
-    };
+    let test_count = test_y.len();
+    let builder = SessionBuilder::from_images(
+        images(train_x, train_y, &image),
+        images(test_x, test_y, &image),
+    )
+    .plugin_name("xla")
+    .model(&model)
+    .optimizer(Optimizer {
+        kind: OptimizerKind::Adam,
+        learning_rate: opt["learning_rate"].as_f64().unwrap(),
+        beta1: opt["beta1"].as_f64().unwrap(),
+        beta2: opt["beta2"].as_f64().unwrap(),
+        epsilon: opt["epsilon"].as_f64().unwrap(),
+    })
+    .epochs(2)
+    .batch_size(case["batch_size"].as_u64().unwrap() as u32)
+    .seed(1)
+    .classes(case["classes"].as_u64().unwrap() as u32)
+    .initial_weights(&weights)
+    .option("maxpool_grad", maxpool_grad);
+    // JAX trained in the fixture's order, not the one the builder draws from the seed.
+    let mut session = builder.session();
+    session.order = order.as_slice().into();
 
     let mut trainer = XlaTrainer::new(&session).expect("trainer");
     // Before training the weights read back exactly as given (the layout round trip).
@@ -177,14 +149,9 @@ fn run_case(case: &Value, maxpool_grad: &str) {
         let got = &start.iter().find(|t| &t.name == name).unwrap().values;
         assert_eq!(got, want, "{what}: {name} before training");
     }
-    let batches = common::Batches::default();
-    let losses: Vec<f64> = (0..2)
-        .map(|_| {
-            common::with_progress(&batches, |p| trainer.train_epochs(1, p))
-                .expect("train")
-                .epoch_losses[0]
-        })
-        .collect();
+    // Two epochs, the evaluation, and a third epoch refused, as the host would call them.
+    let run = builder.run(&mut trainer);
+    let losses = run.losses;
     for (e, (got, want)) in losses.iter().zip(floats(&case["epoch_losses"])).enumerate() {
         close(
             *got,
@@ -211,16 +178,15 @@ fn run_case(case: &Value, maxpool_grad: &str) {
     }
     assert_eq!(got.len(), want.0.len(), "{what}: tensor count");
     assert!(compared > 50, "{what}: compared only {compared} values");
-    let eval = trainer.evaluate().expect("evaluate");
     close(
-        eval.loss,
+        run.eval.loss,
         case["eval_loss"].as_f64().unwrap(),
         &format!("{what}: eval loss"),
     );
     let correct = case["eval_correct"].as_f64().unwrap();
     assert_eq!(
-        eval.accuracy,
-        correct / test_y.len() as f64,
+        run.eval.accuracy,
+        correct / test_count as f64,
         "{what}: accuracy"
     );
 }

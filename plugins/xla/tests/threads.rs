@@ -4,21 +4,17 @@
 //! environment variable read when a client is created, so trainers made in parallel test
 //! threads would race on it.
 
-mod common;
-
-use common::{with_progress, Batches, Fixture};
-use plugin_api::Train;
+use plugin_api::testing::{mnist_dir, SessionBuilder};
+use plugin_api::{Activation, Layer, Padding, Train};
 use plugin_xla::{threads, XlaTrainer};
 
 /// Trains one epoch; returns (run_info threads, XLAEigen threads alive, cpu_per_wall note).
-fn train_one_epoch(fixture: &Fixture) -> (u32, usize, f64) {
-    let session = fixture.session();
-    let mut trainer = XlaTrainer::new(&session).expect("trainer");
+fn train_one_epoch(builder: &SessionBuilder<'_>) -> (u32, usize, f64) {
+    let mut trainer = XlaTrainer::new(&builder.session()).expect("trainer");
     let pool = threads::pool_threads();
-    let batches = Batches::default();
-    let report = with_progress(&batches, |p| trainer.train_epochs(1, p)).expect("train");
+    let run = builder.run(&mut trainer);
     let note = |key: &str| {
-        report
+        run.reports[0]
             .notes
             .iter()
             .find(|n| n.key.as_str() == key)
@@ -33,17 +29,27 @@ fn train_one_epoch(fixture: &Fixture) -> (u32, usize, f64) {
 
 #[test]
 fn the_pool_has_the_sessions_size() {
-    let mut fixture = Fixture::mnist(512, 16, 1);
-    fixture.batch_size = 64;
-    fixture.model = vec![
-        common::conv(32, 5),
-        plugin_api::Layer::MaxPool2d { size: 2, stride: 2 },
-        plugin_api::Layer::Flatten,
-        common::dense(10),
+    let model = [
+        Layer::Conv2d {
+            filters: 32,
+            kernel: 5,
+            padding: Padding::Same,
+            activation: Activation::Relu,
+        },
+        Layer::MaxPool2d { size: 2, stride: 2 },
+        Layer::Flatten,
+        Layer::Dense {
+            units: 10,
+            activation: Activation::None,
+        },
     ];
+    let builder = SessionBuilder::mnist(&mnist_dir(), 512, 16)
+        .unwrap_or_else(|e| panic!("{e} (set MNIST_DIR)"))
+        .plugin_name("xla")
+        .model(&model)
+        .batch_size(64);
 
-    fixture.threads = 1;
-    let (reported, pool, cpu_per_wall) = train_one_epoch(&fixture);
+    let (reported, pool, cpu_per_wall) = train_one_epoch(&builder.clone().threads(1));
     assert_eq!((reported, pool), (1, 1), "threads = 1");
     // One thread computes at a time: contention can only lower this, never raise it.
     assert!(
@@ -53,8 +59,7 @@ fn the_pool_has_the_sessions_size() {
 
     // The first client (and its pool) is gone with its trainer; the next one is sized anew.
     for want in [2, 3] {
-        fixture.threads = want;
-        let (reported, pool, cpu_per_wall) = train_one_epoch(&fixture);
+        let (reported, pool, cpu_per_wall) = train_one_epoch(&builder.clone().threads(want));
         assert_eq!((reported, pool), (want, want as usize), "threads = {want}");
         println!("threads {want}: {cpu_per_wall} cores busy");
     }

@@ -4,6 +4,8 @@
 use super::layers::{self, PoolGrad};
 use super::text::{Elem, Func, Ty};
 use crate::plan::{Op, Shape, Step};
+use plugin_api::shapes::{self, LayerShape};
+use plugin_api::Layer;
 
 /// The training-time dropout layer on its own, `(x: f32[dims], rng: u64[2]) → (y, rng')`,
 /// so tests can look at its masks and scaling directly.
@@ -11,12 +13,18 @@ pub fn dropout_only(dims: &[i64], rate: f32) -> String {
     let mut f = Func::new();
     let x = f.arg(Ty::f32(dims), None);
     let mut rng = f.arg(Ty::new(&[2], Elem::U64), None);
-    let shape = Shape::Flat {
-        n: dims[1..].iter().product(),
-        from: None,
-    };
+    let n: i64 = dims[1..].iter().product();
+    let shape = Shape::Flat { n, from: None };
+    let walked = shapes::Shape::Flat(n as usize);
     let step = Step {
-        index: 0,
+        layer: LayerShape {
+            index: 0,
+            layer: Layer::Dropout { rate },
+            input: walked,
+            output: walked,
+            params: None,
+            padding: (0, 0),
+        },
         op: Op::Dropout { rate },
         input: shape,
         output: shape,
