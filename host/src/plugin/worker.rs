@@ -46,23 +46,7 @@ struct EventSink(Mutex<LineWriter<File>>);
 impl EventSink {
     /// Takes over fd 1: events go to a duplicate of it, and fd 1 itself now points at stderr.
     fn take_stdout() -> anyhow::Result<EventSink> {
-        std::io::stdout().flush().ok();
-        // SAFETY: fcntl/dup2 on the process's own standard descriptors; the new descriptor is
-        // owned by the File from here on. Close-on-exec, so a program the framework starts
-        // does not inherit the event pipe and keep the host waiting for its end after the
-        // worker has exited.
-        let events_fd = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
-        if events_fd < 0 {
-            bail!("dup(stdout) failed: {}", std::io::Error::last_os_error());
-        }
-        if unsafe { libc::dup2(2, 1) } < 0 {
-            bail!(
-                "dup2(stderr, stdout) failed: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-        let file = unsafe { File::from_raw_fd(events_fd) };
-        Ok(EventSink(Mutex::new(LineWriter::new(file))))
+        Ok(EventSink(Mutex::new(LineWriter::new(claim_stdout()?))))
     }
 
     fn send(&self, event: &Event) {
@@ -71,6 +55,28 @@ impl EventSink {
             let _ = writeln!(w, "{}", event.to_line());
         }
     }
+}
+
+/// Takes over fd 1 for a process's own messages (the worker's events, check-probe's lines):
+/// returns a duplicate of it, and points fd 1 itself at stderr, so that whatever a plugin
+/// prints cannot corrupt the stream.
+pub(crate) fn claim_stdout() -> anyhow::Result<File> {
+    std::io::stdout().flush().ok();
+    // SAFETY: fcntl/dup2 on the process's own standard descriptors; the new descriptor is
+    // owned by the File from here on. Close-on-exec, so a program the framework starts
+    // does not inherit the pipe and keep the host waiting for its end after this process
+    // has exited.
+    let fd = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
+    if fd < 0 {
+        bail!("dup(stdout) failed: {}", std::io::Error::last_os_error());
+    }
+    if unsafe { libc::dup2(2, 1) } < 0 {
+        bail!(
+            "dup2(stderr, stdout) failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
 /// Forwards the trainer's progress callbacks as events, at most every 100 ms.

@@ -6,3 +6,4 @@ mod support;
 
 mod args;
 mod plugins;
+mod scaffold;
