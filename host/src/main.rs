@@ -53,7 +53,8 @@ enum Command {
         /// Override the manifest's number of iterations (at least 1)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         iterations: Option<u32>,
-        /// Check the manifest, plugins and data, print the plan; measure nothing
+        /// Check the manifest, plugins and data, build each plugin's trainer once in a worker
+        /// (so option and layer errors show now), print the plan; measure nothing
         #[arg(long)]
         dry_run: bool,
     },
@@ -171,6 +172,8 @@ host check-plugin demo/target/release/libplugin_demo.so\n  host new-plugin mytra
         iteration: u32,
         #[arg(long)]
         samples: Option<PathBuf>,
+        #[arg(long)]
+        setup_only: bool,
     },
 }
 
@@ -315,12 +318,14 @@ fn main() -> ExitCode {
             plugin,
             iteration,
             samples,
+            setup_only,
         } => cmd_worker(plugin::worker::WorkerJob {
             manifest,
             manifest_sha256,
             plugin,
             iteration,
             samples_csv: samples,
+            setup_only,
         }),
     };
     match result {

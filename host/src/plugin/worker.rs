@@ -38,6 +38,8 @@ pub struct WorkerJob {
     pub plugin: String,
     pub iteration: u32,
     pub samples_csv: Option<PathBuf>,
+    /// Only build the trainer (`host run --dry-run`): no meters, no training.
+    pub setup_only: bool,
 }
 
 /// Where events go: the duplicated original stdout.
@@ -213,6 +215,9 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         plan::trainer_seed(manifest.experiment.seed, job.iteration),
     );
 
+    if job.setup_only {
+        return build_only(&spec.path, &session, sink);
+    }
     let monitor = EnergyMonitor::start(&manifest.energy, job.samples_csv.as_deref())
         .in_phase(Phase::Prepare)?;
     sink.send(&Event::Started {
@@ -234,6 +239,27 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         });
     }
     result
+}
+
+/// Loads the plugin and builds its trainer, reporting what it says of itself: the dry run's
+/// check that the session (options, layers, device) is one the plugin accepts.
+fn build_only(
+    plugin_path: &Path,
+    session: &Session<'_>,
+    sink: &EventSink,
+) -> Result<(), PhaseError> {
+    let loaded = load::load(plugin_path).in_phase(Phase::Setup)?;
+    let trainer = (loaded.module.new_trainer())(session)
+        .into_result()
+        .in_phase(Phase::Setup)?;
+    let info = trainer.run_info();
+    sink.send(&Event::RunInfo {
+        framework: info.framework.to_string(),
+        framework_version: info.framework_version.to_string(),
+        threads: info.threads,
+        notes: pairs(&info.notes),
+    });
+    Ok(())
 }
 
 /// Setup, the epochs and evaluation, each between two readings of the meters.

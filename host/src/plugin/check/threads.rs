@@ -46,29 +46,62 @@ pub fn busy(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> Busy {
 mod tests {
     use super::*;
 
-    #[test]
-    fn threads_that_computed_are_counted_and_idle_ones_are_not() {
-        let spin = |ms: u64| {
-            let start = std::time::Instant::now();
-            let mut x = 0u64;
-            while start.elapsed().as_millis() < u128::from(ms) {
-                x = x.wrapping_mul(31).wrapping_add(1);
-            }
-            std::hint::black_box(x);
+    /// Spins until this thread has been on a CPU for `ms` (not wall time: the machine may
+    /// be busy); returns its thread id.
+    fn compute_for(ms: u64) -> u32 {
+        let on_cpu_ms = || {
+            let mut t = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: a valid out-pointer for the calling thread's CPU clock.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+            t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
         };
+        let start = on_cpu_ms();
+        let mut x = 0u64;
+        while on_cpu_ms() - start < ms {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+        }
+        // SAFETY: gettid has no preconditions.
+        unsafe { libc::gettid() as u32 }
+    }
+
+    /// A thread that runs `work`, sends its thread id, and stays alive (idle) until told to
+    /// end: a finished thread leaves /proc/self/task.
+    fn thread_doing(
+        work: fn() -> u32,
+    ) -> (
+        u32,
+        std::sync::mpsc::Sender<()>,
+        std::thread::JoinHandle<()>,
+    ) {
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::spawn(move || {
+            tid_tx.send(work()).unwrap();
+            let _ = end_rx.recv();
+        });
+        (tid_rx.recv().unwrap(), end_tx, handle)
+    }
+
+    #[test]
+    fn the_time_threads_spent_computing_is_seen_and_idling_is_not() {
         let before = snapshot();
         assert!(!before.is_empty(), "no /proc/self/task");
-        let sleeper =
-            std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(200)));
-        let worker = std::thread::spawn(move || spin(200));
-        spin(200);
-        worker.join().unwrap();
+        // SAFETY: gettid has no preconditions.
+        let (idle, idle_end, idle_thread) = thread_doing(|| unsafe { libc::gettid() as u32 });
+        let (worker, worker_end, worker_thread) = thread_doing(|| compute_for(100));
+        let me = compute_for(100);
         let after = snapshot();
-        sleeper.join().unwrap();
-        // The test harness runs other tests' threads too: at least this one and its helper.
-        let b = busy(&before, &after);
-        assert!(b.threads >= 2, "{b:?}");
-        assert!(b.busiest_ms >= 100, "{b:?}");
+        for (end, thread) in [(idle_end, idle_thread), (worker_end, worker_thread)] {
+            end.send(()).unwrap();
+            thread.join().unwrap();
+        }
+        let grew = |tid: u32| after[&tid] - before.get(&tid).copied().unwrap_or(0);
+        assert!(grew(me) >= 100_000_000, "{}", grew(me));
+        assert!(grew(worker) >= 100_000_000, "{}", grew(worker));
+        assert!(grew(idle) < 20_000_000, "{}", grew(idle));
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub fn run(
         println!("{l}");
     }
     if opts.dry_run {
+        dry_run::build_trainers(manifest, stop)?;
         dry_run::print_plan(manifest, &planned);
         return Ok(CampaignResult {
             dir: PathBuf::new(),
