@@ -47,6 +47,8 @@ pub enum Column {
     RestS,
     Retry,
     EnergyDynamicJ,
+    /// The plugin's notes, `key=value; key=value` (campaigns before it lack the column).
+    Notes,
 }
 
 /// The contract's leading columns (the README's runs.csv section); scripts depend on them:
@@ -90,6 +92,7 @@ pub fn columns(epochs: u32, domains: &[String]) -> Vec<Column> {
         Column::RestS,
         Column::Retry,
         Column::EnergyDynamicJ,
+        Column::Notes,
     ]);
     c
 }
@@ -118,6 +121,7 @@ impl Column {
             Column::RestS => "rest_s",
             Column::Retry => "retry",
             Column::EnergyDynamicJ => "energy_dynamic_j",
+            Column::Notes => "notes",
             Column::PhaseTime(p) => return format!("{p}_time_s"),
             Column::PhaseEnergy(p) => return format!("{p}_energy_j"),
             Column::EpochTime(e) => return format!("epoch{e}_time_s"),
@@ -162,6 +166,10 @@ impl Column {
             Column::RestS => num(r.rest_s),
             Column::Retry => r.retry.to_string(),
             Column::EnergyDynamicJ => num(r.energy_dynamic_j),
+            Column::Notes => {
+                let pairs: Vec<String> = r.notes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                one_line(&pairs.join("; "))
+            }
         }
     }
 }
@@ -222,9 +230,13 @@ impl RunsCsv {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let complete = cut_partial_last_line(path, &text)?;
-        let columns = columns(epochs, domains);
-        let expected: Vec<String> = columns.iter().map(Column::name).collect();
+        let mut columns = columns(epochs, domains);
         let mut reader = RunsReader::from_bytes(path, complete.as_bytes())?;
+        // A campaign started before the `notes` column goes on without it.
+        if reader.header().last().map(String::as_str) != Some("notes") {
+            columns.retain(|c| *c != Column::Notes);
+        }
+        let expected: Vec<String> = columns.iter().map(Column::name).collect();
         if reader.header() != expected {
             anyhow::bail!(
                 "{}: its columns differ from what this campaign writes (different energy domains or epochs?)\n  found:    {}\n  expected: {}",
@@ -402,7 +414,7 @@ mod tests {
     const HEADER: &str = "iteration,order,plugin,framework,status,time_s,energy_j,power_w,edp_js,\
 cpu_time_s,accuracy,loss,meter,error,setup_time_s,setup_energy_j,train_time_s,train_energy_j,\
 eval_time_s,eval_energy_j,epoch1_time_s,epoch1_energy_j,epoch2_time_s,epoch2_energy_j,\
-energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j";
+energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,notes";
 
     fn record() -> RunRecord {
         RunRecord {
@@ -429,6 +441,10 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j"
             rest_s: Some(0.0),
             retry: 1,
             energy_dynamic_j: Some(4.0),
+            notes: vec![
+                ("backend".into(), "flex, rayon".into()),
+                ("initial_weights".into(), "ignored\n".into()),
+            ],
         }
     }
 
@@ -444,7 +460,7 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j"
         assert_eq!(
             text.lines().nth(1).unwrap(),
             "2,1,spin,spin 1,ok,2,10,5,20,1.5,0.75,,estimate: x,two lines,0.5,1,1,8,0.5,1,\
-             0.25,3,,,10,1,99,a; b,0,1,4"
+             0.25,3,,,10,1,99,a; b,0,1,4,\"backend=flex, rayon; initial_weights=ignored\""
         );
         assert!(
             RunsCsv::create(&path, 2, &domains).is_err(),
@@ -479,6 +495,27 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j"
 
         let err = RunsCsv::reopen(&path, 3, &domains).err().unwrap();
         assert!(format!("{err:#}").contains("columns differ"), "{err:#}");
+    }
+
+    #[test]
+    fn a_campaign_from_before_the_notes_column_resumes_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let domains = vec!["package-0".to_string()];
+        let old_header = HEADER.trim_end_matches(",notes");
+        std::fs::write(&path, format!("{old_header}\n")).unwrap();
+        let (mut csv, existing) = RunsCsv::reopen(&path, 2, &domains).unwrap();
+        assert!(existing.is_empty());
+        assert_eq!(csv.header().join(","), old_header);
+        csv.append(&record()).unwrap();
+        let (header, rows) = {
+            let mut r = csv::Reader::from_path(&path).unwrap();
+            let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+            let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+            (h, rows)
+        };
+        assert_eq!(rows[0].len(), header.len(), "the row fits the old header");
+        assert!(!header.contains(&"notes".to_string()));
     }
 
     #[test]

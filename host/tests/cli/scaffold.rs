@@ -64,6 +64,12 @@ fn a_new_plugin_builds_out_of_tree_passes_its_checks_and_runs() {
     assert_eq!(rows.len(), 1, "{}", text(&out));
     assert_eq!(rows[0][col(&header, "status")], "ok", "{}", text(&out));
     assert_eq!(rows[0][col(&header, "plugin")], "demo");
+    // The trainer's notes are kept with the run.
+    let notes = &rows[0][col(&header, "notes")];
+    assert!(
+        notes.contains("threads_note=computes on the calling thread only"),
+        "{notes}"
+    );
 }
 
 #[test]

@@ -103,15 +103,7 @@ pub struct CheckReport {
     pub checks: Vec<Check>,
 }
 
-/// A framework and its version for display, the version left out when the framework's name
-/// already ends with it (`candle 0.11.1` and `0.11.1`) or holds it.
-pub fn framework_label(framework: &str, version: &str) -> String {
-    if version.is_empty() || framework.contains(version) {
-        framework.to_string()
-    } else {
-        format!("{framework} {version}")
-    }
-}
+pub use super::events::join_version as framework_label;
 
 /// Runs every probe and the comparisons. Errors only when a probe cannot be started or the
 /// check session cannot be made (a usage error).

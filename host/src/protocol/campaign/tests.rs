@@ -77,6 +77,7 @@ fn measured(domain: &str, watts: f64) -> MeasuredRun {
             span(Phase::Eval, 2.0),
         ],
         failure: None,
+        notes: vec![("pool".into(), "2".into())],
     }
 }
 
