@@ -127,7 +127,7 @@ impl Manifest {
         let model = sections::model(src, raw.model)?;
         let training = sections::training(src, raw.training)?;
         let energy = sections::energy(src, raw.energy, base)?;
-        let plugins = sections::plugins(src, raw.plugin, base)?;
+        let plugins = sections::plugins(src, raw.plugin, base, training.threads)?;
         let analysis = sections::analysis(src, raw.analysis)?;
         let report = sections::report(src, raw.report, &analysis)?;
         check_resolved(src, &analysis, &report)?;
@@ -299,6 +299,30 @@ mod tests {
         );
         // Relative plugin paths resolve against the manifest's folder.
         assert!(study.plugins[0].path.starts_with("manifests/.."));
+    }
+
+    #[test]
+    fn threads_in_a_plugins_env_is_the_sessions_thread_count() {
+        let text = QUICK.replace("threads = \"all\"", "threads = 3").replace(
+            "path = \"../target/release/libplugin_burn.so\"",
+            "path = \"../target/release/libplugin_burn.so\"\n\
+             env = { RAYON_NUM_THREADS = \"{threads}\", NOTE = \"{threads} of {threads}\", X = \"{other}\" }",
+        );
+        let m = parse(&text).expect("parses");
+        let burn = m.plugins.iter().find(|p| p.name == "burn").expect("burn");
+        let env: Vec<(&str, &str)> = burn
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("NOTE", "3 of 3"),
+                ("RAYON_NUM_THREADS", "3"),
+                ("X", "{other}")
+            ]
+        );
     }
 
     #[test]
