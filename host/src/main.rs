@@ -557,12 +557,14 @@ fn cmd_new_plugin(request: &joulebench::scaffold::NewPlugin) -> anyhow::Result<E
     let host = host.display();
     let manifest = dir.join("manifest.toml");
     if request.python {
-        let trainer = dir.join(format!("{}.py", request.name));
+        let python = joulebench::scaffold::python_plugin();
         writeln!(
             out,
-            "next:\n  {host} check-plugin --manifest {} --option trainer={} \\\n    <checkout>/target/release/libplugin_python.so\n  {host} run {}",
+            "next (the python plugin built with `cargo build --release -p plugin-python` in {}):\n  \
+             {host} check-plugin {} --manifest {}\n  {host} run {}",
+            joulebench::scaffold::checkout_shown(),
+            python.display(),
             manifest.display(),
-            trainer.display(),
             manifest.display()
         )?;
     } else {

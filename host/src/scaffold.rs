@@ -90,6 +90,21 @@ pub fn new_plugin(request: &NewPlugin) -> anyhow::Result<(PathBuf, Vec<String>)>
     Ok((dir, written))
 }
 
+/// The python plugin of this host's checkout, which `--python` manifests name.
+pub fn python_plugin() -> PathBuf {
+    checkout()
+        .unwrap_or_else(|_| PathBuf::from(CHECKOUT))
+        .join("target/release/libplugin_python.so")
+}
+
+/// The checkout, for messages.
+pub fn checkout_shown() -> String {
+    checkout()
+        .unwrap_or_else(|_| PathBuf::from(CHECKOUT))
+        .display()
+        .to_string()
+}
+
 /// A name that is a valid crate, library and manifest name alike.
 fn check_name(name: &str) -> anyhow::Result<()> {
     let mut chars = name.chars();

@@ -106,3 +106,60 @@ fn a_new_python_trainer_learns_in_the_dev_runner() {
         "{summary}"
     );
 }
+
+/// The ```toml blocks of plugin-api/README.md (the "Writing a plugin" guide), in order.
+fn guide_toml_blocks() -> Vec<String> {
+    let guide = std::fs::read_to_string(root().join("plugin-api/README.md")).unwrap();
+    guide
+        .split("```toml\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_guides_toml_blocks_are_what_the_scaffold_writes_and_the_host_reads() {
+    let blocks = guide_toml_blocks();
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    // The Cargo.toml shown is the template's, key for key (paths aside).
+    let shown: toml::Table = blocks[0].parse().unwrap();
+    let tmp = temp_dir("guide");
+    let out = host(tmp.path(), &["new-plugin", "demo"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let written: toml::Table = std::fs::read_to_string(tmp.join("demo/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    for table in [
+        "package",
+        "workspace",
+        "lib",
+        "dependencies",
+        "dev-dependencies",
+    ] {
+        let keys = |t: &toml::Table| -> Vec<String> {
+            t[table].as_table().unwrap().keys().cloned().collect()
+        };
+        assert!(written.contains_key(table), "{table}");
+        let shown_keys = keys(&shown);
+        assert!(
+            shown_keys.iter().all(|k| keys(&written).contains(k)),
+            "[{table}] {shown_keys:?}"
+        );
+    }
+    assert_eq!(shown["lib"], written["lib"]);
+    assert_eq!(shown["package"]["name"], written["package"]["name"]);
+    assert_eq!(
+        shown["dev-dependencies"]["plugin-api"]["features"],
+        written["dev-dependencies"]["plugin-api"]["features"]
+    );
+
+    // The manifest table parses, and `{threads}` becomes [training] threads (1 here).
+    let text = manifest(&blocks[1]);
+    let m = joulebench::manifest::Manifest::parse(&tmp.join("m.toml"), text).unwrap();
+    let env = &m.plugins[0].env;
+    assert!(
+        env.contains(&("RAYON_NUM_THREADS".into(), "1".into())),
+        "{env:?}"
+    );
+}
