@@ -41,7 +41,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::answers::{BootstrapInfo, Carbon, Finding, PowerReport, SequentialReport};
 use super::data::Metric;
-use super::ingest::{ColumnUse, Ignored};
+use super::ingest::{ColumnUse, Ignored, PluginNotes};
 use super::metrics::CounterNote;
 
 /// A map that keeps insertion order when serialised (groups in input order).
@@ -269,6 +269,9 @@ pub struct Summary {
     pub power: Option<PowerReport>,
     pub carbon: Option<Carbon>,
     pub sequential: Option<SequentialReport>,
+    /// Per group, what its plugin noted (runs.csv's `notes`): each key and its distinct values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plugin_notes: PluginNotes,
 }
 
 impl Summary {

@@ -222,7 +222,7 @@ impl OwnedWeights {
     pub fn new(setup: &CheckSetup) -> Option<OwnedWeights> {
         let input = Shape::image(1, setup.train.height as usize, setup.train.width as usize);
         let shapes = ModelShapes::walk(input, &setup.model).ok()?;
-        let mut rng = plugin_api::rng::SplitMix64::new(0x5eed_0f_c4ec);
+        let mut rng = plugin_api::rng::SplitMix64::new(0x005e_ed0f_c4ec);
         let mut w = OwnedWeights {
             names: vec![],
             shapes: vec![],
