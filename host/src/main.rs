@@ -98,8 +98,8 @@ check with its reason) on a small session, printed first: synthetic digits and a
 one thread, or with --manifest that manifest's model, optimizer, threads, options, environment \
 and first images. Checks: it loads; every epoch trains every sample once with one finite loss \
 and a progress call per batch; the loss falls; evaluation covers the test set and is \
-repeatable; training past the last epoch is an error; no more threads compute than run_info() \
-reports; the same seed gives the same losses; initial weights change them (skipped when the \
+repeatable; training past the last epoch is an error; no more threads compute at once (CPU time over \
+wall time) than run_info() reports; the same seed gives the same losses; initial weights change them (skipped when the \
 plugin says it ignores them or refuses them as unsupported); an unknown option and an \
 impossible device are refused with a PluginError.",
         after_help = "Examples:\n  host check-plugin target/release/libplugin_spin.so\n  \

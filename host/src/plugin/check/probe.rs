@@ -130,7 +130,7 @@ fn plain(out: &mut Out, setup: &CheckSetup, module: PluginModRef, info: &plugin_
         .labels
         .len()
         .div_ceil(setup.batch_size.max(1) as usize) as u64;
-    let before = threads::snapshot();
+    let (before, started) = (threads::snapshot(), std::time::Instant::now());
     let (mut losses, mut protocol_reported) = (Vec::new(), false);
     for epoch in 0..EPOCHS {
         out.step(format!("train_epochs(1) for epoch {}", epoch + 1));
@@ -172,7 +172,8 @@ fn plain(out: &mut Out, setup: &CheckSetup, module: PluginModRef, info: &plugin_
         }
         losses.push(report.epoch_losses[0]);
     }
-    let busy = threads::busy(&before, &threads::snapshot());
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let busy = threads::busy(&before, &threads::snapshot(), wall_ms);
     out.step("evaluate()");
     let first = Train::evaluate(&mut trainer);
     out.step("evaluate() a second time");

@@ -19,18 +19,30 @@ pub fn snapshot() -> HashMap<u32, u64> {
         .collect()
 }
 
-/// What the threads did between two snapshots.
+/// What the threads did between two snapshots `wall_ms` apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Busy {
-    /// Threads that computed at least a fifth as much as the busiest one.
+    /// Threads that computed at least a fifth as much as the busiest one (work that hops
+    /// from thread to thread counts each, so this can exceed the threads used at once).
     pub threads: usize,
     /// The busiest thread's on-CPU time, in milliseconds.
     pub busiest_ms: u64,
+    /// All threads' on-CPU time, in milliseconds.
+    pub cpu_ms: u64,
+    pub wall_ms: u64,
+}
+
+impl Busy {
+    /// Threads computing at once, on average: CPU time over wall time.
+    pub fn parallelism(&self) -> f64 {
+        self.cpu_ms as f64 / self.wall_ms.max(1) as f64
+    }
 }
 
 /// Counts the threads (including ones started meanwhile) whose on-CPU time grew by at least
-/// a fifth of the busiest thread's growth: helpers that wake now and then do not count.
-pub fn busy(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> Busy {
+/// a fifth of the busiest thread's growth (helpers that wake now and then do not count), and
+/// sums the growth.
+pub fn busy(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>, wall_ms: u64) -> Busy {
     let deltas: Vec<u64> = after
         .iter()
         .map(|(tid, ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)))
@@ -39,6 +51,8 @@ pub fn busy(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> Busy {
     Busy {
         threads: deltas.iter().filter(|&&d| d > 0 && d * 5 >= most).count(),
         busiest_ms: most / 1_000_000,
+        cpu_ms: deltas.iter().sum::<u64>() / 1_000_000,
+        wall_ms,
     }
 }
 
@@ -113,12 +127,16 @@ mod tests {
             (3, 100),
             (4, 300_000_000),
         ]);
+        let b = busy(&before, &after, 1000);
         assert_eq!(
-            busy(&before, &after),
+            b,
             Busy {
                 threads: 2,
-                busiest_ms: 1000
+                busiest_ms: 1000,
+                cpu_ms: 1499,
+                wall_ms: 1000
             }
         );
+        assert_eq!(b.parallelism(), 1.499);
     }
 }
