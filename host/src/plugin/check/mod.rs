@@ -270,16 +270,7 @@ fn run_probe(
     } else {
         log.join().unwrap_or_default()
     };
-    let ended = if timed_out {
-        Some(format!("no answer within {:?}: killed", request.timeout))
-    } else if let Some(sig) = status.signal() {
-        Some(format!("the process was killed by {}", signal_name(sig)))
-    } else if !status.success() {
-        Some(format!("the process exited with {status}"))
-    } else {
-        None
-    };
-    if let Some(why) = ended {
+    if let Some(why) = abnormal_end(timed_out, status, request.timeout) {
         let tail = last_lines(&stderr, 3);
         report.checks.push(Check::new(
             "no crash, abort or hang",
@@ -289,6 +280,24 @@ fn run_probe(
         return Ok(None);
     }
     Ok(facts)
+}
+
+/// Why a probe ended abnormally (killed at its timeout, by a signal, or with a failure
+/// status), or `None` when it exited normally.
+fn abnormal_end(
+    timed_out: bool,
+    status: std::process::ExitStatus,
+    timeout: Duration,
+) -> Option<String> {
+    if timed_out {
+        Some(format!("no answer within {timeout:?}: killed"))
+    } else if let Some(sig) = status.signal() {
+        Some(format!("the process was killed by {}", signal_name(sig)))
+    } else if !status.success() {
+        Some(format!("the process exited with {status}"))
+    } else {
+        None
+    }
 }
 
 /// ` — stderr: …` with the last `n` non-empty lines, or nothing.

@@ -88,23 +88,7 @@ fn new_trainer<'a>(
 /// The main probe: the session, info, the epochs, evaluation twice, one epoch too many.
 fn plain(out: &mut Out, setup: &CheckSetup, module: PluginModRef, info: &plugin_api::PluginInfo) {
     out.send(&Line::Session(setup.describe()));
-    out.check(
-        "loads with a matching ABI",
-        true,
-        format!(
-            "{} — {}",
-            info.name,
-            super::framework_label(&info.framework, &info.framework_version)
-        ),
-    );
-    out.check(
-        "info() names the plugin and framework",
-        !info.name.is_empty() && !info.framework.is_empty(),
-        format!(
-            "name `{}`, framework `{}`, devices {:?}",
-            info.name, info.framework, info.devices
-        ),
-    );
+    check_info(out, info);
     let builder = setup.builder(&setup.options, None);
     let session = builder.session();
     out.step("new_trainer()");
@@ -124,92 +108,15 @@ fn plain(out: &mut Out, setup: &CheckSetup, module: PluginModRef, info: &plugin_
         ),
     );
     let recorder = Recorder::default();
-    let progress = recorder.progress();
-    let batches = setup
-        .train
-        .labels
-        .len()
-        .div_ceil(setup.batch_size.max(1) as usize) as u64;
     let (before, started) = (threads::snapshot(), std::time::Instant::now());
-    let (mut losses, mut protocol_reported) = (Vec::new(), false);
-    for epoch in 0..EPOCHS {
-        out.step(format!("train_epochs(1) for epoch {}", epoch + 1));
-        let report = match Train::train_epochs(&mut trainer, 1, &progress) {
-            Ok(r) => r,
-            Err(e) => {
-                return out.check(
-                    "train_epochs(1) succeeds",
-                    false,
-                    format!("epoch {}: {e}", epoch + 1),
-                )
-            }
-        };
-        let calls = recorder.calls();
-        let samples_ok = report.samples == setup.train.labels.len() as u64;
-        let loss_ok = report.epoch_losses.len() == 1 && report.epoch_losses[0].is_finite();
-        let progress_ok = calls.len() as u64 == batches * u64::from(epoch + 1)
-            && calls.last() == Some(&(epoch, batches, batches));
-        let ok = samples_ok && loss_ok && progress_ok;
-        if !protocol_reported && (!ok || epoch + 1 == EPOCHS) {
-            protocol_reported = true;
-            out.check(
-                "each epoch: every sample once, one finite loss, progress per batch",
-                ok,
-                format!(
-                    "epoch {}: samples {} of {}, losses {:?}, {} progress call(s), last {:?} \
-                     (expected {batches} per epoch, the last partial)",
-                    epoch + 1,
-                    report.samples,
-                    setup.train.labels.len(),
-                    report.epoch_losses.as_slice(),
-                    calls.len(),
-                    calls.last()
-                ),
-            );
-        }
-        if !(samples_ok && loss_ok) {
-            return;
-        }
-        losses.push(report.epoch_losses[0]);
-    }
+    let Some(losses) = train_every_epoch(out, setup, &mut trainer, &recorder) else {
+        return;
+    };
     let wall_ms = started.elapsed().as_millis() as u64;
     let busy = threads::busy(&before, &threads::snapshot(), wall_ms);
-    out.step("evaluate()");
-    let first = Train::evaluate(&mut trainer);
-    out.step("evaluate() a second time");
-    let second = Train::evaluate(&mut trainer);
-    let eval = match (first, second) {
-        (Ok(a), Ok(b)) => {
-            out.check(
-                "evaluate() covers the test set: accuracy in [0, 1], a finite loss",
-                (0.0..=1.0).contains(&a.accuracy)
-                    && a.loss.is_finite()
-                    && a.samples == setup.test.labels.len() as u64,
-                format!(
-                    "accuracy {:.3}, loss {:.4}, samples {} of {}",
-                    a.accuracy,
-                    a.loss,
-                    a.samples,
-                    setup.test.labels.len()
-                ),
-            );
-            out.check(
-                "evaluate() is repeatable (no updates, no dropout)",
-                a.accuracy == b.accuracy && a.loss == b.loss,
-                format!(
-                    "accuracy {} then {}, loss {} then {}",
-                    a.accuracy, b.accuracy, a.loss, b.loss
-                ),
-            );
-            Some((a.accuracy, a.loss))
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            out.check("evaluate() succeeds", false, e.to_string());
-            None
-        }
-    };
+    let eval = check_evaluation(out, setup, &mut trainer);
     out.step("train_epochs(1) past the session's last epoch");
-    let past = Train::train_epochs(&mut trainer, 1, &progress);
+    let past = Train::train_epochs(&mut trainer, 1, &recorder.progress());
     out.check(
         "training past the session's epochs is a PluginError",
         matches!(&past, Err(e) if e.kind == ErrorKind::Failed),
@@ -226,6 +133,117 @@ fn plain(out: &mut Out, setup: &CheckSetup, module: PluginModRef, info: &plugin_
         notes: notes(&run.notes),
         refused: None,
     }));
+}
+
+/// The plugin loaded; its info() names it and its framework.
+fn check_info(out: &mut Out, info: &plugin_api::PluginInfo) {
+    out.check(
+        "loads with a matching ABI",
+        true,
+        format!(
+            "{} — {}",
+            info.name,
+            super::framework_label(&info.framework, &info.framework_version)
+        ),
+    );
+    out.check(
+        "info() names the plugin and framework",
+        !info.name.is_empty() && !info.framework.is_empty(),
+        format!(
+            "name `{}`, framework `{}`, devices {:?}",
+            info.name, info.framework, info.devices
+        ),
+    );
+}
+
+/// Every epoch of the session, one `train_epochs(1)` each, checked: every sample once, one
+/// finite loss, a progress call per batch. The losses, or `None` when training failed.
+fn train_every_epoch(
+    out: &mut Out,
+    setup: &CheckSetup,
+    trainer: &mut TrainerBox<'_>,
+    recorder: &Recorder,
+) -> Option<Vec<f64>> {
+    let samples = setup.train.labels.len();
+    let batches = samples.div_ceil(setup.batch_size.max(1) as usize) as u64;
+    let (mut losses, mut reported) = (Vec::new(), false);
+    for epoch in 0..EPOCHS {
+        out.step(format!("train_epochs(1) for epoch {}", epoch + 1));
+        let report = match Train::train_epochs(trainer, 1, &recorder.progress()) {
+            Ok(r) => r,
+            Err(e) => {
+                let detail = format!("epoch {}: {e}", epoch + 1);
+                out.check("train_epochs(1) succeeds", false, detail);
+                return None;
+            }
+        };
+        let calls = recorder.calls();
+        let samples_ok = report.samples == samples as u64;
+        let loss_ok = report.epoch_losses.len() == 1 && report.epoch_losses[0].is_finite();
+        let progress_ok = calls.len() as u64 == batches * u64::from(epoch + 1)
+            && calls.last() == Some(&(epoch, batches, batches));
+        let ok = samples_ok && loss_ok && progress_ok;
+        // Said once: at the first epoch that breaks the protocol, else after the last.
+        if !reported && (!ok || epoch + 1 == EPOCHS) {
+            reported = true;
+            out.check(
+                "each epoch: every sample once, one finite loss, progress per batch",
+                ok,
+                format!(
+                    "epoch {}: samples {} of {samples}, losses {:?}, {} progress call(s), \
+                     last {:?} (expected {batches} per epoch, the last partial)",
+                    epoch + 1,
+                    report.samples,
+                    report.epoch_losses.as_slice(),
+                    calls.len(),
+                    calls.last()
+                ),
+            );
+        }
+        if !(samples_ok && loss_ok) {
+            return None;
+        }
+        losses.push(report.epoch_losses[0]);
+    }
+    Some(losses)
+}
+
+/// `evaluate()` twice: the whole test set, sane figures, the same both times. The first
+/// accuracy and loss.
+fn check_evaluation(
+    out: &mut Out,
+    setup: &CheckSetup,
+    trainer: &mut TrainerBox<'_>,
+) -> Option<(f64, f64)> {
+    out.step("evaluate()");
+    let first = Train::evaluate(trainer);
+    out.step("evaluate() a second time");
+    let second = Train::evaluate(trainer);
+    let (a, b) = match (first, second) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            out.check("evaluate() succeeds", false, e.to_string());
+            return None;
+        }
+    };
+    let test = setup.test.labels.len();
+    out.check(
+        "evaluate() covers the test set: accuracy in [0, 1], a finite loss",
+        (0.0..=1.0).contains(&a.accuracy) && a.loss.is_finite() && a.samples == test as u64,
+        format!(
+            "accuracy {:.3}, loss {:.4}, samples {} of {test}",
+            a.accuracy, a.loss, a.samples
+        ),
+    );
+    out.check(
+        "evaluate() is repeatable (no updates, no dropout)",
+        a.accuracy == b.accuracy && a.loss == b.loss,
+        format!(
+            "accuracy {} then {}, loss {} then {}",
+            a.accuracy, b.accuracy, a.loss, b.loss
+        ),
+    );
+    Some((a.accuracy, a.loss))
 }
 
 fn notes(notes: &[plugin_api::Note]) -> Vec<(String, String)> {
