@@ -113,8 +113,9 @@ mod tests {
             thread.join().unwrap();
         }
         let grew = |tid: u32| after[&tid] - before.get(&tid).copied().unwrap_or(0);
-        assert!(grew(me) >= 100_000_000, "{}", grew(me));
-        assert!(grew(worker) >= 100_000_000, "{}", grew(worker));
+        // schedstat may lag a running thread's clock by a scheduler tick or so.
+        assert!(grew(me) >= 80_000_000, "{}", grew(me));
+        assert!(grew(worker) >= 80_000_000, "{}", grew(worker));
         assert!(grew(idle) < 20_000_000, "{}", grew(idle));
     }
 
