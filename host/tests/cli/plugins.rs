@@ -111,6 +111,44 @@ fn check_plugin_uses_a_manifests_session() {
 }
 
 #[test]
+fn check_plugin_gives_the_probes_the_manifests_env_with_threads_filled_in() {
+    let dir = temp_dir("check-env");
+    let faulty = plugin("faulty");
+    let table = |env: &str| {
+        format!(
+            "[[plugin]]\nname = \"f\"\npath = \"{}\"\n\
+             options = {{ require_env = \"POOL_SIZE=2\" }}\n{env}",
+            faulty.display()
+        )
+    };
+    let built = |env: &str| {
+        let m = dir.write(
+            "m.toml",
+            &manifest(&table(env)).replace("threads = 1", "threads = 2"),
+        );
+        let out = host(
+            &root(),
+            &[
+                "check-plugin",
+                faulty.to_str().unwrap(),
+                "--manifest",
+                m.to_str().unwrap(),
+            ],
+        );
+        let t = text(&out);
+        check_line(&t, "new_trainer() builds a trainer").to_string() + &t
+    };
+    let with_env = built("env = { POOL_SIZE = \"{threads}\" }\n");
+    assert!(with_env.starts_with("  ok"), "{with_env}");
+    let without = built("");
+    assert!(without.starts_with("  FAIL"), "{without}");
+    assert!(
+        without.contains("environment POOL_SIZE is None"),
+        "{without}"
+    );
+}
+
+#[test]
 fn check_plugin_fails_a_plugin_that_learns_nothing() {
     let out = host(
         &root(),
