@@ -13,6 +13,7 @@ pub mod factors;
 pub mod format;
 pub mod ingest;
 pub mod metrics;
+pub mod per_node;
 pub mod plot;
 pub mod report;
 pub mod sequential;
@@ -38,6 +39,9 @@ pub struct AnalyzeRequest {
     pub steps: Vec<StepSpec>,
     /// Output folder, created if missing.
     pub out: PathBuf,
+    /// Warnings found before the analysis (merged shards: missing ones, mixed hardware), for
+    /// summary.json and the report.
+    pub notes: Vec<String>,
 }
 
 /// Runs the whole pipeline and writes `out/summary.json` (always) plus whatever the
@@ -52,7 +56,8 @@ pub fn analyze(req: &AnalyzeRequest) -> anyhow::Result<Summary> {
             "analyze: no input given (a campaign folder, a runs.csv or an EnergiBridge folder)",
         ));
     }
-    let ingested = ingest::load_all(&req.inputs, &plan.ingest)?;
+    let mut ingested = ingest::load_all(&req.inputs, &plan.ingest)?;
+    ingested.warnings.extend(req.notes.iter().cloned());
     // Data that is wrong as a whole (raw counts everywhere, Time in seconds) is a usage error
     // said in one line, not a report of every run dropped.
     let check = metrics::derive_all(&ingested, steps::clean_policy(&plan));

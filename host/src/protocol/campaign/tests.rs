@@ -164,6 +164,7 @@ fn measure_with(
         resumed,
         Some(&out),
         iterations,
+        None,
         domains,
         "fake".into(),
     )
