@@ -282,3 +282,174 @@ fn machines(dir: &Path) -> anyhow::Result<Vec<Machine>> {
     }
     Ok(found.into_iter().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Shard;
+
+    /// A shard folder `name` under `root`: campaign.json, environment.json, runs.csv rows.
+    fn shard(root: &Path, name: &str, k: u32, cpu: &str, runs: &[(u32, &str)]) -> PathBuf {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let state = CampaignState {
+            manifest_sha256: "abc".into(),
+            iterations: 4,
+            shard: Some(Shard::new(k, 3).unwrap()),
+            seed: 1,
+            plugins: vec!["a".into(), "b".into()],
+            host_version: "0".into(),
+            idle_power_w: None,
+            idle_power_after_w: None,
+            idle_faults: Vec::new(),
+        };
+        std::fs::write(
+            dir.join("campaign.json"),
+            serde_json::to_string(&state).unwrap(),
+        )
+        .unwrap();
+        let env = serde_json::json!({
+            "cpu": { "model": cpu },
+            "energy": { "label": "measured: powercap", "domains": ["package-0"] }
+        });
+        std::fs::write(dir.join("environment.json"), env.to_string()).unwrap();
+        let mut csv = String::from("iteration,plugin,status\n");
+        for (i, p) in runs {
+            csv.push_str(&format!("{i},{p},ok\n"));
+        }
+        std::fs::write(dir.join("runs.csv"), csv).unwrap();
+        dir
+    }
+
+    fn edit_state(dir: &Path, edit: impl FnOnce(&mut CampaignState)) {
+        let mut state = read_state(dir).unwrap();
+        edit(&mut state);
+        std::fs::write(
+            dir.join("campaign.json"),
+            serde_json::to_string(&state).unwrap(),
+        )
+        .unwrap();
+    }
+
+    fn usage_error(result: anyhow::Result<Vec<String>>) -> String {
+        let err = result.unwrap_err();
+        assert!(crate::error::is_usage(&err), "{err:#}");
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn a_parent_folder_stands_for_its_shards_in_shard_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let two = shard(tmp.path(), "b-second", 2, "X", &[(2, "a")]);
+        let one = shard(tmp.path(), "z-first", 1, "X", &[(1, "a")]);
+        std::fs::write(tmp.path().join("slurm-1_1.out"), "log").unwrap();
+        let inputs = expand_inputs(&[tmp.path().to_path_buf(), PathBuf::from("other.csv")]);
+        assert_eq!(
+            inputs,
+            vec![one.clone(), two.clone(), PathBuf::from("other.csv")]
+        );
+        // A shard folder itself is not expanded.
+        assert_eq!(expand_inputs(std::slice::from_ref(&one)), vec![one]);
+    }
+
+    #[test]
+    fn shards_of_one_campaign_merge_and_missing_ones_are_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = shard(
+            tmp.path(),
+            "1",
+            1,
+            "X",
+            &[(1, "a"), (1, "b"), (1, "b"), (4, "a")],
+        );
+        let b = shard(tmp.path(), "2", 2, "X", &[(2, "a"), (2, "b")]);
+        let notes = check_shards(&[a, b], false).unwrap();
+        assert_eq!(
+            notes,
+            ["shard 3/3 is missing: iterations 3 are not in this analysis"]
+        );
+    }
+
+    #[test]
+    fn another_campaign_is_refused_naming_the_odd_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = shard(tmp.path(), "1", 1, "X", &[(1, "a")]);
+        let b = shard(tmp.path(), "odd", 2, "X", &[(2, "a")]);
+        edit_state(&b, |s| s.manifest_sha256 = "def".into());
+        let msg = usage_error(check_shards(&[a.clone(), b.clone()], false));
+        assert!(
+            msg.contains(&format!(
+                "{} is not a shard of the same campaign",
+                b.display()
+            )),
+            "{msg}"
+        );
+        edit_state(&b, |s| {
+            s.manifest_sha256 = "abc".into();
+            s.seed = 2;
+        });
+        let msg = usage_error(check_shards(&[a.clone(), b.clone()], false));
+        assert!(msg.contains("seed 2"), "{msg}");
+        edit_state(&b, |s| {
+            s.seed = 1;
+            s.shard = Some(Shard::new(1, 3).unwrap());
+        });
+        let msg = usage_error(check_shards(&[a, b], false));
+        assert!(msg.contains("shard 1/3 is given twice"), "{msg}");
+    }
+
+    #[test]
+    fn a_run_in_two_shards_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = shard(tmp.path(), "1", 1, "X", &[(1, "a"), (4, "b")]);
+        let b = shard(tmp.path(), "2", 2, "X", &[(2, "a"), (4, "b")]);
+        let msg = usage_error(check_shards(&[a, b], false));
+        assert!(msg.contains("iteration 4 of `b` is in two shards"), "{msg}");
+    }
+
+    #[test]
+    fn mixed_cpus_are_refused_unless_allowed_then_warned() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = shard(tmp.path(), "1", 1, "EPYC", &[(1, "a")]);
+        let b = shard(tmp.path(), "2", 2, "Xeon", &[(2, "a")]);
+        let c = shard(tmp.path(), "3", 3, "EPYC", &[(3, "a")]);
+        let inputs = [a, b, c];
+        let msg = usage_error(check_shards(&inputs, false));
+        assert!(
+            msg.contains("--allow-mixed-hardware") && msg.contains("Xeon"),
+            "{msg}"
+        );
+        let notes = check_shards(&inputs, true).unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("node is a factor"), "{}", notes[0]);
+
+        // Another energy meter is as different as another CPU.
+        let tmp = tempfile::tempdir().unwrap();
+        let a = shard(tmp.path(), "1", 1, "EPYC", &[(1, "a")]);
+        let b = shard(tmp.path(), "2", 2, "EPYC", &[(2, "a")]);
+        let env = serde_json::json!({
+            "cpu": { "model": "EPYC" },
+            "energy": { "label": "estimate: cpu-time model", "domains": ["cpu-estimate"] }
+        });
+        std::fs::write(b.join("environment-resume-x.json"), env.to_string()).unwrap();
+        let msg = usage_error(check_shards(&[a, b], false));
+        assert!(msg.contains("estimate: cpu-time model"), "{msg}");
+    }
+
+    #[test]
+    fn whole_campaigns_are_not_checked_as_shards() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = shard(tmp.path(), "1", 1, "EPYC", &[(1, "a")]);
+        let b = shard(tmp.path(), "2", 2, "Xeon", &[(1, "a")]);
+        for dir in [&a, &b] {
+            edit_state(dir, |s| s.shard = None);
+        }
+        assert!(check_shards(&[a.clone(), b.clone()], false)
+            .unwrap()
+            .is_empty());
+        // A shard among whole campaigns is an odd one.
+        edit_state(&b, |s| s.shard = Some(Shard::new(2, 3).unwrap()));
+        let msg = usage_error(check_shards(&[a, b], false));
+        assert!(msg.contains("a whole campaign"), "{msg}");
+    }
+}
