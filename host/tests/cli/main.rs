@@ -6,4 +6,5 @@ mod support;
 
 mod args;
 mod plugins;
+mod shards;
 mod slurm;

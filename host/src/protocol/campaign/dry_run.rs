@@ -101,12 +101,7 @@ fn print_shards(
         .filter_map(|k| Shard::new(k, count).ok())
         .map(|s| forecast::campaign_duration(manifest, &s.select(whole), rates))
         .collect();
-    let cells: Vec<String> = walls
-        .iter()
-        .enumerate()
-        .map(|(i, e)| format!("{}: ~{}", i + 1, whole_seconds(e.total)))
-        .collect();
-    println!("per-shard wall time: {}", cells.join(", "));
+    println!("per-shard wall time: {}", same_walls(&walls).join("; "));
     let slowest = walls.iter().map(|e| e.total).max().unwrap_or_default();
     let unsharded = forecast::campaign_duration(manifest, whole, rates).total;
     println!(
@@ -120,6 +115,29 @@ fn print_shards(
             ""
         }
     );
+}
+
+/// "shards 1–2: ~5h each" per run of shards with the same expected wall time (shards with
+/// one iteration more come first, so equal times are neighbours).
+fn same_walls(walls: &[Estimate]) -> Vec<String> {
+    let mut groups: Vec<(u64, usize, usize)> = Vec::new();
+    for (i, e) in walls.iter().enumerate() {
+        let secs = e.total.as_secs();
+        match groups.last_mut() {
+            Some((s, _, last)) if *s == secs => *last = i + 1,
+            _ => groups.push((secs, i + 1, i + 1)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(secs, first, last)| {
+            let wall = humantime::format_duration(Duration::from_secs(secs));
+            match first == last {
+                true => format!("shard {first}: ~{wall}"),
+                false => format!("shards {first}–{last}: ~{wall} each"),
+            }
+        })
+        .collect()
 }
 
 fn whole_seconds(d: Duration) -> humantime::FormattedDuration {
