@@ -288,7 +288,9 @@ fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result
         // 130: the conventional status of a program stopped by Ctrl-C.
         return Ok(ExitCode::from(130));
     }
-    if ok > 0 {
+    // A campaign that `[experiment] stop` stopped is analysed even when this invocation (a
+    // resume after the stop) ran nothing.
+    if ok > 0 || result.stopped_early {
         analyse_campaign(&manifest, &result)?;
     }
     Ok(if ok == result.records.len() {
