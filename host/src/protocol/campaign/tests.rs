@@ -567,3 +567,74 @@ fn a_failed_run_delays_the_look_until_its_plugin_has_enough_ok_runs() {
         (Some(1), Some(b_in_6 + 1))
     );
 }
+
+/// A short pipeline: the findings, tables.md and report.html (no power simulation).
+fn report_steps() -> Vec<crate::analysis::StepSpec> {
+    [
+        "clean", "describe", "compare", "findings", "table", "report",
+    ]
+    .into_iter()
+    .map(crate::analysis::StepSpec::named)
+    .collect()
+}
+
+/// The analysis of a stopped campaign's folder says, in the findings, that it stopped
+/// early, at which look and why: summary.json, the terminal, tables.md and report.html.
+#[test]
+fn the_report_of_a_stopped_campaign_says_where_and_why_it_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest_with(tmp.path(), 20, 0, STOP);
+    let mut worker = FakeWorker::new(|iteration, plugin, _| match plugin {
+        "a" => near(100.0, iteration),
+        "b" => near(200.0, iteration),
+        _ => near(300.0, iteration),
+    });
+    measure_with(&m, tmp.path(), false, &mut worker);
+    let out = tmp.path().join("analysis");
+    let req = crate::analysis::AnalyzeRequest {
+        inputs: vec![tmp.path().join("res")],
+        steps: report_steps(),
+        out: out.clone(),
+    };
+    let summary = crate::analysis::analyze(&req).unwrap();
+    let want = "The campaign stopped early at look 1 of 3 (5 iterations, 15 runs): every energy pair was decided";
+    let stop = summary.campaign_stop.clone().unwrap_or_default();
+    assert!(stop.starts_with(want), "{stop}");
+    let json = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["campaign_stop"].as_str(), Some(stop.as_str()));
+    let mut terminal = Vec::new();
+    crate::analysis::print_summary(&summary, &mut terminal).unwrap();
+    let terminal = String::from_utf8(terminal).unwrap();
+    assert!(terminal.starts_with(want), "{terminal}");
+    let tables = std::fs::read_to_string(out.join("tables.md")).unwrap();
+    assert!(
+        tables.contains(&format!("## Findings\n\n{want}")),
+        "{tables}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let findings = html.find("<section id=\"findings\">").unwrap();
+    let said = html
+        .find("<p id=\"campaign-stop\"><strong>The campaign stopped early at look 1 of 3")
+        .unwrap();
+    assert!(
+        said > findings && said < findings + 200,
+        "in the findings section"
+    );
+
+    // A campaign measured without `stop` says nothing of the kind.
+    let plain = tempfile::tempdir().unwrap();
+    let m = manifest(plain.path(), 3, 0);
+    measure_with(
+        &m,
+        plain.path(),
+        false,
+        &mut FakeWorker::always(Act::Succeed),
+    );
+    let req = crate::analysis::AnalyzeRequest {
+        inputs: vec![plain.path().join("res")],
+        steps: report_steps(),
+        out: plain.path().join("analysis"),
+    };
+    assert_eq!(crate::analysis::analyze(&req).unwrap().campaign_stop, None);
+}
