@@ -107,11 +107,13 @@ impl LookLog {
     /// How the campaign ended (or stands), for the report's findings.
     pub fn sentence(&self) -> String {
         let total = self.looks.len();
+        let shared = match self.history.last().map_or(0, |l| l.pairs.len()) {
+            1 => "on its one pair".to_string(),
+            n => format!("shared by {n} pairs"),
+        };
         let design = format!(
-            "{} alpha spending, alpha {} over the {} pairs",
-            self.spending,
-            self.alpha,
-            self.history.last().map_or(0, |l| l.pairs.len())
+            "{} alpha spending, alpha {} {shared}",
+            self.spending, self.alpha
         );
         let Some(last) = self.history.last() else {
             return format!(
