@@ -14,6 +14,7 @@ pub mod format;
 pub mod ingest;
 pub mod looks;
 pub mod metrics;
+pub mod outlook;
 pub mod plot;
 pub mod report;
 pub mod sequential;
