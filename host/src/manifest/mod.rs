@@ -320,6 +320,18 @@ mod tests {
         );
         // Relative plugin paths resolve against the manifest's folder.
         assert!(study.plugins[0].path.starts_with("manifests/.."));
+        // Its commented-out `stop` example is valid as written.
+        assert!(study.experiment.stop.is_none());
+        let with_stop = STUDY.replace("# stop = {", "stop = {");
+        assert_ne!(
+            with_stop, STUDY,
+            "mnist.toml has a `# stop = {{ .. }}` example"
+        );
+        let rule = parse(&with_stop).expect("mnist.toml with its stop example");
+        assert_eq!(
+            rule.experiment.stop.map(|r| r.looks),
+            Some(vec![5, 10, 15, 20, 30])
+        );
     }
 
     #[test]
