@@ -215,7 +215,8 @@ fn already_stopped(campaign: &mut Campaign<'_>) -> anyhow::Result<bool> {
     let last = design.looks.last().copied().unwrap_or(0);
     if (campaign.state.iterations as usize) < last {
         println!(
-            "note: {} iteration(s) end the campaign before the last look of `stop` ({last}):              the looks after {} iterations will not be taken",
+            "note: {} iteration(s) end the campaign before the last look of `stop` ({last}): \
+             the looks after {} iterations will not be taken",
             campaign.state.iterations, campaign.state.iterations
         );
     }
