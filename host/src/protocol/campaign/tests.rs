@@ -638,3 +638,30 @@ fn the_report_of_a_stopped_campaign_says_where_and_why_it_stopped() {
     };
     assert_eq!(crate::analysis::analyze(&req).unwrap().campaign_stop, None);
 }
+
+/// A host killed between a run's row and its look's record: the resume takes the look
+/// first, and when it stops the campaign, runs nothing.
+#[test]
+fn a_look_missed_by_a_crash_is_taken_when_the_campaign_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest_with(tmp.path(), 20, 0, STOP);
+    let mut worker = FakeWorker::new(|iteration, plugin, _| match plugin {
+        "a" => near(100.0, iteration),
+        "b" => near(200.0, iteration),
+        _ => near(300.0, iteration),
+    });
+    measure_with(&m, tmp.path(), false, &mut worker);
+    let taken = look_log(tmp.path());
+    // campaign.json as it was before the look: no history, not stopped.
+    let path = tmp.path().join("res/campaign.json");
+    let mut state: CampaignState =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let log = state.sequential.as_mut().unwrap();
+    (log.history, log.stopped_at, log.runs_at_stop) = (Vec::new(), None, None);
+    std::fs::write(&path, serde_json::to_string(&state).unwrap()).unwrap();
+
+    let mut idle = FakeWorker::always(Act::Succeed);
+    let resumed = measure_with(&m, tmp.path(), true, &mut idle);
+    assert!(idle.asked.is_empty() && resumed.stopped_early);
+    assert_eq!(look_log(tmp.path()), taken);
+}
