@@ -278,17 +278,23 @@ fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result
         return Ok(ExitCode::SUCCESS);
     }
     let ok = result.records.iter().filter(|r| r.is_ok()).count();
-    println!(
-        "\n{} of {} run(s) ok; results in {}",
-        ok,
-        result.records.len(),
-        result.dir.display()
-    );
+    if result.records.is_empty() {
+        println!("\nno run this time; results in {}", result.dir.display());
+    } else {
+        println!(
+            "\n{} of {} run(s) ok; results in {}",
+            ok,
+            result.records.len(),
+            result.dir.display()
+        );
+    }
     if result.interrupted {
         // 130: the conventional status of a program stopped by Ctrl-C.
         return Ok(ExitCode::from(130));
     }
-    if ok > 0 {
+    // A campaign that `[experiment] stop` stopped is analysed even when this invocation (a
+    // resume after the stop) ran nothing.
+    if ok > 0 || result.stopped_early {
         analyse_campaign(&manifest, &result)?;
     }
     Ok(if ok == result.records.len() {

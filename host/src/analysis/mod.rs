@@ -12,7 +12,9 @@ pub mod data;
 pub mod factors;
 pub mod format;
 pub mod ingest;
+pub mod looks;
 pub mod metrics;
+pub mod outlook;
 pub mod plot;
 pub mod report;
 pub mod sequential;
@@ -63,6 +65,8 @@ pub fn analyze(req: &AnalyzeRequest) -> anyhow::Result<Summary> {
     std::fs::create_dir_all(&req.out)
         .with_context(|| format!("cannot create output folder {}", req.out.display()))?;
     let mut ctx = steps::Context::new(ingested, req.out.clone());
+    // Before the steps: report.html (the `report` step) says how a campaign ended.
+    ctx.summary.campaign_stop = looks::campaign_stop(&req.inputs);
     for step in &plan.steps {
         step.run(&mut ctx)?;
     }

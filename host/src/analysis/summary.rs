@@ -23,7 +23,8 @@
 //! Added by issue 18 (see [`super::answers`]): `median_ci` on group figures; `median_ratio`,
 //! `ratio_ci` and `difference_ci` on comparisons (`[low, high]`, of `median_a / median_b`
 //! and `median_a − median_b`); top-level `bootstrap`, `findings`, `power`, `carbon`,
-//! `sequential`.
+//! `sequential`; `campaign_stop` (a sentence, or null: how a campaign measured under
+//! `[experiment] stop` ended, from its campaign.json).
 //!
 //! Conventions: variance and std are sample ones (ddof 1); differences are a − b;
 //! `median_change_pct` is (median b − median a) / median a × 100; `p_holm` is Holm's
@@ -269,6 +270,9 @@ pub struct Summary {
     pub power: Option<PowerReport>,
     pub carbon: Option<Carbon>,
     pub sequential: Option<SequentialReport>,
+    /// How a campaign measured under `[experiment] stop` ended, in one sentence (read from
+    /// its campaign.json): at which look it stopped and why.
+    pub campaign_stop: Option<String>,
 }
 
 impl Summary {

@@ -4,7 +4,7 @@
 //! those scale to this manifest's data sizes and epochs.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::manifest::Manifest;
@@ -50,6 +50,32 @@ pub fn measured_rates(results: &Path, manifest: &Manifest) -> HashMap<String, Pl
             (name, rate)
         })
         .collect()
+}
+
+/// Campaign folders under `results` (sorted) whose runs can serve as a pilot for
+/// `manifest`: the same manifest (its bytes' SHA-256), or the same model, batch size and
+/// threads (as for the rates) and the same plugins.
+pub fn comparable_campaigns(results: &Path, manifest: &Manifest) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(results) else {
+        return Vec::new();
+    };
+    let names = |m: &Manifest| {
+        let mut n: Vec<String> = m.plugins.iter().map(|p| p.name.clone()).collect();
+        n.sort();
+        n
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|path| {
+            let dir = CampaignDir::open(path);
+            dir.runs_csv().is_file()
+                && comparable_manifest(&dir, manifest).is_some_and(|old| {
+                    old.sha256 == manifest.sha256 || names(&old) == names(manifest)
+                })
+        })
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 /// Sums over runs of one plugin, averaged at the end.
