@@ -360,17 +360,23 @@ fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result
         return Ok(ExitCode::SUCCESS);
     }
     let ok = result.records.iter().filter(|r| r.is_ok()).count();
-    println!(
-        "\n{} of {} run(s) ok; results in {}",
-        ok,
-        result.records.len(),
-        result.dir.display()
-    );
+    if result.records.is_empty() {
+        println!("\nno run this time; results in {}", result.dir.display());
+    } else {
+        println!(
+            "\n{} of {} run(s) ok; results in {}",
+            ok,
+            result.records.len(),
+            result.dir.display()
+        );
+    }
     if result.interrupted {
         // 130: the conventional status of a program stopped by Ctrl-C.
         return Ok(ExitCode::from(130));
     }
-    if ok > 0 {
+    // A campaign that `[experiment] stop` stopped is analysed even when this invocation (a
+    // resume after the stop) ran nothing.
+    if ok > 0 || result.stopped_early {
         analyse_campaign(&manifest, &result)?;
     }
     Ok(if ok == result.records.len() {
@@ -388,7 +394,6 @@ fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> anyhow::Res
         inputs: vec![result.dir.clone()],
         steps,
         out: CampaignDir::open(&result.dir).analysis(),
-        notes: Vec::new(),
     };
     match analysis::analyze(&req) {
         Ok(summary) => {
@@ -445,13 +450,8 @@ fn cmd_analyze(
     for note in &notes {
         eprintln!("warning: {note}");
     }
-    let req = analysis::AnalyzeRequest {
-        inputs,
-        steps,
-        out,
-        notes,
-    };
-    let summary = analysis::analyze(&req)?;
+    let req = analysis::AnalyzeRequest { inputs, steps, out };
+    let summary = analysis::analyze_with_notes(&req, &notes)?;
     let mut stdout = std::io::stdout().lock();
     analysis::print_summary(&summary, &mut stdout)?;
     writeln!(stdout, "wrote {}", req.out.display())?;

@@ -24,7 +24,8 @@
 //! Added by issue 18 (see [`super::answers`]): `median_ci` on group figures; `median_ratio`,
 //! `ratio_ci` and `difference_ci` on comparisons (`[low, high]`, of `median_a / median_b`
 //! and `median_a − median_b`); top-level `bootstrap`, `findings`, `power`, `carbon`,
-//! `sequential`.
+//! `sequential`; `campaign_stop` (a sentence, or null: how a campaign measured under
+//! `[experiment] stop` ended, from its campaign.json).
 //!
 //! Added by issue 16 (merged shards, [`super::per_node`]): `per_node`, one row per group and
 //! node and a `(pooled)` row per group, present when runs came from several nodes or inputs.
@@ -274,6 +275,9 @@ pub struct Summary {
     pub power: Option<PowerReport>,
     pub carbon: Option<Carbon>,
     pub sequential: Option<SequentialReport>,
+    /// How a campaign measured under `[experiment] stop` ended, in one sentence (read from
+    /// its campaign.json): at which look it stopped and why.
+    pub campaign_stop: Option<String>,
     /// Per group, each node's median energy and time beside the pooled one (merged shards).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_node: Vec<NodeMedians>,

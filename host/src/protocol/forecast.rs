@@ -4,7 +4,7 @@
 //! those scale to this manifest's data sizes and epochs.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::manifest::Manifest;
@@ -52,8 +52,8 @@ pub fn measured_rates(results: &Path, manifest: &Manifest) -> HashMap<String, Pl
 
 /// The folders under `results` that may hold a campaign: its subfolders, and the subfolders
 /// of those without a runs.csv (a sharded campaign's parent, `host slurm --out`).
-fn campaign_folders(results: &Path) -> Vec<std::path::PathBuf> {
-    let children = |dir: &Path| -> Vec<std::path::PathBuf> {
+fn campaign_folders(results: &Path) -> Vec<PathBuf> {
+    let children = |dir: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(dir)
             .map(|entries| {
                 entries
@@ -72,6 +72,29 @@ fn campaign_folders(results: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
+}
+
+/// Campaign folders under `results` (sorted; shard folders too) whose runs can serve as a pilot for
+/// `manifest`: the same manifest (its bytes' SHA-256), or the same model, batch size and
+/// threads (as for the rates) and the same plugins.
+pub fn comparable_campaigns(results: &Path, manifest: &Manifest) -> Vec<PathBuf> {
+    let names = |m: &Manifest| {
+        let mut n: Vec<String> = m.plugins.iter().map(|p| p.name.clone()).collect();
+        n.sort();
+        n
+    };
+    let mut dirs: Vec<PathBuf> = campaign_folders(results)
+        .into_iter()
+        .filter(|path| {
+            let dir = CampaignDir::open(path);
+            dir.runs_csv().is_file()
+                && comparable_manifest(&dir, manifest).is_some_and(|old| {
+                    old.sha256 == manifest.sha256 || names(&old) == names(manifest)
+                })
+        })
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 /// Sums over runs of one plugin, averaged at the end.

@@ -27,7 +27,6 @@ pub fn run(inputs: &[&Path], steps: Vec<StepSpec>, out: &Path) -> anyhow::Result
         inputs: inputs.iter().map(|p| p.to_path_buf()).collect(),
         steps,
         out: out.to_path_buf(),
-        notes: Vec::new(),
     })
 }
 

@@ -1,11 +1,15 @@
 //! `host run --dry-run`: the plan, the overhead of warm-up, baselines and rests, and how long
-//! the runs should take, from comparable campaigns already measured on this machine. With
-//! `--shard K/N` it shows shard K's part of the plan and the wall time of every shard: the
-//! slowest shard is the campaign's wall time when each runs on its own node.
+//! the runs should take, from comparable campaigns already measured on this machine; from
+//! those campaigns' runs too, how many runs each comparison needs and, under
+//! `[experiment] stop`, how many iterations the design should take. With `--shard K/N` it
+//! shows shard K's part of the plan and the wall time of every shard: the slowest shard is the
+//! campaign's wall time when each runs on its own node.
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::analysis::outlook;
+use crate::analysis::report::findings::runs_needed_lines;
 use crate::manifest::Manifest;
 use crate::plan::{self, PlannedRun, Shard};
 use crate::protocol::forecast::{self, Estimate, PluginRate};
@@ -22,6 +26,49 @@ pub fn print_plan(manifest: &Manifest, whole: &[PlannedRun], shard: Option<Shard
     print_expected_duration(&estimate, &scope);
     if let Some(s) = shard {
         print_shards(manifest, whole, s.count, &rates);
+    }
+    print_outlook(manifest);
+}
+
+/// Runs needed, and a sequential design's expected iterations, from comparable campaigns
+/// in results/ (nothing when there are none: the duration line already says so).
+fn print_outlook(manifest: &Manifest) {
+    let inputs = forecast::comparable_campaigns(Path::new("results"), manifest);
+    if inputs.is_empty() {
+        return;
+    }
+    let plugins: Vec<String> = manifest.plugins.iter().map(|p| p.name.clone()).collect();
+    let from = format!("from {} earlier campaign(s) in results/", inputs.len());
+    match outlook::runs_needed(&inputs, &plugins) {
+        Ok(power) => {
+            for line in runs_needed_lines(&power) {
+                println!("{line}");
+            }
+            println!("  ({from})");
+        }
+        Err(e) => println!("runs needed: not computed {from}: {e:#}"),
+    }
+    let Some(rule) = &manifest.experiment.stop else {
+        return;
+    };
+    let expected = rule
+        .design(plugins.len())
+        .map_err(anyhow::Error::msg)
+        .and_then(|design| outlook::expected_iterations(&inputs, &plugins, &design));
+    match expected {
+        Ok(e) => println!(
+            "stop on {}: ~{:.1} iterations expected, at most {} ({:.0} % of {} campaigns resampled \
+             {from} stopped before the last look)",
+            rule.metric,
+            e.mean,
+            e.maximum,
+            100.0 * e.early,
+            e.replications
+        ),
+        Err(e) => println!(
+            "stop on {}: expected iterations not computed {from}: {e:#}",
+            rule.metric
+        ),
     }
 }
 

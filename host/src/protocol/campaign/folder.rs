@@ -5,6 +5,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::looks::LookLog;
+use crate::analysis::sequential::Design;
+use crate::error::usage;
 use crate::fsx::write_atomically;
 use crate::manifest::Manifest;
 use crate::plan::{self, PlannedRun, Shard};
@@ -35,6 +38,9 @@ pub struct CampaignState {
     /// Counter faults seen while measuring either baseline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub idle_faults: Vec<String>,
+    /// `[experiment] stop`: the design, every look taken and where the campaign stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<LookLog>,
 }
 
 impl CampaignState {
@@ -64,6 +70,8 @@ pub struct Campaign<'m> {
     /// that found them: a run measured on other domains is failed.
     pub domains: Vec<String>,
     pub meter: String,
+    /// The sequential design of `[experiment] stop`, for this campaign's plugins.
+    pub design: Option<Design>,
 }
 
 impl<'m> Campaign<'m> {
@@ -80,6 +88,7 @@ impl<'m> Campaign<'m> {
         meter: String,
     ) -> anyhow::Result<Campaign<'m>> {
         let epochs = manifest.training.epochs;
+        let design = stop_design(manifest)?;
         let whole = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
         let planned = plan::runs_of(whole, shard);
         let (dir, csv, existing, saved) = match resumed {
@@ -103,7 +112,14 @@ impl<'m> Campaign<'m> {
             host_version: env!("CARGO_PKG_VERSION").into(),
             idle_power_w: saved.as_ref().and_then(|s| s.idle_power_w),
             idle_power_after_w: saved.as_ref().and_then(|s| s.idle_power_after_w),
-            idle_faults: saved.map(|s| s.idle_faults).unwrap_or_default(),
+            idle_faults: saved
+                .as_ref()
+                .map(|s| s.idle_faults.clone())
+                .unwrap_or_default(),
+            // A resumed campaign keeps its looks (the manifest, `stop` included, is the same).
+            sequential: saved
+                .and_then(|s| s.sequential)
+                .or_else(|| design.as_ref().map(LookLog::new)),
         };
         state.save(&dir)?;
         Ok(Campaign {
@@ -117,6 +133,23 @@ impl<'m> Campaign<'m> {
             node: Node::current().name(),
             domains,
             meter,
+            design,
         })
     }
+}
+
+/// The design `[experiment] stop` asks for, built once for the plugins this campaign runs
+/// (an optional plugin left out may leave fewer than the manifest lists).
+fn stop_design(manifest: &Manifest) -> anyhow::Result<Option<Design>> {
+    let Some(rule) = &manifest.experiment.stop else {
+        return Ok(None);
+    };
+    rule.design(manifest.plugins.len())
+        .map(Some)
+        .map_err(|why| {
+            usage(format!(
+                "{}: [experiment] `stop`: {why}",
+                manifest.path.display()
+            ))
+        })
 }

@@ -6,6 +6,7 @@
 //! - [`history`]: what a resumed campaign has done, which failed runs are retried;
 //! - [`pacing`]: idle baseline, warm-up, rests;
 //! - [`run_loop`]: the runs in order through a [`RunWorker`] (the real one: [`process`]);
+//! - [`stopping`]: `[experiment] stop`'s looks, and stopping when the answer is known;
 //! - [`dry_run`]: the plan and its expected duration.
 
 mod dry_run;
@@ -15,6 +16,7 @@ mod pacing;
 mod preflight;
 mod process;
 mod run_loop;
+mod stopping;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +35,7 @@ use crate::protocol::progress::CampaignProgress;
 use crate::store::record::RunRecord;
 use history::History;
 use run_loop::RunLoop;
+use stopping::Stopping;
 
 pub struct CampaignOptions {
     pub out: Option<PathBuf>,
@@ -49,6 +52,9 @@ pub struct CampaignResult {
     /// Rows written by this invocation.
     pub records: Vec<RunRecord>,
     pub interrupted: bool,
+    /// Stopped by `[experiment] stop` (now, or by an earlier invocation): the answer was
+    /// known, the rest of the plan is not run.
+    pub stopped_early: bool,
 }
 
 /// `host run`: everything from the manifest to the last row of runs.csv.
@@ -71,6 +77,12 @@ pub fn run(
         .or(resumed.as_ref().map(|(_, s)| s.iterations))
         .unwrap_or(manifest.experiment.iterations);
     let shard = shard_to_run(opts.shard, resumed.as_ref().map(|(_, s)| s), iterations)?;
+    if let (Some(s), Some(_)) = (shard, &manifest.experiment.stop) {
+        return Err(usage(no_early_stop_in_shards(
+            &manifest.path,
+            &s.to_string(),
+        )));
+    }
     let whole = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
     let planned = plan::runs_of(whole.clone(), shard);
     let checked = preflight(manifest)?;
@@ -98,6 +110,7 @@ pub fn run(
             dir: PathBuf::new(),
             records: Vec::new(),
             interrupted: false,
+            stopped_early: false,
         });
     }
     let energy = preflight::probe_energy(manifest)?;
@@ -152,6 +165,16 @@ fn shard_to_run(
     Ok(shard)
 }
 
+/// Why `[experiment] stop` and shards do not mix: each shard would look at its own
+/// iterations only, and stop on a part of the evidence.
+pub fn no_early_stop_in_shards(manifest: &std::path::Path, shards: &str) -> String {
+    format!(
+        "{}: [experiment] stop cannot run in shards ({shards}): each shard would decide on \
+         its own iterations alone. Remove `stop` to shard the campaign, or run it unsharded",
+        manifest.display()
+    )
+}
+
 /// `1, 3, 5` (the first few and a count when there are many).
 fn list_iterations(iterations: &[u32]) -> String {
     let shown: Vec<String> = iterations.iter().take(8).map(u32::to_string).collect();
@@ -172,6 +195,14 @@ pub fn measure(
     let mut history = History::from_rows(&campaign.existing);
     let todo = history.to_do(&campaign.planned, manifest);
     let done_before = campaign.existing.len();
+    if already_stopped(campaign)? {
+        return Ok(CampaignResult {
+            dir: campaign.dir.root().to_path_buf(),
+            records: Vec::new(),
+            interrupted: false,
+            stopped_early: true,
+        });
+    }
     if done_before > 0 {
         println!(
             "resuming: {done_before} run(s) already recorded, {} to go",
@@ -213,6 +244,15 @@ pub fn measure(
         worker,
         progress,
         stop,
+        stopping: campaign.design.as_ref().map(|design| {
+            Stopping::new(
+                design,
+                &campaign.dir,
+                &mut campaign.state,
+                plugin_names(manifest),
+                &campaign.existing,
+            )
+        }),
     };
     let end = runs.run_all(todo, &mut history, &mut campaign.csv)?;
     if !end.interrupted && manifest.experiment.idle_baseline_after && !end.records.is_empty() {
@@ -230,7 +270,47 @@ pub fn measure(
         dir: campaign.dir.root().to_path_buf(),
         records: end.records,
         interrupted: end.interrupted,
+        stopped_early: end.stopped_early,
     })
+}
+
+fn plugin_names(manifest: &Manifest) -> Vec<String> {
+    manifest.plugins.iter().map(|p| p.name.clone()).collect()
+}
+
+/// True when `[experiment] stop` has already stopped this campaign (a resume after the
+/// stop), or the runs recorded reach a look not taken yet that stops it (a resume after a
+/// crash between a run and its look); says so. Notes a plan that ends before the last look.
+fn already_stopped(campaign: &mut Campaign<'_>) -> anyhow::Result<bool> {
+    let Some(design) = &campaign.design else {
+        return Ok(false);
+    };
+    let last = design.looks.last().copied().unwrap_or(0);
+    if (campaign.state.iterations as usize) < last {
+        println!(
+            "note: {} iteration(s) end the campaign before the last look of `stop` ({last}): \
+             the looks after {} iterations will not be taken",
+            campaign.state.iterations, campaign.state.iterations
+        );
+    }
+    let names = plugin_names(campaign.manifest);
+    let mut stopping = Stopping::new(
+        design,
+        &campaign.dir,
+        &mut campaign.state,
+        names,
+        &campaign.existing,
+    );
+    if let Some(sentence) = stopping.stopped() {
+        println!("{sentence}");
+    } else if !stopping.look(&mut |line| println!("{line}"))? {
+        return Ok(false);
+    }
+    println!(
+        "nothing left to run: {} run(s) recorded, the rest of the plan is not needed",
+        campaign.existing.len()
+    );
+    Ok(true)
 }
 
 /// Idle power again after the last run, compared with the first (drift check).

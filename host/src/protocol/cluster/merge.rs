@@ -302,6 +302,7 @@ mod tests {
             idle_power_w: None,
             idle_power_after_w: None,
             idle_faults: Vec::new(),
+            sequential: None,
         };
         std::fs::write(
             dir.join("campaign.json"),

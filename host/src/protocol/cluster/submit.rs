@@ -9,6 +9,7 @@ use anyhow::Context;
 use super::sbatch::{self, ArrayJob};
 use crate::error::usage;
 use crate::manifest::Manifest;
+use crate::protocol::campaign::no_early_stop_in_shards;
 
 /// What the user asked of `host slurm`.
 #[derive(Debug, Clone)]
@@ -79,6 +80,10 @@ fn array_job(manifest: &Manifest, req: &SlurmRequest) -> anyhow::Result<ArrayJob
             req.shards,
             manifest.path.display()
         )));
+    }
+    if manifest.experiment.stop.is_some() {
+        let shards = format!("--shards {}", req.shards);
+        return Err(usage(no_early_stop_in_shards(&manifest.path, &shards)));
     }
     sbatch::check_options(req.partition.as_deref(), req.time.as_deref())?;
     let workdir = std::env::current_dir().context("cannot read the current folder")?;
