@@ -148,6 +148,37 @@ fn analyze_merges_the_shards_of_one_campaign_and_names_an_odd_one() {
     let tables = std::fs::read_to_string(dir.join("merged/tables.md")).unwrap();
     assert!(tables.contains("## Per node"), "{tables}");
 
+    // The second shard on another CPU model: refused, then pooled when allowed, with a
+    // warning and the per-node medians.
+    let env_path = dir.join("c/s2/environment.json");
+    let mut env: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&env_path).unwrap()).unwrap();
+    env["cpu"]["model"] = "Another CPU 9000".into();
+    std::fs::write(&env_path, env.to_string()).unwrap();
+    let refused = host(&dir, &["analyze", "c", "--out", "mixed"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("--allow-mixed-hardware"),
+        "{}",
+        text(&refused)
+    );
+    let allowed = host(
+        &dir,
+        &["analyze", "c", "--out", "mixed", "--allow-mixed-hardware"],
+    );
+    assert!(allowed.status.success(), "{}", text(&allowed));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("mixed/summary.json")).unwrap())
+            .unwrap();
+    let warned = summary["warnings"].as_array().unwrap().iter().any(|w| {
+        w.as_str()
+            .is_some_and(|w| w.contains("Another CPU 9000") && w.contains("node is a factor"))
+    });
+    assert!(warned, "{}", summary["warnings"]);
+    assert!(summary["per_node"]
+        .as_array()
+        .is_some_and(|r| !r.is_empty()));
+
     // One shard again, from another campaign (another seed): refused, naming it.
     let other = std::fs::read_to_string(dir.join("m.toml"))
         .unwrap()
