@@ -111,6 +111,25 @@ fn host_slurm_writes_an_array_script_and_checks_its_options() {
     let script = std::fs::read_to_string(dir.join("shared/joulebench-test.sbatch")).unwrap();
     assert!(!script.contains("--exclusive\n"), "{script}");
 
+    // A plugin that is not built stops the submission here, not in every task.
+    let m = std::fs::read_to_string(dir.join("m.toml")).unwrap();
+    std::fs::write(
+        dir.join("unbuilt.toml"),
+        m.replace("libplugin_spin.so", "libplugin_none.so"),
+    )
+    .unwrap();
+    let out = host(
+        &dir,
+        &["slurm", "unbuilt.toml", "--shards", "2", "--out", "u"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("nothing was submitted"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("u/joulebench-test.sbatch").exists());
+
     for args in [
         &["--shards", "5"][..],
         &["--shards", "2", "--time", "2 hours"][..],

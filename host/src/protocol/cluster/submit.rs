@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::sbatch::{self, ArrayJob};
 use crate::error::usage;
 use crate::manifest::Manifest;
-use crate::protocol::campaign::no_early_stop_in_shards;
+use crate::protocol::campaign::{no_early_stop_in_shards, preflight};
 
 /// What the user asked of `host slurm`.
 #[derive(Debug, Clone)]
@@ -23,9 +23,16 @@ pub struct SlurmRequest {
     pub exclusive: bool,
 }
 
-/// Writes the script (and submits it when asked); returns the script's path.
+/// Writes the script (and submits it when asked); returns the script's path. The plugins and
+/// the data are checked here first, as every task will check them: a missing build should
+/// stop the submission, not fail N tasks in the queue.
 pub fn write_and_submit(manifest: &Manifest, req: &SlurmRequest) -> anyhow::Result<PathBuf> {
     let job = array_job(manifest, req)?;
+    let (checked, skipped) = manifest.without_missing_optional_plugins()?;
+    for note in &skipped {
+        println!("{note}");
+    }
+    preflight(&checked).context("nothing was submitted: every task would fail the same way")?;
     if !req.exclusive {
         eprintln!(
             "warning: --no-exclusive: energy counters (RAPL) count a whole CPU socket, so a task \
