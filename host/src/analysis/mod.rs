@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod looks;
 pub mod metrics;
 pub mod outlook;
+pub mod per_node;
 pub mod plot;
 pub mod report;
 pub mod sequential;
@@ -48,13 +49,20 @@ pub struct AnalyzeRequest {
 /// Bad steps or options are usage errors (see [`crate::error::usage`]); unreadable
 /// inputs name the file and the cause.
 pub fn analyze(req: &AnalyzeRequest) -> anyhow::Result<Summary> {
+    analyze_with_notes(req, &[])
+}
+
+/// [`analyze`], with warnings found before the analysis (merged shards: missing ones, mixed
+/// hardware) carried into summary.json and the report.
+pub fn analyze_with_notes(req: &AnalyzeRequest, notes: &[String]) -> anyhow::Result<Summary> {
     let plan = steps::parse(&req.steps)?;
     if req.inputs.is_empty() {
         return Err(crate::error::usage(
             "analyze: no input given (a campaign folder, a runs.csv or an EnergiBridge folder)",
         ));
     }
-    let ingested = ingest::load_all(&req.inputs, &plan.ingest)?;
+    let mut ingested = ingest::load_all(&req.inputs, &plan.ingest)?;
+    ingested.warnings.extend(notes.iter().cloned());
     // Data that is wrong as a whole (raw counts everywhere, Time in seconds) is a usage error
     // said in one line, not a report of every run dropped.
     let check = metrics::derive_all(&ingested, steps::clean_policy(&plan));

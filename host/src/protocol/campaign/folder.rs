@@ -10,7 +10,8 @@ use crate::analysis::sequential::Design;
 use crate::error::usage;
 use crate::fsx::write_atomically;
 use crate::manifest::Manifest;
-use crate::plan::{self, PlannedRun};
+use crate::plan::{self, PlannedRun, Shard};
+use crate::protocol::environment::Node;
 use crate::store::runs_csv::{ExistingRun, RunsCsv};
 use crate::store::CampaignDir;
 
@@ -19,7 +20,11 @@ use crate::store::CampaignDir;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CampaignState {
     pub manifest_sha256: String,
+    /// The whole campaign's iterations (a shard runs some of them).
     pub iterations: u32,
+    /// The shard this folder holds (`host run --shard K/N`); `null` for a whole campaign.
+    #[serde(default)]
+    pub shard: Option<Shard>,
     pub seed: u64,
     pub plugins: Vec<String>,
     pub host_version: String,
@@ -56,7 +61,11 @@ pub struct Campaign<'m> {
     pub state: CampaignState,
     /// Rows already in runs.csv (a resumed campaign), empty for a new one.
     pub existing: Vec<ExistingRun>,
+    /// The runs this folder is to hold: the whole plan, or one shard's part of it.
     pub planned: Vec<PlannedRun>,
+    pub shard: Option<Shard>,
+    /// The machine measuring (runs.csv's `node`).
+    pub node: String,
     /// The energy domains fixed at the start (runs.csv's columns), and the label of the meter
     /// that found them: a run measured on other domains is failed.
     pub domains: Vec<String>,
@@ -67,19 +76,21 @@ pub struct Campaign<'m> {
 
 impl<'m> Campaign<'m> {
     /// Creates the folder (`out`, or a fresh one under results/), or reopens `resumed`, and
-    /// saves campaign.json. `iterations` fixes the plan; the baselines a resumed campaign
-    /// measured are kept.
+    /// saves campaign.json. `iterations` and `shard` fix the plan; the baselines a resumed
+    /// campaign measured are kept.
     pub fn open(
         manifest: &'m Manifest,
         resumed: Option<(CampaignDir, CampaignState)>,
         out: Option<&Path>,
         iterations: u32,
+        shard: Option<Shard>,
         domains: Vec<String>,
         meter: String,
     ) -> anyhow::Result<Campaign<'m>> {
         let epochs = manifest.training.epochs;
         let design = stop_design(manifest)?;
-        let planned = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
+        let whole = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
+        let planned = plan::runs_of(whole, shard);
         let (dir, csv, existing, saved) = match resumed {
             Some((dir, saved)) => {
                 let (csv, existing) = RunsCsv::reopen(&dir.runs_csv(), epochs, &domains)?;
@@ -95,6 +106,7 @@ impl<'m> Campaign<'m> {
         let state = CampaignState {
             manifest_sha256: manifest.sha256.clone(),
             iterations,
+            shard,
             seed: manifest.experiment.seed,
             plugins: manifest.plugins.iter().map(|p| p.name.clone()).collect(),
             host_version: env!("CARGO_PKG_VERSION").into(),
@@ -117,6 +129,8 @@ impl<'m> Campaign<'m> {
             state,
             existing,
             planned,
+            shard,
+            node: Node::current().name(),
             domains,
             meter,
             design,

@@ -28,8 +28,9 @@ pub use run_loop::{RunWorker, WorkerRequest};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
+use crate::error::usage;
 use crate::manifest::Manifest;
-use crate::plan;
+use crate::plan::{self, Shard};
 use crate::protocol::progress::CampaignProgress;
 use crate::store::record::RunRecord;
 use history::History;
@@ -42,6 +43,8 @@ pub struct CampaignOptions {
     pub dry_run: bool,
     /// Continue the campaign in this folder.
     pub resume: Option<PathBuf>,
+    /// Run only this shard of the plan (`--shard K/N`); a resumed shard keeps its own.
+    pub shard: Option<Shard>,
 }
 
 pub struct CampaignResult {
@@ -73,21 +76,36 @@ pub fn run(
         .iterations
         .or(resumed.as_ref().map(|(_, s)| s.iterations))
         .unwrap_or(manifest.experiment.iterations);
-    let planned = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
+    let shard = shard_to_run(opts.shard, resumed.as_ref().map(|(_, s)| s), iterations)?;
+    if let (Some(s), Some(_)) = (shard, &manifest.experiment.stop) {
+        return Err(usage(no_early_stop_in_shards(
+            &manifest.path,
+            &s.to_string(),
+        )));
+    }
+    let whole = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
+    let planned = plan::runs_of(whole.clone(), shard);
     let checked = preflight(manifest)?;
     println!(
         "{}: {} iteration(s) × {} plugin(s) = {} runs, {} epoch(s) each",
         manifest.experiment.name,
         iterations,
         manifest.plugins.len(),
-        planned.len(),
+        whole.len(),
         manifest.training.epochs
     );
+    if let Some(s) = shard {
+        println!(
+            "shard {s}: iterations {} ({} runs)",
+            list_iterations(&s.iterations(iterations)),
+            planned.len()
+        );
+    }
     for l in &checked.lines {
         println!("{l}");
     }
     if opts.dry_run {
-        dry_run::print_plan(manifest, &planned);
+        dry_run::print_plan(manifest, &whole, shard);
         return Ok(CampaignResult {
             dir: PathBuf::new(),
             records: Vec::new(),
@@ -102,6 +120,7 @@ pub fn run(
         resumed,
         opts.out.as_deref(),
         iterations,
+        shard,
         energy.domains.clone(),
         energy.label.clone(),
     )?;
@@ -111,6 +130,58 @@ pub fn run(
     println!("results: {}", campaign.dir.root().display());
     let mut worker = ProcessWorker::new(manifest)?;
     measure(&mut campaign, &mut worker, stop)
+}
+
+/// The shard this invocation runs: `--shard`, or the resumed folder's own (they must agree:
+/// a folder holds one shard's runs). A shard without iterations is an error.
+fn shard_to_run(
+    asked: Option<Shard>,
+    resumed: Option<&CampaignState>,
+    iterations: u32,
+) -> anyhow::Result<Option<Shard>> {
+    if let (Some(a), Some(saved)) = (asked, resumed) {
+        if Some(a) != saved.shard {
+            let held = saved
+                .shard
+                .map_or("the whole campaign (no shard)".into(), |s| {
+                    format!("shard {s}")
+                });
+            return Err(usage(format!(
+                "--shard {a}: the folder to resume holds {held}; resume it without --shard \
+                 (it keeps its own)"
+            )));
+        }
+    }
+    let shard = resumed.map_or(asked, |saved| saved.shard);
+    if let Some(s) = shard {
+        if s.index > iterations {
+            return Err(usage(format!(
+                "--shard {s}: the campaign has {iterations} iteration(s), so shard {} has \
+                 none; use at most {iterations} shard(s)",
+                s.index
+            )));
+        }
+    }
+    Ok(shard)
+}
+
+/// Why `[experiment] stop` and shards do not mix: each shard would look at its own
+/// iterations only, and stop on a part of the evidence.
+pub fn no_early_stop_in_shards(manifest: &std::path::Path, shards: &str) -> String {
+    format!(
+        "{}: [experiment] stop cannot run in shards ({shards}): each shard would decide on \
+         its own iterations alone. Remove `stop` to shard the campaign, or run it unsharded",
+        manifest.display()
+    )
+}
+
+/// `1, 3, 5` (the first few and a count when there are many).
+fn list_iterations(iterations: &[u32]) -> String {
+    let shown: Vec<String> = iterations.iter().take(8).map(u32::to_string).collect();
+    match iterations.len() {
+        n if n > 8 => format!("{}, … ({n} in all)", shown.join(", ")),
+        _ => shown.join(", "),
+    }
 }
 
 /// Measures what `campaign` has left to do with `worker`: the idle baseline, the warm-up, the
@@ -167,6 +238,8 @@ pub fn measure(
         domains: &campaign.domains,
         meter: &campaign.meter,
         idle_power_w: state.idle_power_w,
+        shard: campaign.shard,
+        node: &campaign.node,
         done_before,
         worker,
         progress,

@@ -16,7 +16,7 @@ use super::pacing;
 use super::stopping::Stopping;
 use crate::energy::plausibility::PowerBounds;
 use crate::manifest::{Manifest, PluginSpec};
-use crate::plan::PlannedRun;
+use crate::plan::{PlannedRun, Shard};
 use crate::plugin::events::Event;
 use crate::plugin::supervisor::RunOutcome;
 use crate::protocol::progress::CampaignProgress;
@@ -68,6 +68,9 @@ pub struct RunLoop<'a> {
     /// Idle power (W), when a baseline was measured: each run's dynamic energy is computed
     /// against it.
     pub idle_power_w: Option<f64>,
+    /// The shard and the machine, recorded in every row.
+    pub shard: Option<Shard>,
+    pub node: &'a str,
     /// Runs recorded before this invocation (they count for rests and numbering).
     pub done_before: usize,
     pub worker: &'a mut dyn RunWorker,
@@ -189,6 +192,8 @@ impl RunLoop<'_> {
             &outcome.measured,
         );
         record.retry = job.retry;
+        record.shard = self.shard;
+        record.node = self.node.to_string();
         record.rest_s = Some(rested.as_secs_f64());
         record.require_domains(self.domains, self.meter);
         // The default bounds, as `host analyze` applies them to runs.csv unless its pipeline

@@ -173,6 +173,7 @@ fn measure_with(
         resumed,
         Some(&out),
         iterations,
+        None,
         domains,
         "fake".into(),
     )
@@ -406,6 +407,108 @@ fn a_run_whose_totals_physics_rules_out_is_failed_with_the_reason() {
         assert_eq!(&row[st], if expect_ok { "ok" } else { "failed" });
         assert_eq!(row[er].starts_with("implausible energy: "), !expect_ok);
     }
+}
+
+/// Opens shard `shard` of the campaign in `dir/<shard index>` (or resumes it) and measures it.
+fn measure_shard(
+    manifest: &Manifest,
+    dir: &Path,
+    shard: Shard,
+    resume: bool,
+    worker: &mut FakeWorker,
+) -> CampaignResult {
+    let out = dir.join(shard.index.to_string());
+    let resumed = resume.then(|| open_for_resume(manifest, &out).unwrap());
+    let saved = resumed.as_ref().map(|(_, s)| s);
+    let shard = shard_to_run(Some(shard), saved, manifest.experiment.iterations).unwrap();
+    let domains = DOMAINS.map(String::from).to_vec();
+    let iterations = manifest.experiment.iterations;
+    let mut campaign = Campaign::open(
+        manifest,
+        resumed,
+        Some(&out),
+        iterations,
+        shard,
+        domains,
+        "fake".into(),
+    )
+    .unwrap();
+    measure(&mut campaign, worker, &AtomicBool::new(false)).unwrap()
+}
+
+/// Two shards run the unsharded plan's runs between them, each (iteration, plugin) once and
+/// in the plan's order, and every row says its shard and node.
+#[test]
+fn shards_split_the_plan_by_whole_iterations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path(), 5, 0);
+    let plan = planned_order(&m);
+    let mut union = Vec::new();
+    for k in 1..=2 {
+        let shard = Shard::new(k, 2).unwrap();
+        let mut worker = FakeWorker::always(Act::Succeed);
+        let result = measure_shard(&m, tmp.path(), shard, false, &mut worker);
+        let expected: Vec<(u32, String)> = plan
+            .iter()
+            .filter(|(i, _)| shard.holds(*i))
+            .cloned()
+            .collect();
+        assert_eq!(worker.asked, expected, "shard {shard}");
+        assert!(result
+            .records
+            .iter()
+            .all(|r| r.shard == Some(shard) && !r.node.is_empty()));
+        let csv = std::fs::read_to_string(result.dir.join("runs.csv")).unwrap();
+        let header = csv.lines().next().unwrap();
+        assert!(header.ends_with(",shard,node"), "{header}");
+        assert!(csv
+            .lines()
+            .skip(1)
+            .all(|l| l.contains(&format!(",{shard},"))));
+        let state: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(result.dir.join("campaign.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(state["shard"], serde_json::json!({"index": k, "count": 2}));
+        assert_eq!(state["iterations"], 5, "the whole campaign's iterations");
+        union.extend(worker.asked);
+    }
+    union.sort_by_key(|(i, _)| *i);
+    let mut whole = plan.clone();
+    whole.sort_by_key(|(i, _)| *i);
+    assert_eq!(union, whole, "every planned run exactly once");
+}
+
+#[test]
+fn a_shard_resumes_its_own_runs_and_refuses_another_shard_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path(), 5, 0);
+    let shard = Shard::new(2, 2).unwrap();
+    let mut stopping = FakeWorker::new(|_, _, nth| {
+        if nth == 2 {
+            Act::Interrupt
+        } else {
+            Act::Succeed
+        }
+    });
+    assert!(measure_shard(&m, tmp.path(), shard, false, &mut stopping).interrupted);
+    let mut rest = FakeWorker::always(Act::Succeed);
+    measure_shard(&m, tmp.path(), shard, true, &mut rest);
+    let expected: Vec<(u32, String)> = planned_order(&m)
+        .into_iter()
+        .filter(|(i, _)| shard.holds(*i))
+        .collect();
+    assert_eq!(rest.asked, expected[2..], "only the shard's missing runs");
+
+    let (_, saved) = open_for_resume(&m, &tmp.path().join("2")).unwrap();
+    assert_eq!(shard_to_run(None, Some(&saved), 5).unwrap(), Some(shard));
+    let other = Shard::new(1, 2).unwrap();
+    let err = shard_to_run(Some(other), Some(&saved), 5).unwrap_err();
+    assert!(crate::error::is_usage(&err), "{err:#}");
+    assert!(format!("{err}").contains("holds shard 2/2"), "{err}");
+    // More shards than iterations leaves this one empty: refused.
+    let err = shard_to_run(Shard::new(6, 6).ok(), None, 5).unwrap_err();
+    assert!(format!("{err}").contains("at most 5 shard(s)"), "{err}");
 }
 
 /// campaign.json's `sequential` record.
