@@ -47,6 +47,10 @@ pub enum Column {
     RestS,
     Retry,
     EnergyDynamicJ,
+    /// `K/N` for a run of shard K of N (`host run --shard`), empty otherwise.
+    Shard,
+    /// The machine that measured the run.
+    Node,
     /// The plugin's notes, `key=value; key=value` (campaigns before it lack the column).
     Notes,
 }
@@ -92,9 +96,26 @@ pub fn columns(epochs: u32, domains: &[String]) -> Vec<Column> {
         Column::RestS,
         Column::Retry,
         Column::EnergyDynamicJ,
-        Column::Notes,
     ]);
+    c.extend(CLUSTER_COLUMNS);
+    c.push(Column::Notes);
     c
+}
+
+/// Columns added for campaigns sharded across machines (issue 16). A runs.csv written before
+/// them lacks them: it is still read, and resumed without them.
+const CLUSTER_COLUMNS: [Column; 2] = [Column::Shard, Column::Node];
+
+/// The columns of an existing runs.csv whose header is `header`: this campaign's columns, or
+/// the same without the later additions (a file written by an older host: without `notes`,
+/// or also without the cluster columns). `None` when the header is none of these.
+fn accepted_columns(header: &[String], epochs: u32, domains: &[String]) -> Option<Vec<Column>> {
+    let current = columns(epochs, domains);
+    let without_notes = current[..current.len() - 1].to_vec();
+    let older = without_notes[..without_notes.len() - CLUSTER_COLUMNS.len()].to_vec();
+    [current, without_notes, older]
+        .into_iter()
+        .find(|c| c.iter().map(Column::name).eq(header.iter().cloned()))
 }
 
 impl Column {
@@ -121,6 +142,8 @@ impl Column {
             Column::RestS => "rest_s",
             Column::Retry => "retry",
             Column::EnergyDynamicJ => "energy_dynamic_j",
+            Column::Shard => "shard",
+            Column::Node => "node",
             Column::Notes => "notes",
             Column::PhaseTime(p) => return format!("{p}_time_s"),
             Column::PhaseEnergy(p) => return format!("{p}_energy_j"),
@@ -166,6 +189,8 @@ impl Column {
             Column::RestS => num(r.rest_s),
             Column::Retry => r.retry.to_string(),
             Column::EnergyDynamicJ => num(r.energy_dynamic_j),
+            Column::Shard => r.shard.map(|s| s.to_string()).unwrap_or_default(),
+            Column::Node => r.node.clone(),
             Column::Notes => {
                 let pairs: Vec<String> = r.notes.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 one_line(&pairs.join("; "))
@@ -220,7 +245,8 @@ impl RunsCsv {
     }
 
     /// Reopens an existing runs.csv to append (resume). Its header must be the one this
-    /// campaign would write, or the rows would not line up. A last line cut short by a crash
+    /// campaign would write (or an older host's, without the cluster columns: rows are then
+    /// written without them), or the rows would not line up. A last line cut short by a crash
     /// (no newline) is removed: that run is measured again.
     pub fn reopen(
         path: &Path,
@@ -230,21 +256,16 @@ impl RunsCsv {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let complete = cut_partial_last_line(path, &text)?;
-        let mut columns = columns(epochs, domains);
         let mut reader = RunsReader::from_bytes(path, complete.as_bytes())?;
-        // A campaign started before the `notes` column goes on without it.
-        if reader.header().last().map(String::as_str) != Some("notes") {
-            columns.retain(|c| *c != Column::Notes);
-        }
-        let expected: Vec<String> = columns.iter().map(Column::name).collect();
-        if reader.header() != expected {
+        let Some(columns) = accepted_columns(reader.header(), epochs, domains) else {
+            let expected: Vec<String> = columns(epochs, domains).iter().map(Column::name).collect();
             anyhow::bail!(
                 "{}: its columns differ from what this campaign writes (different energy domains or epochs?)\n  found:    {}\n  expected: {}",
                 path.display(),
                 reader.header().join(","),
                 expected.join(",")
             );
-        }
+        };
         let existing = existing_runs(&mut reader, path)?;
         let file = OpenOptions::new()
             .append(true)
@@ -410,11 +431,12 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Shard;
 
     const HEADER: &str = "iteration,order,plugin,framework,status,time_s,energy_j,power_w,edp_js,\
 cpu_time_s,accuracy,loss,meter,error,setup_time_s,setup_energy_j,train_time_s,train_energy_j,\
 eval_time_s,eval_energy_j,epoch1_time_s,epoch1_energy_j,epoch2_time_s,epoch2_energy_j,\
-energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,notes";
+energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,shard,node,notes";
 
     fn record() -> RunRecord {
         RunRecord {
@@ -441,6 +463,8 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
             rest_s: Some(0.0),
             retry: 1,
             energy_dynamic_j: Some(4.0),
+            shard: Some(Shard { index: 2, count: 3 }),
+            node: "n01".into(),
             notes: vec![
                 ("backend".into(), "flex, rayon".into()),
                 ("initial_weights".into(), "ignored\n".into()),
@@ -460,7 +484,7 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         assert_eq!(
             text.lines().nth(1).unwrap(),
             "2,1,spin,spin 1,ok,2,10,5,20,1.5,0.75,,estimate: x,two lines,0.5,1,1,8,0.5,1,\
-             0.25,3,,,10,1,99,a; b,0,1,4,\"backend=flex, rayon; initial_weights=ignored\""
+             0.25,3,,,10,1,99,a; b,0,1,4,2/3,n01,\"backend=flex, rayon; initial_weights=ignored\""
         );
         assert!(
             RunsCsv::create(&path, 2, &domains).is_err(),
@@ -497,25 +521,43 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         assert!(format!("{err:#}").contains("columns differ"), "{err:#}");
     }
 
+    /// A campaign started by a host without the `shard`, `node` and `notes` columns resumes:
+    /// its rows keep lining up with its own header.
     #[test]
-    fn a_campaign_from_before_the_notes_column_resumes_without_it() {
+    fn an_older_runs_csv_without_cluster_columns_is_resumed_as_it_is() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.csv");
-        let domains = vec!["package-0".to_string()];
-        let old_header = HEADER.trim_end_matches(",notes");
+        let old_header = HEADER.strip_suffix(",shard,node,notes").unwrap();
         std::fs::write(&path, format!("{old_header}\n")).unwrap();
+        let domains = vec!["package-0".to_string()];
         let (mut csv, existing) = RunsCsv::reopen(&path, 2, &domains).unwrap();
         assert!(existing.is_empty());
         assert_eq!(csv.header().join(","), old_header);
         csv.append(&record()).unwrap();
-        let (header, rows) = {
-            let mut r = csv::Reader::from_path(&path).unwrap();
-            let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-            let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
-            (h, rows)
-        };
-        assert_eq!(rows[0].len(), header.len(), "the row fits the old header");
-        assert!(!header.contains(&"notes".to_string()));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert_eq!(
+            row.split(',').count(),
+            old_header.split(',').count(),
+            "{row}"
+        );
+        assert!(row.ends_with(",1,4"), "no shard or node cell: {row}");
+
+        // A header from before `notes` only keeps the cluster columns.
+        let without_notes = HEADER.strip_suffix(",notes").unwrap();
+        std::fs::write(&path, format!("{without_notes}\n")).unwrap();
+        let (mut csv, _) = RunsCsv::reopen(&path, 2, &domains).unwrap();
+        assert_eq!(csv.header().join(","), without_notes);
+        csv.append(&record()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.ends_with(",2/3,n01"), "no notes cell: {row}");
+
+        // Some other subset of the columns is still refused.
+        let cut = HEADER.strip_suffix(",node,notes").unwrap();
+        std::fs::write(&path, format!("{cut}\n")).unwrap();
+        let err = RunsCsv::reopen(&path, 2, &domains).err().unwrap();
+        assert!(format!("{err:#}").contains("columns differ"), "{err:#}");
     }
 
     #[test]

@@ -26,6 +26,8 @@ struct Layout {
     error: Option<usize>,
     retry: Option<usize>,
     notes: Option<usize>,
+    /// The measuring machine (runs.csv of a host that knows clusters).
+    node: Option<usize>,
     /// Per-phase and per-domain columns, with their header as written (for errors).
     extras: Vec<(usize, Metric, String)>,
 }
@@ -83,6 +85,7 @@ fn layout<R: std::io::Read>(csv: &RunsReader<R>, path: &Path) -> anyhow::Result<
         error: csv.column("error"),
         retry: csv.column("retry"),
         notes: csv.column("notes"),
+        node: csv.column("node"),
         extras: csv
             .header()
             .iter()
@@ -160,6 +163,7 @@ fn read_row(
         meter: layout.meter.map(get).unwrap_or_default().to_string(),
         energy: Energy::Total(energy_j),
         extras,
+        node: layout.node.map(get).unwrap_or_default().to_string(),
     });
     Ok(layout.meter.map(|i| get(i).to_string()))
 }

@@ -5,9 +5,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::looks::LookLog;
+use crate::analysis::sequential::Design;
+use crate::error::usage;
 use crate::fsx::write_atomically;
 use crate::manifest::Manifest;
-use crate::plan::{self, PlannedRun};
+use crate::plan::{self, PlannedRun, Shard};
+use crate::protocol::environment::Node;
 use crate::store::runs_csv::{ExistingRun, RunsCsv};
 use crate::store::CampaignDir;
 
@@ -16,7 +20,11 @@ use crate::store::CampaignDir;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CampaignState {
     pub manifest_sha256: String,
+    /// The whole campaign's iterations (a shard runs some of them).
     pub iterations: u32,
+    /// The shard this folder holds (`host run --shard K/N`); `null` for a whole campaign.
+    #[serde(default)]
+    pub shard: Option<Shard>,
     pub seed: u64,
     pub plugins: Vec<String>,
     pub host_version: String,
@@ -30,6 +38,9 @@ pub struct CampaignState {
     /// Counter faults seen while measuring either baseline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub idle_faults: Vec<String>,
+    /// `[experiment] stop`: the design, every look taken and where the campaign stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<LookLog>,
 }
 
 impl CampaignState {
@@ -50,27 +61,36 @@ pub struct Campaign<'m> {
     pub state: CampaignState,
     /// Rows already in runs.csv (a resumed campaign), empty for a new one.
     pub existing: Vec<ExistingRun>,
+    /// The runs this folder is to hold: the whole plan, or one shard's part of it.
     pub planned: Vec<PlannedRun>,
+    pub shard: Option<Shard>,
+    /// The machine measuring (runs.csv's `node`).
+    pub node: String,
     /// The energy domains fixed at the start (runs.csv's columns), and the label of the meter
     /// that found them: a run measured on other domains is failed.
     pub domains: Vec<String>,
     pub meter: String,
+    /// The sequential design of `[experiment] stop`, for this campaign's plugins.
+    pub design: Option<Design>,
 }
 
 impl<'m> Campaign<'m> {
     /// Creates the folder (`out`, or a fresh one under results/), or reopens `resumed`, and
-    /// saves campaign.json. `iterations` fixes the plan; the baselines a resumed campaign
-    /// measured are kept.
+    /// saves campaign.json. `iterations` and `shard` fix the plan; the baselines a resumed
+    /// campaign measured are kept.
     pub fn open(
         manifest: &'m Manifest,
         resumed: Option<(CampaignDir, CampaignState)>,
         out: Option<&Path>,
         iterations: u32,
+        shard: Option<Shard>,
         domains: Vec<String>,
         meter: String,
     ) -> anyhow::Result<Campaign<'m>> {
         let epochs = manifest.training.epochs;
-        let planned = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
+        let design = stop_design(manifest)?;
+        let whole = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
+        let planned = plan::runs_of(whole, shard);
         let (dir, csv, existing, saved) = match resumed {
             Some((dir, saved)) => {
                 let (csv, existing) = RunsCsv::reopen(&dir.runs_csv(), epochs, &domains)?;
@@ -86,12 +106,20 @@ impl<'m> Campaign<'m> {
         let state = CampaignState {
             manifest_sha256: manifest.sha256.clone(),
             iterations,
+            shard,
             seed: manifest.experiment.seed,
             plugins: manifest.plugins.iter().map(|p| p.name.clone()).collect(),
             host_version: env!("CARGO_PKG_VERSION").into(),
             idle_power_w: saved.as_ref().and_then(|s| s.idle_power_w),
             idle_power_after_w: saved.as_ref().and_then(|s| s.idle_power_after_w),
-            idle_faults: saved.map(|s| s.idle_faults).unwrap_or_default(),
+            idle_faults: saved
+                .as_ref()
+                .map(|s| s.idle_faults.clone())
+                .unwrap_or_default(),
+            // A resumed campaign keeps its looks (the manifest, `stop` included, is the same).
+            sequential: saved
+                .and_then(|s| s.sequential)
+                .or_else(|| design.as_ref().map(LookLog::new)),
         };
         state.save(&dir)?;
         Ok(Campaign {
@@ -101,8 +129,27 @@ impl<'m> Campaign<'m> {
             state,
             existing,
             planned,
+            shard,
+            node: Node::current().name(),
             domains,
             meter,
+            design,
         })
     }
+}
+
+/// The design `[experiment] stop` asks for, built once for the plugins this campaign runs
+/// (an optional plugin left out may leave fewer than the manifest lists).
+fn stop_design(manifest: &Manifest) -> anyhow::Result<Option<Design>> {
+    let Some(rule) = &manifest.experiment.stop else {
+        return Ok(None);
+    };
+    rule.design(manifest.plugins.len())
+        .map(Some)
+        .map_err(|why| {
+            usage(format!(
+                "{}: [experiment] `stop`: {why}",
+                manifest.path.display()
+            ))
+        })
 }
