@@ -57,7 +57,8 @@ host run manifests/mnist.toml --shard 2/10 --out results/mnist-shard-2   # one n
         /// Override the manifest's number of iterations (at least 1)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         iterations: Option<u32>,
-        /// Check the manifest, plugins and data, print the plan; measure nothing
+        /// Check the manifest, plugins and data, build each plugin's trainer once in a worker
+        /// (so option and layer errors show now), print the plan; measure nothing
         #[arg(long)]
         dry_run: bool,
         /// Run shard K of N (K from 1 to N): iterations K, K+N, K+2N, … of the campaign's plan,
@@ -137,13 +138,58 @@ Carbon and cost are derived from the factors you declare (flags, else the --pipe
         /// Plugin files or folders holding them (default: target/release)
         paths: Vec<PathBuf>,
     },
-    /// Conformance test for plugin authors: load, tiny session, train, evaluate, check reports
+    /// Conformance test for plugin authors: the protocol and behaviour, in child processes
+    #[command(
+        long_about = "Runs the plugin in child processes (a crash, abort or hang is a failed \
+check with its reason) on a small session, printed first: synthetic digits and a small CNN, \
+one thread, or with --manifest that manifest's model, optimizer, threads, options, environment \
+and first images. Checks: it loads; every epoch trains every sample once with one finite loss \
+and a progress call per batch; the loss falls; evaluation covers the test set and is \
+repeatable; training past the last epoch is an error; no more threads compute at once (CPU time over \
+wall time) than run_info() reports; the same seed gives the same losses; initial weights change them (skipped when the \
+plugin says it ignores them or refuses them as unsupported); an unknown option and an \
+impossible device are refused with a PluginError.",
+        after_help = "Examples:\n  host check-plugin target/release/libplugin_spin.so\n  \
+host check-plugin target/release/libplugin_burn.so --manifest manifests/quick.toml"
+    )]
     CheckPlugin {
         /// The plugin library, e.g. target/release/libplugin_spin.so
         file: PathBuf,
+        /// Take the session from this manifest's [[plugin]] whose path is FILE
+        #[arg(long, value_name = "MANIFEST")]
+        manifest: Option<PathBuf>,
         /// A plugin option as KEY=VALUE (repeatable), e.g. --option trainer=path/to/trainer.py
         #[arg(long = "option", value_name = "KEY=VALUE", value_parser = key_value)]
         options: Vec<(String, String)>,
+        /// Give each child process at most this long, e.g. 30s
+        #[arg(long, value_name = "DURATION", value_parser = manifest::parse_duration, default_value = "5m")]
+        timeout: Duration,
+    },
+    /// Internal: one probe of `host check-plugin` in its own process
+    #[command(hide = true)]
+    CheckProbe {
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        probe: plugin::check::Probe,
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(long = "option", value_parser = key_value)]
+        options: Vec<(String, String)>,
+    },
+    /// Start a plugin of your own: a crate that builds as is, or (--python) a trainer file
+    #[command(
+        after_help = "Examples:\n  host new-plugin demo && cd demo && cargo build --release\n  \
+host check-plugin demo/target/release/libplugin_demo.so\n  host new-plugin mytrainer --python --dir mytrainer"
+    )]
+    NewPlugin {
+        /// The plugin's name: lower-case letters, digits and `_` (the crate is plugin-NAME)
+        name: String,
+        /// The folder to write (default: ./NAME); it must not exist or be empty
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Write a trainer .py for the python plugin and a manifest instead of a Rust crate
+        #[arg(long)]
+        python: bool,
     },
     /// List energy sources and domains, and why others are unavailable
     Meters {
@@ -173,6 +219,8 @@ Carbon and cost are derived from the factors you declare (flags, else the --pipe
         iteration: u32,
         #[arg(long)]
         samples: Option<PathBuf>,
+        #[arg(long)]
+        setup_only: bool,
     },
 }
 
@@ -249,7 +297,10 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A campaign's exit status says how its runs went, whatever became of its output.
-    let quiet_on_broken_pipe = !matches!(cli.command, Command::Run { .. } | Command::Worker { .. });
+    let quiet_on_broken_pipe = !matches!(
+        cli.command,
+        Command::Run { .. } | Command::Worker { .. } | Command::CheckProbe { .. }
+    );
     let result = match cli.command {
         Command::Run {
             manifest,
@@ -305,7 +356,33 @@ fn main() -> ExitCode {
             out,
         ),
         Command::Plugins { paths } => cmd_plugins(paths),
-        Command::CheckPlugin { file, options } => cmd_check_plugin(file, &options),
+        Command::CheckPlugin {
+            file,
+            manifest,
+            options,
+            timeout,
+        } => cmd_check_plugin(&plugin::check::CheckRequest {
+            file,
+            manifest,
+            options,
+            timeout,
+        }),
+        Command::CheckProbe {
+            file,
+            probe,
+            manifest,
+            options,
+        } => Ok(ExitCode::from(
+            plugin::check::probe::run(&plugin::check::probe::ProbeJob {
+                file,
+                manifest,
+                options,
+                probe,
+            }) as u8,
+        )),
+        Command::NewPlugin { name, dir, python } => {
+            cmd_new_plugin(&joulebench::scaffold::NewPlugin { name, dir, python })
+        }
         Command::Meters {
             powercap_root,
             msr_root,
@@ -323,12 +400,14 @@ fn main() -> ExitCode {
             plugin,
             iteration,
             samples,
+            setup_only,
         } => cmd_worker(plugin::worker::WorkerJob {
             manifest,
             manifest_sha256,
             plugin,
             iteration,
             samples_csv: samples,
+            setup_only,
         }),
     };
     match result {
@@ -481,10 +560,9 @@ fn cmd_plugins(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
         match plugin::load::load(f) {
             Ok(l) => writeln!(
                 out,
-                "{:<12} {:<28} {:<12} ok   {}",
+                "{:<12} {:<40} ok   {}",
                 l.info.name,
-                l.info.framework,
-                l.info.framework_version,
+                plugin::check::framework_label(&l.info.framework, &l.info.framework_version),
                 f.display()
             )?,
             Err(e) => {
@@ -532,27 +610,81 @@ fn plugin_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// `host check-plugin`: every conformance check, one line each; exit 1 if any fails.
-fn cmd_check_plugin(file: PathBuf, options: &[(String, String)]) -> anyhow::Result<ExitCode> {
+/// `host check-plugin`: the session, then every check, one line each; exit 1 if any fails.
+fn cmd_check_plugin(request: &plugin::check::CheckRequest) -> anyhow::Result<ExitCode> {
+    use plugin::check::Verdict;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "checking {}", file.display())?;
-    let checks = plugin::check::check_plugin(&file, options);
-    for c in &checks {
-        let mark = if c.passed { "ok  " } else { "FAIL" };
+    writeln!(out, "checking {}", request.file.display())?;
+    let report = plugin::check::check_plugin(request)?;
+    if !report.session.is_empty() {
+        writeln!(out, "session (each check process):")?;
+        for line in &report.session {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    for c in &report.checks {
+        let mark = match c.verdict {
+            Verdict::Pass => "ok  ",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "skip",
+        };
         if c.detail.is_empty() {
             writeln!(out, "  {mark} {}", c.name)?;
         } else {
             writeln!(out, "  {mark} {}: {}", c.name, c.detail)?;
         }
     }
-    let failed = checks.iter().filter(|c| !c.passed).count();
+    let count = |v: Verdict| report.checks.iter().filter(|c| c.verdict == v).count();
+    let (failed, skipped) = (count(Verdict::Fail), count(Verdict::Skip));
     if failed == 0 {
-        writeln!(out, "PASS: {} checks", checks.len())?;
+        writeln!(
+            out,
+            "PASS: {} checks, {skipped} skipped",
+            report.checks.len()
+        )?;
         Ok(ExitCode::SUCCESS)
     } else {
-        writeln!(out, "FAIL: {failed} of {} checks failed", checks.len())?;
+        writeln!(
+            out,
+            "FAIL: {failed} of {} checks failed",
+            report.checks.len()
+        )?;
         Ok(ExitCode::from(1))
     }
+}
+
+/// `host new-plugin`: the files, and what to do next.
+fn cmd_new_plugin(request: &joulebench::scaffold::NewPlugin) -> anyhow::Result<ExitCode> {
+    let (dir, files) = joulebench::scaffold::new_plugin(request)?;
+    let mut out = std::io::stdout().lock();
+    for f in &files {
+        writeln!(out, "wrote {}", dir.join(f).display())?;
+    }
+    let host = std::env::current_exe()?;
+    let host = host.display();
+    let manifest = dir.join("manifest.toml");
+    if request.python {
+        let python = joulebench::scaffold::python_plugin();
+        writeln!(
+            out,
+            "next (the python plugin built with `cargo build --release -p plugin-python` in {}):\n  \
+             {host} check-plugin {} --manifest {}\n  {host} run {}",
+            joulebench::scaffold::checkout_shown(),
+            python.display(),
+            manifest.display(),
+            manifest.display()
+        )?;
+    } else {
+        let lib = dir.join(format!("target/release/libplugin_{}.so", request.name));
+        writeln!(
+            out,
+            "next:\n  cd {} && cargo build --release && cd -\n  {host} check-plugin {}\n  {host} run {}",
+            dir.display(),
+            lib.display(),
+            manifest.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `host meters`: what this machine can measure.

@@ -46,7 +46,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::answers::{BootstrapInfo, Carbon, Finding, PowerReport, SequentialReport};
 use super::data::Metric;
-use super::ingest::{ColumnUse, Ignored};
+use super::ingest::{ColumnUse, Ignored, PluginNotes};
 use super::metrics::CounterNote;
 use super::per_node::NodeMedians;
 
@@ -275,6 +275,9 @@ pub struct Summary {
     pub power: Option<PowerReport>,
     pub carbon: Option<Carbon>,
     pub sequential: Option<SequentialReport>,
+    /// Per group, what its plugin noted (runs.csv's `notes`): each key and its distinct values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plugin_notes: PluginNotes,
     /// How a campaign measured under `[experiment] stop` ended, in one sentence (read from
     /// its campaign.json): at which look it stopped and why.
     pub campaign_stop: Option<String>,

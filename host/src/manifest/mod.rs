@@ -147,7 +147,7 @@ impl Manifest {
         let model = sections::model(src, raw.model)?;
         let training = sections::training(src, raw.training)?;
         let energy = sections::energy(src, raw.energy, base)?;
-        let plugins = sections::plugins(src, raw.plugin, base)?;
+        let plugins = sections::plugins(src, raw.plugin, base, training.threads)?;
         experiment.stop = stop::rule(src, raw_stop, experiment.iterations, plugins.len())?;
         let analysis = sections::analysis(src, raw.analysis)?;
         let report = sections::report(src, raw.report, &analysis)?;
@@ -331,6 +331,30 @@ mod tests {
         assert_eq!(
             rule.experiment.stop.map(|r| r.looks),
             Some(vec![5, 10, 15, 20, 30])
+        );
+    }
+
+    #[test]
+    fn threads_in_a_plugins_env_is_the_sessions_thread_count() {
+        let text = QUICK.replace("threads = \"all\"", "threads = 3").replace(
+            "path = \"../target/release/libplugin_burn.so\"",
+            "path = \"../target/release/libplugin_burn.so\"\n\
+             env = { RAYON_NUM_THREADS = \"{threads}\", NOTE = \"{threads} of {threads}\", X = \"{other}\" }",
+        );
+        let m = parse(&text).expect("parses");
+        let burn = m.plugins.iter().find(|p| p.name == "burn").expect("burn");
+        let env: Vec<(&str, &str)> = burn
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("NOTE", "3 of 3"),
+                ("RAYON_NUM_THREADS", "3"),
+                ("X", "{other}")
+            ]
         );
     }
 

@@ -238,6 +238,7 @@ pub(super) fn plugins(
     src: Source,
     raw_plugins: Vec<raw::RawPlugin>,
     base: &Path,
+    threads: u32,
 ) -> anyhow::Result<Vec<PluginSpec>> {
     let mut plugins: Vec<PluginSpec> = Vec::new();
     for p in raw_plugins {
@@ -266,7 +267,13 @@ pub(super) fn plugins(
             name,
             path: base.join(p.path),
             options: p.options.into_iter().collect(),
-            env: p.env.into_iter().collect(),
+            // `{threads}` in a value is the session's thread count, so a framework's pools
+            // (RAYON_NUM_THREADS, OMP_NUM_THREADS, …) follow `[training] threads`.
+            env: p
+                .env
+                .into_iter()
+                .map(|(k, v)| (k, v.replace("{threads}", &threads.to_string())))
+                .collect(),
             optional: p.optional,
             timeout: (timeout > Duration::ZERO).then_some(timeout),
         });

@@ -30,6 +30,8 @@ pub struct WorkerLaunch<'a> {
     pub cpus: Option<&'a [usize]>,
     /// Extra environment variables for the worker (the plugin's `env` table).
     pub env: &'a [(String, String)],
+    /// Only build the trainer (`host run --dry-run`).
+    pub setup_only: bool,
 }
 
 /// What a worker measured, and how it ended.
@@ -103,6 +105,9 @@ fn worker_command(launch: &WorkerLaunch<'_>) -> anyhow::Result<Command> {
         .arg(launch.iteration.to_string());
     if let Some(s) = launch.samples_csv {
         cmd.arg("--samples").arg(s);
+    }
+    if launch.setup_only {
+        cmd.arg("--setup-only");
     }
     let cpus = launch.cpus.map(<[usize]>::to_vec);
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));

@@ -38,6 +38,8 @@ pub struct WorkerJob {
     pub plugin: String,
     pub iteration: u32,
     pub samples_csv: Option<PathBuf>,
+    /// Only build the trainer (`host run --dry-run`): no meters, no training.
+    pub setup_only: bool,
 }
 
 /// Where events go: the duplicated original stdout.
@@ -46,23 +48,7 @@ struct EventSink(Mutex<LineWriter<File>>);
 impl EventSink {
     /// Takes over fd 1: events go to a duplicate of it, and fd 1 itself now points at stderr.
     fn take_stdout() -> anyhow::Result<EventSink> {
-        std::io::stdout().flush().ok();
-        // SAFETY: fcntl/dup2 on the process's own standard descriptors; the new descriptor is
-        // owned by the File from here on. Close-on-exec, so a program the framework starts
-        // does not inherit the event pipe and keep the host waiting for its end after the
-        // worker has exited.
-        let events_fd = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
-        if events_fd < 0 {
-            bail!("dup(stdout) failed: {}", std::io::Error::last_os_error());
-        }
-        if unsafe { libc::dup2(2, 1) } < 0 {
-            bail!(
-                "dup2(stderr, stdout) failed: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-        let file = unsafe { File::from_raw_fd(events_fd) };
-        Ok(EventSink(Mutex::new(LineWriter::new(file))))
+        Ok(EventSink(Mutex::new(LineWriter::new(claim_stdout()?))))
     }
 
     fn send(&self, event: &Event) {
@@ -71,6 +57,28 @@ impl EventSink {
             let _ = writeln!(w, "{}", event.to_line());
         }
     }
+}
+
+/// Takes over fd 1 for a process's own messages (the worker's events, check-probe's lines):
+/// returns a duplicate of it, and points fd 1 itself at stderr, so that whatever a plugin
+/// prints cannot corrupt the stream.
+pub(crate) fn claim_stdout() -> anyhow::Result<File> {
+    std::io::stdout().flush().ok();
+    // SAFETY: fcntl/dup2 on the process's own standard descriptors; the new descriptor is
+    // owned by the File from here on. Close-on-exec, so a program the framework starts
+    // does not inherit the pipe and keep the host waiting for its end after this process
+    // has exited.
+    let fd = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
+    if fd < 0 {
+        bail!("dup(stdout) failed: {}", std::io::Error::last_os_error());
+    }
+    if unsafe { libc::dup2(2, 1) } < 0 {
+        bail!(
+            "dup2(stderr, stdout) failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
 /// Forwards the trainer's progress callbacks as events, at most every 100 ms.
@@ -207,6 +215,9 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         plan::trainer_seed(manifest.experiment.seed, job.iteration),
     );
 
+    if job.setup_only {
+        return build_only(&spec.path, &session, sink);
+    }
     let monitor = EnergyMonitor::start(&manifest.energy, job.samples_csv.as_deref())
         .in_phase(Phase::Prepare)?;
     sink.send(&Event::Started {
@@ -228,6 +239,27 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         });
     }
     result
+}
+
+/// Loads the plugin and builds its trainer, reporting what it says of itself: the dry run's
+/// check that the session (options, layers, device) is one the plugin accepts.
+fn build_only(
+    plugin_path: &Path,
+    session: &Session<'_>,
+    sink: &EventSink,
+) -> Result<(), PhaseError> {
+    let loaded = load::load(plugin_path).in_phase(Phase::Setup)?;
+    let trainer = (loaded.module.new_trainer())(session)
+        .into_result()
+        .in_phase(Phase::Setup)?;
+    let info = trainer.run_info();
+    sink.send(&Event::RunInfo {
+        framework: info.framework.to_string(),
+        framework_version: info.framework_version.to_string(),
+        threads: info.threads,
+        notes: pairs(&info.notes),
+    });
+    Ok(())
 }
 
 /// Setup, the epochs and evaluation, each between two readings of the meters.

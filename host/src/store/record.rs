@@ -120,6 +120,8 @@ pub struct MeasuredRun {
     pub phases: Vec<PhaseSpan>,
     /// `None` when the run completed; else why it failed, in one line.
     pub failure: Option<String>,
+    /// The plugin's notes from run_info, training and evaluation, a key's last value kept.
+    pub notes: Vec<(String, String)>,
 }
 
 /// A measured (or failed) run, as written to runs.csv.
@@ -155,6 +157,8 @@ pub struct RunRecord {
     pub retry: u32,
     /// energy − idle power × time, when an idle baseline was measured.
     pub energy_dynamic_j: Option<f64>,
+    /// The plugin's notes (thread pools, backends, what it ignored), as (key, value).
+    pub notes: Vec<(String, String)>,
     /// The shard of the campaign this run belongs to (`host run --shard K/N`).
     pub shard: Option<Shard>,
     /// The machine that measured it (Slurm's node name, else the hostname).
@@ -189,6 +193,7 @@ impl RunRecord {
             accuracy: run.accuracy,
             loss: run.loss,
             faults: run.faults.clone(),
+            notes: run.notes.clone(),
             ..Default::default()
         };
         r.add_phases(run);
@@ -337,12 +342,14 @@ mod tests {
                 span(Phase::Eval, None, (4.0, 4.5), (70.0, 75.0)),
             ],
             failure: None,
+            notes: vec![("pool".into(), "2".into())],
         }
     }
 
     #[test]
     fn a_complete_run_sums_its_phases_and_counts_only_top_level_domains() {
         let r = RunRecord::from_measured(3, 2, "spin", &complete());
+        assert_eq!(r.notes, [("pool".to_string(), "2".to_string())]);
         assert_eq!(r.status, RunStatus::Ok);
         assert_eq!((r.time_s, r.energy_j), (Some(4.5), Some(65.0)));
         assert_eq!(r.setup, Some((1.0, 10.0)));

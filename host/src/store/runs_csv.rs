@@ -51,6 +51,8 @@ pub enum Column {
     Shard,
     /// The machine that measured the run.
     Node,
+    /// The plugin's notes, `key=value; key=value` (campaigns before it lack the column).
+    Notes,
 }
 
 /// The contract's leading columns (the README's runs.csv section); scripts depend on them:
@@ -96,6 +98,7 @@ pub fn columns(epochs: u32, domains: &[String]) -> Vec<Column> {
         Column::EnergyDynamicJ,
     ]);
     c.extend(CLUSTER_COLUMNS);
+    c.push(Column::Notes);
     c
 }
 
@@ -104,12 +107,13 @@ pub fn columns(epochs: u32, domains: &[String]) -> Vec<Column> {
 const CLUSTER_COLUMNS: [Column; 2] = [Column::Shard, Column::Node];
 
 /// The columns of an existing runs.csv whose header is `header`: this campaign's columns, or
-/// the same without the later additions (a file written by an older host). `None` when the
-/// header is neither.
+/// the same without the later additions (a file written by an older host: without `notes`,
+/// or also without the cluster columns). `None` when the header is none of these.
 fn accepted_columns(header: &[String], epochs: u32, domains: &[String]) -> Option<Vec<Column>> {
     let current = columns(epochs, domains);
-    let older = current[..current.len() - CLUSTER_COLUMNS.len()].to_vec();
-    [current, older]
+    let without_notes = current[..current.len() - 1].to_vec();
+    let older = without_notes[..without_notes.len() - CLUSTER_COLUMNS.len()].to_vec();
+    [current, without_notes, older]
         .into_iter()
         .find(|c| c.iter().map(Column::name).eq(header.iter().cloned()))
 }
@@ -140,6 +144,7 @@ impl Column {
             Column::EnergyDynamicJ => "energy_dynamic_j",
             Column::Shard => "shard",
             Column::Node => "node",
+            Column::Notes => "notes",
             Column::PhaseTime(p) => return format!("{p}_time_s"),
             Column::PhaseEnergy(p) => return format!("{p}_energy_j"),
             Column::EpochTime(e) => return format!("epoch{e}_time_s"),
@@ -186,6 +191,10 @@ impl Column {
             Column::EnergyDynamicJ => num(r.energy_dynamic_j),
             Column::Shard => r.shard.map(|s| s.to_string()).unwrap_or_default(),
             Column::Node => r.node.clone(),
+            Column::Notes => {
+                let pairs: Vec<String> = r.notes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                one_line(&pairs.join("; "))
+            }
         }
     }
 }
@@ -427,7 +436,7 @@ mod tests {
     const HEADER: &str = "iteration,order,plugin,framework,status,time_s,energy_j,power_w,edp_js,\
 cpu_time_s,accuracy,loss,meter,error,setup_time_s,setup_energy_j,train_time_s,train_energy_j,\
 eval_time_s,eval_energy_j,epoch1_time_s,epoch1_energy_j,epoch2_time_s,epoch2_energy_j,\
-energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,shard,node";
+energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,shard,node,notes";
 
     fn record() -> RunRecord {
         RunRecord {
@@ -456,6 +465,10 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
             energy_dynamic_j: Some(4.0),
             shard: Some(Shard { index: 2, count: 3 }),
             node: "n01".into(),
+            notes: vec![
+                ("backend".into(), "flex, rayon".into()),
+                ("initial_weights".into(), "ignored\n".into()),
+            ],
         }
     }
 
@@ -471,7 +484,7 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         assert_eq!(
             text.lines().nth(1).unwrap(),
             "2,1,spin,spin 1,ok,2,10,5,20,1.5,0.75,,estimate: x,two lines,0.5,1,1,8,0.5,1,\
-             0.25,3,,,10,1,99,a; b,0,1,4,2/3,n01"
+             0.25,3,,,10,1,99,a; b,0,1,4,2/3,n01,\"backend=flex, rayon; initial_weights=ignored\""
         );
         assert!(
             RunsCsv::create(&path, 2, &domains).is_err(),
@@ -508,13 +521,13 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         assert!(format!("{err:#}").contains("columns differ"), "{err:#}");
     }
 
-    /// A campaign started by a host without the `shard` and `node` columns resumes: its rows
-    /// keep lining up with its own header.
+    /// A campaign started by a host without the `shard`, `node` and `notes` columns resumes:
+    /// its rows keep lining up with its own header.
     #[test]
     fn an_older_runs_csv_without_cluster_columns_is_resumed_as_it_is() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.csv");
-        let old_header = HEADER.strip_suffix(",shard,node").unwrap();
+        let old_header = HEADER.strip_suffix(",shard,node,notes").unwrap();
         std::fs::write(&path, format!("{old_header}\n")).unwrap();
         let domains = vec!["package-0".to_string()];
         let (mut csv, existing) = RunsCsv::reopen(&path, 2, &domains).unwrap();
@@ -530,8 +543,18 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         );
         assert!(row.ends_with(",1,4"), "no shard or node cell: {row}");
 
+        // A header from before `notes` only keeps the cluster columns.
+        let without_notes = HEADER.strip_suffix(",notes").unwrap();
+        std::fs::write(&path, format!("{without_notes}\n")).unwrap();
+        let (mut csv, _) = RunsCsv::reopen(&path, 2, &domains).unwrap();
+        assert_eq!(csv.header().join(","), without_notes);
+        csv.append(&record()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.ends_with(",2/3,n01"), "no notes cell: {row}");
+
         // Some other subset of the columns is still refused.
-        let cut = HEADER.strip_suffix(",node").unwrap();
+        let cut = HEADER.strip_suffix(",node,notes").unwrap();
         std::fs::write(&path, format!("{cut}\n")).unwrap();
         let err = RunsCsv::reopen(&path, 2, &domains).err().unwrap();
         assert!(format!("{err:#}").contains("columns differ"), "{err:#}");

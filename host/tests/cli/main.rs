@@ -6,5 +6,6 @@ mod support;
 
 mod args;
 mod plugins;
+mod scaffold;
 mod shards;
 mod slurm;

@@ -25,6 +25,7 @@ struct Layout {
     meter: Option<usize>,
     error: Option<usize>,
     retry: Option<usize>,
+    notes: Option<usize>,
     /// The measuring machine (runs.csv of a host that knows clusters).
     node: Option<usize>,
     /// Per-phase and per-domain columns, with their header as written (for errors).
@@ -83,6 +84,7 @@ fn layout<R: std::io::Read>(csv: &RunsReader<R>, path: &Path) -> anyhow::Result<
         meter: csv.column("meter"),
         error: csv.column("error"),
         retry: csv.column("retry"),
+        notes: csv.column("notes"),
         node: csv.column("node"),
         extras: csv
             .header()
@@ -129,6 +131,9 @@ fn read_row(
             reason: reason.to_string(),
         });
         return Ok(None);
+    }
+    if let Some(cell) = layout.notes.map(get).filter(|c| !c.is_empty()) {
+        super::add_notes(&mut out.notes, &group, cell);
     }
     let number = |i: usize, name: &str| -> anyhow::Result<f64> {
         let text = get(i);
@@ -264,5 +269,42 @@ mod tests {
         assert_eq!(extra_metric("cpu_time_s"), None);
         assert_eq!(extra_metric("time_s"), None);
         assert_eq!(extra_metric("energy_j"), None);
+    }
+
+    #[test]
+    fn notes_of_analysed_runs_are_kept_per_group_and_key_and_old_files_have_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("runs.csv");
+        std::fs::write(
+            &csv,
+            "iteration,plugin,status,time_s,energy_j,notes\n\
+             1,a,ok,1,2,pool=rayon; epoch_s=0.5\n\
+             2,a,ok,1,2,pool=rayon; epoch_s=0.7\n\
+             3,a,failed,,,pool=never shown\n\
+             1,b,ok,1,2,\n",
+        )
+        .unwrap();
+        let read = read(&csv).unwrap();
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            read.notes,
+            vec![(
+                "a".to_string(),
+                vec![
+                    ("pool".to_string(), strings(&["rayon"])),
+                    ("epoch_s".to_string(), strings(&["0.5", "0.7"])),
+                ]
+            )]
+        );
+        std::fs::write(
+            &csv,
+            "iteration,plugin,status,time_s,energy_j\n1,a,ok,1,2\n",
+        )
+        .unwrap();
+        assert!(read_csv_notes(&csv).is_empty());
+    }
+
+    fn read_csv_notes(path: &Path) -> super::super::PluginNotes {
+        read(path).unwrap().notes
     }
 }

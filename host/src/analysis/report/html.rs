@@ -39,6 +39,7 @@ pub fn render(title: &str, summary: &Summary, table: &Table, out: &Path) -> Stri
     html_findings::sequential(&mut h, summary);
     html_findings::carbon(&mut h, summary);
     overview(&mut h, summary);
+    plugin_notes(&mut h, summary);
     dropped(&mut h, summary);
     descriptive(&mut h, summary);
     per_node(&mut h, summary);
@@ -103,6 +104,34 @@ fn overview(h: &mut String, s: &Summary) {
     for w in &s.warnings {
         let _ = writeln!(h, "<p class=\"warn\">⚠ {}</p>", esc(w));
     }
+}
+
+/// What each plugin said about its settings (thread pools, backend, what it ignored), from
+/// runs.csv's `notes`: a value that varied between runs lists its first few.
+fn plugin_notes(h: &mut String, s: &Summary) {
+    if s.plugin_notes.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Plugin notes</h2>\n<table><tr><th class=\"l\">Group</th><th class=\"l\">Note</th><th class=\"l\">Value</th></tr>\n");
+    for (group, keys) in &s.plugin_notes {
+        for (key, values) in keys {
+            let shown = match values.len() {
+                0..=3 => values.join(" · "),
+                n => format!(
+                    "{} · … ({n} values: varies by run)",
+                    values[..3].join(" · ")
+                ),
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+                esc(group),
+                esc(key),
+                esc(&shown)
+            );
+        }
+    }
+    h.push_str("</table>\n");
 }
 
 fn dropped(h: &mut String, s: &Summary) {

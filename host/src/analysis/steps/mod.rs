@@ -321,6 +321,7 @@ impl Context {
             ignored: ingested.ignored.clone(),
             warnings: ingested.warnings.clone(),
             energy_columns: ingested.energy_columns.clone(),
+            plugin_notes: ingested.notes.clone(),
             ..Summary::default()
         };
         let mut ctx = Context {

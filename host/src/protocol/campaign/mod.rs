@@ -7,7 +7,8 @@
 //! - [`pacing`]: idle baseline, warm-up, rests;
 //! - [`run_loop`]: the runs in order through a [`RunWorker`] (the real one: [`process`]);
 //! - [`stopping`]: `[experiment] stop`'s looks, and stopping when the answer is known;
-//! - [`dry_run`]: the plan and its expected duration.
+//! - [`dry_run`]: the plan and its expected duration;
+//! - [`trainers`]: the dry run's check that every plugin builds its trainer.
 
 mod dry_run;
 mod folder;
@@ -19,6 +20,7 @@ mod run_loop;
 mod stopping;
 #[cfg(test)]
 mod tests;
+mod trainers;
 
 pub use folder::{Campaign, CampaignState};
 pub use preflight::{preflight, Preflight};
@@ -105,6 +107,7 @@ pub fn run(
         println!("{l}");
     }
     if opts.dry_run {
+        trainers::build_all(manifest, stop)?;
         dry_run::print_plan(manifest, &whole, shard);
         return Ok(CampaignResult {
             dir: PathBuf::new(),

@@ -79,6 +79,7 @@ fn measured(domain: &str, watts: f64) -> MeasuredRun {
             span(Phase::Eval, 2.0),
         ],
         failure: None,
+        notes: vec![("pool".into(), "2".into())],
     }
 }
 
@@ -460,7 +461,7 @@ fn shards_split_the_plan_by_whole_iterations() {
             .all(|r| r.shard == Some(shard) && !r.node.is_empty()));
         let csv = std::fs::read_to_string(result.dir.join("runs.csv")).unwrap();
         let header = csv.lines().next().unwrap();
-        assert!(header.ends_with(",shard,node"), "{header}");
+        assert!(header.ends_with(",shard,node,notes"), "{header}");
         assert!(csv
             .lines()
             .skip(1)
