@@ -126,6 +126,9 @@ Carbon and cost are derived from the factors you declare (flags, else the --pipe
         iteration: u32,
         #[arg(long)]
         samples: Option<PathBuf>,
+        /// Stdin is a pipe from the host: kill this worker's process group when it closes
+        #[arg(long)]
+        watch_host: bool,
     },
 }
 
@@ -241,12 +244,14 @@ fn main() -> ExitCode {
             plugin,
             iteration,
             samples,
+            watch_host,
         } => cmd_worker(plugin::worker::WorkerJob {
             manifest,
             manifest_sha256,
             plugin,
             iteration,
             samples_csv: samples,
+            watch_host,
         }),
     };
     match result {
@@ -268,8 +273,9 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// `host run`: the campaign, then its analysis. Exit 0 when every run is ok, 1 when some
-/// failed, 130 when interrupted.
+/// `host run`: the campaign, then its analysis. Exit 0 when every run is ok and the analysis
+/// is written, 1 when some run failed or the analysis could not be written, 130 when
+/// interrupted.
 fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&manifest)?;
     let stop = install_stop_flag()?;
@@ -288,36 +294,48 @@ fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result
         // 130: the conventional status of a program stopped by Ctrl-C.
         return Ok(ExitCode::from(130));
     }
-    if ok > 0 {
-        analyse_campaign(&manifest, &result)?;
-    }
-    Ok(if ok == result.records.len() {
+    // A resume finishes what is unfinished: an analysis that was killed, failed or deleted is
+    // written again even when no run was left to do.
+    let analysed = if result.ok_rows > 0 && (ok > 0 || opts.resume.is_some()) {
+        analyse_campaign(&manifest, &result)
+    } else {
+        true
+    };
+    // The lock is held until the analysis is written.
+    drop(result.lock);
+    Ok(if analysed && ok == result.records.len() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// The analysis at the end of `host run`. Its failure leaves the runs intact, so it is
-/// reported, not fatal.
-fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> anyhow::Result<()> {
+/// The analysis at the end of `host run`; whether it was written. Its failure leaves the runs
+/// intact, so it is reported with the command that redoes it (a resume does too).
+fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> bool {
     let steps = manifest.pipeline().resolve();
     let req = analysis::AnalyzeRequest {
         inputs: vec![result.dir.clone()],
         steps,
         out: CampaignDir::open(&result.dir).analysis(),
     };
-    match analysis::analyze(&req) {
-        Ok(summary) => {
-            analysis::print_summary(&summary, &mut std::io::stdout())?;
+    let written = analysis::analyze(&req).and_then(|summary| {
+        analysis::print_summary(&summary, &mut std::io::stdout())?;
+        Ok(())
+    });
+    match written {
+        Ok(()) => {
             println!("analysis: {}", req.out.display());
+            true
         }
-        Err(e) => eprintln!(
-            "analysis failed (runs.csv is intact; rerun `host analyze {}`): {e:#}",
-            result.dir.display()
-        ),
+        Err(e) => {
+            eprintln!(
+                "analysis failed (runs.csv is intact; rerun `host analyze {}`): {e:#}",
+                result.dir.display()
+            );
+            false
+        }
     }
-    Ok(())
 }
 
 /// `host analyze`: the pipeline over the inputs, a summary on the terminal. The factors given
@@ -343,6 +361,8 @@ fn cmd_analyze(
         ));
     }
     analysis::validate(&steps)?;
+    // Held while the analysis is written, when it is written into a campaign folder.
+    let _lock = joulebench::store::lock::lock_for_analysis(&out)?;
     let req = analysis::AnalyzeRequest { inputs, steps, out };
     let summary = analysis::analyze(&req)?;
     let mut stdout = std::io::stdout().lock();

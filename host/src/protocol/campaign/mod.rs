@@ -2,7 +2,7 @@
 //! planned runs (each in its own worker), rests, retries and resuming — one module each:
 //!
 //! - [`preflight`]: plugins load, data verified, meter probed, machine recorded;
-//! - [`folder`]: the campaign folder, runs.csv and campaign.json;
+//! - [`folder`]: the campaign folder (locked), runs.csv and campaign.json;
 //! - [`history`]: what a resumed campaign has done, which failed runs are retried;
 //! - [`pacing`]: idle baseline, warm-up, rests;
 //! - [`run_loop`]: the runs in order through a [`RunWorker`] (the real one: [`process`]);
@@ -18,7 +18,7 @@ mod run_loop;
 #[cfg(test)]
 mod tests;
 
-pub use folder::{Campaign, CampaignState};
+pub use folder::{Campaign, CampaignState, Resumed};
 pub use preflight::{preflight, Preflight};
 pub use process::ProcessWorker;
 pub use run_loop::{RunWorker, WorkerRequest};
@@ -29,6 +29,7 @@ use std::sync::atomic::AtomicBool;
 use crate::manifest::Manifest;
 use crate::plan;
 use crate::protocol::progress::CampaignProgress;
+use crate::store::lock::CampaignLock;
 use crate::store::record::RunRecord;
 use history::History;
 use run_loop::RunLoop;
@@ -45,7 +46,12 @@ pub struct CampaignResult {
     pub dir: PathBuf,
     /// Rows written by this invocation.
     pub records: Vec<RunRecord>,
+    /// `ok` rows in runs.csv, those of earlier invocations included.
+    pub ok_rows: usize,
     pub interrupted: bool,
+    /// The folder's lock, for the caller to hold while it analyses the folder (`None` for a
+    /// dry run).
+    pub lock: Option<CampaignLock>,
 }
 
 /// `host run`: everything from the manifest to the last row of runs.csv.
@@ -65,7 +71,7 @@ pub fn run(
     };
     let iterations = opts
         .iterations
-        .or(resumed.as_ref().map(|(_, s)| s.iterations))
+        .or(resumed.as_ref().map(|r| r.state.iterations))
         .unwrap_or(manifest.experiment.iterations);
     let planned = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
     let checked = preflight(manifest)?;
@@ -85,7 +91,9 @@ pub fn run(
         return Ok(CampaignResult {
             dir: PathBuf::new(),
             records: Vec::new(),
+            ok_rows: 0,
             interrupted: false,
+            lock: None,
         });
     }
     let energy = preflight::probe_energy(manifest)?;
@@ -99,11 +107,28 @@ pub fn run(
         energy.label.clone(),
     )?;
     // A resumed campaign keeps the original environment.json and adds one per resume.
-    let continuing = !campaign.existing.is_empty();
-    env.write_json(&campaign.dir.environment_json(continuing, &env.captured_at))?;
+    env.write_json(&campaign.dir.environment_json(&env.captured_at))?;
     println!("results: {}", campaign.dir.root().display());
     let mut worker = ProcessWorker::new(manifest)?;
-    measure(&mut campaign, &mut worker, stop)
+    let mut result = measure(&mut campaign, &mut worker, stop)
+        .map_err(|e| stopped(e, manifest, campaign.dir.root()))?;
+    result.lock = Some(campaign.lock);
+    Ok(result)
+}
+
+/// A campaign stopped by a fault of the host or the machine (a full disk, a read-only folder):
+/// what was recorded stays, and the runs not recorded are still to do.
+fn stopped(err: anyhow::Error, manifest: &Manifest, dir: &std::path::Path) -> anyhow::Error {
+    let cause = match crate::error::environment_fault(&err) {
+        Some(fault) => format!(" ({fault})"),
+        None => String::new(),
+    };
+    err.context(format!(
+        "the campaign stopped{cause}; finished runs are kept and the others are still to do: \
+         once the cause is fixed, resume with: host run {} --resume {}",
+        manifest.path.display(),
+        dir.display()
+    ))
 }
 
 /// Measures what `campaign` has left to do with `worker`: the idle baseline, the warm-up, the
@@ -169,10 +194,13 @@ pub fn measure(
             campaign.dir.root().display()
         );
     }
+    let ok_before = campaign.existing.iter().filter(|r| r.ok).count();
     Ok(CampaignResult {
         dir: campaign.dir.root().to_path_buf(),
+        ok_rows: ok_before + end.records.iter().filter(|r| r.is_ok()).count(),
         records: end.records,
         interrupted: end.interrupted,
+        lock: None,
     })
 }
 
