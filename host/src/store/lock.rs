@@ -88,8 +88,16 @@ pub fn lock_for_analysis(out: &Path) -> anyhow::Result<Option<CampaignLock>> {
 /// Who the lock file says holds it, on one line.
 fn holder(file: &mut File) -> String {
     let mut text = String::new();
-    if file.rewind().is_err() || file.read_to_string(&mut text).is_err() {
-        return "its lock file is unreadable".into();
+    // A holder that locked the file an instant ago writes its name next: give it a moment.
+    for _ in 0..20 {
+        text.clear();
+        if file.rewind().is_err() || file.read_to_string(&mut text).is_err() {
+            return "its lock file is unreadable".into();
+        }
+        if !text.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
     }
     let field = |key: &str| {
         text.lines()
@@ -98,8 +106,7 @@ fn holder(file: &mut File) -> String {
             .to_string()
     };
     if text.trim().is_empty() {
-        // It locked the file an instant ago and has not written its name yet.
-        return "a host that is just starting".into();
+        return "a host that has not written its name in the lock file".into();
     }
     format!(
         "PID {} on {}, since {}",
