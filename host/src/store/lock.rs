@@ -156,4 +156,27 @@ mod tests {
         let again = CampaignLock::acquire(&path).unwrap();
         assert_eq!(again.path(), path);
     }
+
+    #[test]
+    fn an_analysis_into_a_campaign_folder_waits_for_its_host_and_elsewhere_takes_no_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let campaign = super::super::CampaignDir::open(dir.path());
+        let out = campaign.analysis();
+        assert!(
+            lock_for_analysis(&out).unwrap().is_none(),
+            "not a campaign yet"
+        );
+        std::fs::write(campaign.state_json(), "{}").unwrap();
+        let host = CampaignLock::acquire(&campaign.lock_file()).unwrap();
+        let err = lock_for_analysis(&out).unwrap_err();
+        assert!(crate::error::is_usage(&err), "{err:#}");
+        assert!(
+            lock_for_analysis(&dir.path().join("elsewhere"))
+                .unwrap()
+                .is_none(),
+            "another output folder is free"
+        );
+        drop(host);
+        assert!(lock_for_analysis(&out).unwrap().is_some());
+    }
 }
