@@ -16,10 +16,15 @@ for i in $(seq 1 "$N"); do
     wait "$p2" && r2=0 || r2=$?
     rows=$(rows c); dup=$(duplicates c)
     holder=$(grep -ho "in use by another host: [^.]*" "c$i.1.log" "c$i.2.log" || true)
+    # A refusal must name the other host of the pair.
+    named=$(echo "$holder" | grep -o "PID [0-9]*" | cut -d' ' -f2 || true)
+    right=yes
+    if [ -n "$holder" ] && [ "$named" != "$p1" ] && [ "$named" != "$p2" ]; then right=no; fi
     printf 'pair %d: exits %s and %s, %s row(s) (expected %s), %s duplicate(s) %s\n' \
-        "$i" "$r1" "$r2" "$rows" "$((its * 2))" "$dup" "${holder:+— refused: $holder}"
+        "$i" "$r1" "$r2" "$rows" "$((its * 2))" "$dup" "${holder:+— refused: $holder (the other host: $right)}"
     codes="$(printf '%s\n' "$r1" "$r2" | sort | tr '\n' ' ')"
-    if [ "$dup" = 0 ] && [ "$rows" = "$((its * 2))" ] && { [ "$codes" = "0 2 " ] || [ "$codes" = "0 0 " ]; }; then
+    if [ "$dup" = 0 ] && [ "$rows" = "$((its * 2))" ] && [ "$right" = yes ] &&
+        { [ "$codes" = "0 2 " ] || [ "$codes" = "0 0 " ]; }; then
         good=$((good + 1))
     fi
 done

@@ -20,7 +20,7 @@ use crate::error::usage;
 #[derive(Debug)]
 pub struct CampaignLock {
     /// Closing it releases the lock.
-    _file: File,
+    file: File,
     path: PathBuf,
 }
 
@@ -59,13 +59,21 @@ impl CampaignLock {
             .and_then(|()| file.sync_data())
             .with_context(|| format!("cannot write the lock file {}", path.display()))?;
         Ok(CampaignLock {
-            _file: file,
+            file,
             path: path.to_path_buf(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+impl Drop for CampaignLock {
+    /// Empties the file before letting go, so that the next host's name is the only one a
+    /// refused host can read there (a killed host's name stays, but then the lock is free).
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
     }
 }
 
@@ -153,6 +161,11 @@ mod tests {
             "{msg}"
         );
         drop(first);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "",
+            "no stale name is left"
+        );
         let again = CampaignLock::acquire(&path).unwrap();
         assert_eq!(again.path(), path);
     }
