@@ -13,7 +13,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use joulebench::analysis::factors::{check_currency, Factor};
 use joulebench::manifest::{self, Manifest};
+use joulebench::plan::Shard;
 use joulebench::protocol::campaign::{self, CampaignResult};
+use joulebench::protocol::cluster::merge;
+use joulebench::protocol::cluster::submit::{write_and_submit, SlurmRequest};
 use joulebench::store::CampaignDir;
 use joulebench::{analysis, energy, error, plugin};
 
@@ -37,7 +40,8 @@ struct Cli {
 enum Command {
     /// Run the campaign a manifest describes, then analyse it
     #[command(
-        after_help = "Example:\n  host run manifests/quick.toml\n  host run manifests/mnist.toml --dry-run"
+        after_help = "Example:\n  host run manifests/quick.toml\n  host run manifests/mnist.toml --dry-run\n  \
+host run manifests/mnist.toml --shard 2/10 --out results/mnist-shard-2   # one node's part"
     )]
     Run {
         /// The campaign manifest (TOML), e.g. manifests/quick.toml
@@ -56,6 +60,44 @@ enum Command {
         /// Check the manifest, plugins and data, print the plan; measure nothing
         #[arg(long)]
         dry_run: bool,
+        /// Run shard K of N (K from 1 to N): iterations K, K+N, K+2N, … of the campaign's plan,
+        /// with the full protocol, into its own folder. Merge the shards with `host analyze`.
+        /// A resumed shard keeps its own
+        #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+        shard: Option<Shard>,
+    },
+    /// Write (and with --submit, submit) a Slurm array job: one task per shard, each running
+    /// `host run MANIFEST --shard K/N` on a node of its own
+    #[command(
+        after_help = "Example:\n  host slurm manifests/mnist.toml --shards 10 --partition cpu --time 4:00:00 --submit\n  \
+host analyze results/mnist-slurm-…   # when every task has ended: merges the shards\n\n\
+Tasks are numbered 1..N (--array=1-N): task K runs `host run --shard K/N`. A task whose \
+folder already holds a campaign resumes it, so submitting the script again finishes what \
+was cut short."
+    )]
+    Slurm {
+        /// The campaign manifest (TOML)
+        manifest: PathBuf,
+        /// Number of shards (array tasks), at most the manifest's iterations
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        shards: u32,
+        /// Slurm partition (sbatch --partition)
+        #[arg(long, value_name = "P")]
+        partition: Option<String>,
+        /// Time limit per task (sbatch --time), e.g. 4:00:00
+        #[arg(long, value_name = "T")]
+        time: Option<String>,
+        /// Folder for the script, the shard folders and Slurm's output files
+        /// (default: results/<campaign>-slurm-<UTC time>)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Submit the script with sbatch and print the job id
+        #[arg(long)]
+        submit: bool,
+        /// Share nodes with other jobs (a warning: energy counters are per socket, so the
+        /// neighbours' work is measured too)
+        #[arg(long)]
+        no_exclusive: bool,
     },
     /// Analyse campaign folders, runs.csv files or EnergiBridge folders
     #[command(
@@ -65,7 +107,8 @@ Carbon and cost are derived from the factors you declare (flags, else the --pipe
 [report] table), never looked up."
     )]
     Analyze {
-        /// Campaign folders, runs.csv files, or folders of EnergiBridge CSVs (one subfolder per group)
+        /// Campaign folders, runs.csv files, or folders of EnergiBridge CSVs (one subfolder per
+        /// group); shard folders of one campaign (or the folder holding them) are merged
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// Take the [[analysis]] steps and [report] factors from this file instead of the
@@ -82,6 +125,10 @@ Carbon and cost are derived from the factors you declare (flags, else the --pipe
         /// in each file (CPU package, DRAM, every GPU; never cores)
         #[arg(long = "energy-column", value_name = "NAME")]
         energy_column: Vec<String>,
+        /// Pool shards measured on different CPU models or energy meters (refused otherwise);
+        /// the report warns and shows the per-node medians
+        #[arg(long)]
+        allow_mixed_hardware: bool,
         #[command(flatten)]
         factors: FactorFlags,
     },
@@ -167,6 +214,10 @@ struct FactorFlags {
     currency: Option<String>,
 }
 
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse()
+}
+
 fn parse_grid_intensity(text: &str) -> Result<f64, String> {
     Factor::GridIntensity.parse(text)
 }
@@ -209,6 +260,7 @@ fn main() -> ExitCode {
             resume,
             iterations,
             dry_run,
+            shard,
         } => cmd_run(
             manifest,
             campaign::CampaignOptions {
@@ -216,6 +268,26 @@ fn main() -> ExitCode {
                 iterations,
                 dry_run,
                 resume,
+                shard,
+            },
+        ),
+        Command::Slurm {
+            manifest,
+            shards,
+            partition,
+            time,
+            out,
+            submit,
+            no_exclusive,
+        } => cmd_slurm(
+            manifest,
+            &SlurmRequest {
+                shards,
+                partition,
+                time,
+                out,
+                submit,
+                exclusive: !no_exclusive,
             },
         ),
         Command::Analyze {
@@ -223,8 +295,18 @@ fn main() -> ExitCode {
             pipeline,
             out,
             energy_column,
+            allow_mixed_hardware,
             factors,
-        } => cmd_analyze(inputs, pipeline, &energy_column, factors.factors(), out),
+        } => cmd_analyze(
+            AnalyzeInputs {
+                inputs,
+                allow_mixed_hardware,
+            },
+            pipeline,
+            &energy_column,
+            factors.factors(),
+            out,
+        ),
         Command::Plugins { paths } => cmd_plugins(paths),
         Command::CheckPlugin { file, options } => cmd_check_plugin(file, &options),
         Command::Meters {
@@ -284,19 +366,25 @@ fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result
         return Ok(ExitCode::SUCCESS);
     }
     let ok = result.records.iter().filter(|r| r.is_ok()).count();
-    println!(
-        "\n{} of {} run(s) ok; results in {}",
-        ok,
-        result.records.len(),
-        result.dir.display()
-    );
+    if result.records.is_empty() {
+        println!("\nno run this time; results in {}", result.dir.display());
+    } else {
+        println!(
+            "\n{} of {} run(s) ok; results in {}",
+            ok,
+            result.records.len(),
+            result.dir.display()
+        );
+    }
     if result.interrupted {
         // 130: the conventional status of a program stopped by Ctrl-C.
         return Ok(ExitCode::from(130));
     }
     // A resume finishes what is unfinished: an analysis that was killed, failed or deleted is
-    // written again even when no run was left to do.
-    let analysed = if result.ok_rows > 0 && (ok > 0 || opts.resume.is_some()) {
+    // written again even when no run was left to do; so is that of a campaign `[experiment]
+    // stop` stopped (a resume after the stop runs nothing).
+    let wanted = ok > 0 || opts.resume.is_some() || result.stopped_early;
+    let analysed = if result.ok_rows > 0 && wanted {
         analyse_campaign(&manifest, &result)
     } else {
         true
@@ -338,10 +426,24 @@ fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> bool {
     }
 }
 
-/// `host analyze`: the pipeline over the inputs, a summary on the terminal. The factors given
-/// as flags override the `--pipeline` file's `[report]`.
-fn cmd_analyze(
+/// `host slurm`: the array job's script, submitted when asked.
+fn cmd_slurm(manifest: PathBuf, req: &SlurmRequest) -> anyhow::Result<ExitCode> {
+    let manifest = Manifest::load(&manifest)?;
+    write_and_submit(&manifest, req)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `host analyze`'s inputs: a parent of shard folders stands for them.
+struct AnalyzeInputs {
     inputs: Vec<PathBuf>,
+    allow_mixed_hardware: bool,
+}
+
+/// `host analyze`: the pipeline over the inputs (shards of one campaign checked and merged), a
+/// summary on the terminal. The factors given as flags override the `--pipeline` file's
+/// `[report]`.
+fn cmd_analyze(
+    given: AnalyzeInputs,
     pipeline: Option<PathBuf>,
     energy_columns: &[String],
     factors: analysis::ReportFactors,
@@ -361,10 +463,15 @@ fn cmd_analyze(
         ));
     }
     analysis::validate(&steps)?;
+    let inputs = merge::expand_inputs(&given.inputs);
+    let notes = merge::check_shards(&inputs, given.allow_mixed_hardware)?;
+    for note in &notes {
+        eprintln!("warning: {note}");
+    }
     // Held while the analysis is written, when it is written into a campaign folder.
     let _lock = joulebench::store::lock::lock_for_analysis(&out)?;
     let req = analysis::AnalyzeRequest { inputs, steps, out };
-    let summary = analysis::analyze(&req)?;
+    let summary = analysis::analyze_with_notes(&req, &notes)?;
     let mut stdout = std::io::stdout().lock();
     analysis::print_summary(&summary, &mut stdout)?;
     writeln!(stdout, "wrote {}", req.out.display())?;

@@ -97,6 +97,8 @@ pub struct RawRun {
     pub energy: Energy,
     /// Extra metrics read as they are (per-phase or per-domain columns), by key.
     pub extras: Vec<(String, f64)>,
+    /// The machine that measured it (runs.csv's `node`); empty when unknown.
+    pub node: String,
 }
 
 /// A metric's identity: its key in summary.json and how to print it.

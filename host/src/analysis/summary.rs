@@ -17,13 +17,18 @@
 //!   "steps": [ { "step", "note", "exec"?: { "command", "exit_code", "success", "stdout", "stderr" } } ],
 //!   "files": [ … ], "warnings": [ … ],
 //!   "energy_columns"?: [ { "column", "domain", "how", "in_total", "why"?, "runs" } ],
-//!   "counters"?: [ { "group", "run", "column", "wraps", "resets", "modulus_j", "modulus" } ] }
+//!   "counters"?: [ { "group", "run", "column", "wraps", "resets", "modulus_j", "modulus" } ],
+//!   "per_node"?: [ { "group", "node", "n", "energy_median", "time_median" } ] }
 //! ```
 //!
 //! Added by issue 18 (see [`super::answers`]): `median_ci` on group figures; `median_ratio`,
 //! `ratio_ci` and `difference_ci` on comparisons (`[low, high]`, of `median_a / median_b`
 //! and `median_a − median_b`); top-level `bootstrap`, `findings`, `power`, `carbon`,
-//! `sequential`.
+//! `sequential`; `campaign_stop` (a sentence, or null: how a campaign measured under
+//! `[experiment] stop` ended, from its campaign.json).
+//!
+//! Added by issue 16 (merged shards, [`super::per_node`]): `per_node`, one row per group and
+//! node and a `(pooled)` row per group, present when runs came from several nodes or inputs.
 //!
 //! Conventions: variance and std are sample ones (ddof 1); differences are a − b;
 //! `median_change_pct` is (median b − median a) / median a × 100; `p_holm` is Holm's
@@ -43,6 +48,7 @@ use super::answers::{BootstrapInfo, Carbon, Finding, PowerReport, SequentialRepo
 use super::data::Metric;
 use super::ingest::{ColumnUse, Ignored};
 use super::metrics::CounterNote;
+use super::per_node::NodeMedians;
 
 /// A map that keeps insertion order when serialised (groups in input order).
 #[derive(Debug, Clone, PartialEq)]
@@ -269,6 +275,12 @@ pub struct Summary {
     pub power: Option<PowerReport>,
     pub carbon: Option<Carbon>,
     pub sequential: Option<SequentialReport>,
+    /// How a campaign measured under `[experiment] stop` ended, in one sentence (read from
+    /// its campaign.json): at which look it stopped and why.
+    pub campaign_stop: Option<String>,
+    /// Per group, each node's median energy and time beside the pooled one (merged shards).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_node: Vec<NodeMedians>,
 }
 
 impl Summary {

@@ -53,6 +53,17 @@ pub struct RawExperiment {
     pub idle_baseline_after: Option<bool>,
     pub run_timeout: Option<Spanned<String>>,
     pub retry_failed: Option<u32>,
+    pub stop: Option<Spanned<RawStop>>,
+}
+
+/// `stop = { metric = "energy", looks = [5, 10, 20], spending = "obrien-fleming", alpha = 0.05 }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStop {
+    pub metric: Spanned<String>,
+    pub looks: Spanned<Vec<u32>>,
+    pub spending: Option<Spanned<String>>,
+    pub alpha: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]

@@ -45,6 +45,7 @@ pub(super) fn experiment(src: Source, e: raw::RawExperiment) -> anyhow::Result<E
         idle_baseline_after: e.idle_baseline_after.unwrap_or(false),
         run_timeout: src.duration(&e.run_timeout, "run_timeout", Duration::from_secs(3600))?,
         retry_failed: e.retry_failed.unwrap_or(0),
+        stop: None, // read with the plugins (`stop.rs`): it needs their number
     };
     if matches!(experiment.rest, Rest::UntilIdle { .. }) && experiment.idle_baseline.is_zero() {
         return Err(src.error(

@@ -47,6 +47,10 @@ pub enum Column {
     RestS,
     Retry,
     EnergyDynamicJ,
+    /// `K/N` for a run of shard K of N (`host run --shard`), empty otherwise.
+    Shard,
+    /// The machine that measured the run.
+    Node,
 }
 
 /// The contract's leading columns (the README's runs.csv section); scripts depend on them:
@@ -91,7 +95,23 @@ pub fn columns(epochs: u32, domains: &[String]) -> Vec<Column> {
         Column::Retry,
         Column::EnergyDynamicJ,
     ]);
+    c.extend(CLUSTER_COLUMNS);
     c
+}
+
+/// Columns added for campaigns sharded across machines (issue 16). A runs.csv written before
+/// them lacks them: it is still read, and resumed without them.
+const CLUSTER_COLUMNS: [Column; 2] = [Column::Shard, Column::Node];
+
+/// The columns of an existing runs.csv whose header is `header`: this campaign's columns, or
+/// the same without the later additions (a file written by an older host). `None` when the
+/// header is neither.
+fn accepted_columns(header: &[String], epochs: u32, domains: &[String]) -> Option<Vec<Column>> {
+    let current = columns(epochs, domains);
+    let older = current[..current.len() - CLUSTER_COLUMNS.len()].to_vec();
+    [current, older]
+        .into_iter()
+        .find(|c| c.iter().map(Column::name).eq(header.iter().cloned()))
 }
 
 impl Column {
@@ -118,6 +138,8 @@ impl Column {
             Column::RestS => "rest_s",
             Column::Retry => "retry",
             Column::EnergyDynamicJ => "energy_dynamic_j",
+            Column::Shard => "shard",
+            Column::Node => "node",
             Column::PhaseTime(p) => return format!("{p}_time_s"),
             Column::PhaseEnergy(p) => return format!("{p}_energy_j"),
             Column::EpochTime(e) => return format!("epoch{e}_time_s"),
@@ -162,6 +184,8 @@ impl Column {
             Column::RestS => num(r.rest_s),
             Column::Retry => r.retry.to_string(),
             Column::EnergyDynamicJ => num(r.energy_dynamic_j),
+            Column::Shard => r.shard.map(|s| s.to_string()).unwrap_or_default(),
+            Column::Node => r.node.clone(),
         }
     }
 }
@@ -212,7 +236,8 @@ impl RunsCsv {
     }
 
     /// Reopens an existing runs.csv to append (resume). Its header must be the one this
-    /// campaign would write, or the rows would not line up. A last line cut short by a crash
+    /// campaign would write (or an older host's, without the cluster columns: rows are then
+    /// written without them), or the rows would not line up. A last line cut short by a crash
     /// (no newline) is removed: that run is measured again.
     pub fn reopen(
         path: &Path,
@@ -222,17 +247,16 @@ impl RunsCsv {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let complete = cut_partial_last_line(path, &text)?;
-        let columns = columns(epochs, domains);
-        let expected: Vec<String> = columns.iter().map(Column::name).collect();
         let mut reader = RunsReader::from_bytes(path, complete.as_bytes())?;
-        if reader.header() != expected {
+        let Some(columns) = accepted_columns(reader.header(), epochs, domains) else {
+            let expected: Vec<String> = columns(epochs, domains).iter().map(Column::name).collect();
             anyhow::bail!(
                 "{}: its columns differ from what this campaign writes (different energy domains or epochs?)\n  found:    {}\n  expected: {}",
                 path.display(),
                 reader.header().join(","),
                 expected.join(",")
             );
-        }
+        };
         let existing = existing_runs(&mut reader, path)?;
         let file = OpenOptions::new()
             .append(true)
@@ -398,11 +422,12 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Shard;
 
     const HEADER: &str = "iteration,order,plugin,framework,status,time_s,energy_j,power_w,edp_js,\
 cpu_time_s,accuracy,loss,meter,error,setup_time_s,setup_energy_j,train_time_s,train_energy_j,\
 eval_time_s,eval_energy_j,epoch1_time_s,epoch1_energy_j,epoch2_time_s,epoch2_energy_j,\
-energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j";
+energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,shard,node";
 
     fn record() -> RunRecord {
         RunRecord {
@@ -429,6 +454,8 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j"
             rest_s: Some(0.0),
             retry: 1,
             energy_dynamic_j: Some(4.0),
+            shard: Some(Shard { index: 2, count: 3 }),
+            node: "n01".into(),
         }
     }
 
@@ -444,7 +471,7 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j"
         assert_eq!(
             text.lines().nth(1).unwrap(),
             "2,1,spin,spin 1,ok,2,10,5,20,1.5,0.75,,estimate: x,two lines,0.5,1,1,8,0.5,1,\
-             0.25,3,,,10,1,99,a; b,0,1,4"
+             0.25,3,,,10,1,99,a; b,0,1,4,2/3,n01"
         );
         assert!(
             RunsCsv::create(&path, 2, &domains).is_err(),
@@ -478,6 +505,35 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j"
         assert!(std::fs::read_to_string(&path).unwrap().ends_with('\n'));
 
         let err = RunsCsv::reopen(&path, 3, &domains).err().unwrap();
+        assert!(format!("{err:#}").contains("columns differ"), "{err:#}");
+    }
+
+    /// A campaign started by a host without the `shard` and `node` columns resumes: its rows
+    /// keep lining up with its own header.
+    #[test]
+    fn an_older_runs_csv_without_cluster_columns_is_resumed_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let old_header = HEADER.strip_suffix(",shard,node").unwrap();
+        std::fs::write(&path, format!("{old_header}\n")).unwrap();
+        let domains = vec!["package-0".to_string()];
+        let (mut csv, existing) = RunsCsv::reopen(&path, 2, &domains).unwrap();
+        assert!(existing.is_empty());
+        assert_eq!(csv.header().join(","), old_header);
+        csv.append(&record()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert_eq!(
+            row.split(',').count(),
+            old_header.split(',').count(),
+            "{row}"
+        );
+        assert!(row.ends_with(",1,4"), "no shard or node cell: {row}");
+
+        // Some other subset of the columns is still refused.
+        let cut = HEADER.strip_suffix(",node").unwrap();
+        std::fs::write(&path, format!("{cut}\n")).unwrap();
+        let err = RunsCsv::reopen(&path, 2, &domains).err().unwrap();
         assert!(format!("{err:#}").contains("columns differ"), "{err:#}");
     }
 

@@ -61,6 +61,7 @@ pub(super) fn read_folder(dir: &Path, options: &IngestOptions) -> anyhow::Result
                     meter,
                     energy: Energy::Sampled(read.run.sampled),
                     extras: Vec::new(),
+                    node: String::new(),
                 });
             }
             Err(err) => out.ignored.push(Ignored {

@@ -25,6 +25,8 @@ struct Layout {
     meter: Option<usize>,
     error: Option<usize>,
     retry: Option<usize>,
+    /// The measuring machine (runs.csv of a host that knows clusters).
+    node: Option<usize>,
     /// Per-phase and per-domain columns, with their header as written (for errors).
     extras: Vec<(usize, Metric, String)>,
 }
@@ -81,6 +83,7 @@ fn layout<R: std::io::Read>(csv: &RunsReader<R>, path: &Path) -> anyhow::Result<
         meter: csv.column("meter"),
         error: csv.column("error"),
         retry: csv.column("retry"),
+        node: csv.column("node"),
         extras: csv
             .header()
             .iter()
@@ -155,6 +158,7 @@ fn read_row(
         meter: layout.meter.map(get).unwrap_or_default().to_string(),
         energy: Energy::Total(energy_j),
         extras,
+        node: layout.node.map(get).unwrap_or_default().to_string(),
     });
     Ok(layout.meter.map(|i| get(i).to_string()))
 }

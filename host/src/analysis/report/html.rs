@@ -41,6 +41,7 @@ pub fn render(title: &str, summary: &Summary, table: &Table, out: &Path) -> Stri
     overview(&mut h, summary);
     dropped(&mut h, summary);
     descriptive(&mut h, summary);
+    per_node(&mut h, summary);
     comparisons(&mut h, summary, table);
     plots(&mut h, summary, out);
     ignored(&mut h, summary);
@@ -163,6 +164,27 @@ fn descriptive(h: &mut String, s: &Summary) {
         }
         h.push_str("</table>\n");
     }
+}
+
+/// Each node's medians beside the pooled ones (merged shards); nothing for one campaign.
+fn per_node(h: &mut String, s: &Summary) {
+    if s.per_node.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Per node</h2>\n<p>Medians of each node's runs beside the pooled median: a node effect shows as nodes that disagree.</p>\n");
+    h.push_str("<table><tr><th class=\"l\">Group</th><th class=\"l\">Node</th><th>n</th><th>Energy (J)</th><th>Time (s)</th></tr>\n");
+    for r in &s.per_node {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.group),
+            esc(&r.node),
+            r.n,
+            opt(r.energy_median, format::num),
+            opt(r.time_median, format::num)
+        );
+    }
+    h.push_str("</table>\n");
 }
 
 fn comparisons(h: &mut String, s: &Summary, table: &Table) {

@@ -26,6 +26,7 @@ impl Config {
 
 pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
     ctx.count_runs();
+    ctx.update_per_node();
     let page = html::render(&config.title, &ctx.summary, &ctx.table, &ctx.out);
     let path = ctx.out.join("report.html");
     crate::fsx::write_atomically(&path, page.as_bytes())?;

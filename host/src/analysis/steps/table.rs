@@ -3,6 +3,7 @@
 
 use super::options::Options;
 use super::{select_metrics, Context};
+use crate::analysis::per_node;
 use crate::analysis::report::tables;
 use crate::fsx::write_atomically;
 
@@ -24,7 +25,9 @@ impl Config {
 pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
     let metrics = select_metrics(&ctx.table, "table", &config.metrics)?;
     let rows = tables::pair_rows(&ctx.table, &ctx.summary, &metrics);
-    let md = tables::markdown(&ctx.table, &ctx.summary, &rows, &metrics);
+    ctx.update_per_node();
+    let mut md = tables::markdown(&ctx.table, &ctx.summary, &rows, &metrics);
+    md.push_str(&per_node::markdown(&ctx.summary.per_node));
     let (md_path, csv_path) = (ctx.out.join("tables.md"), ctx.out.join("tables.csv"));
     write_atomically(&md_path, md.as_bytes())?;
     write_atomically(&csv_path, &tables::csv(&rows)?)?;

@@ -10,9 +10,13 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::looks::LookLog;
+use crate::analysis::sequential::Design;
+use crate::error::usage;
 use crate::fsx::write_atomically;
 use crate::manifest::Manifest;
-use crate::plan::{self, PlannedRun};
+use crate::plan::{self, PlannedRun, Shard};
+use crate::protocol::environment::Node;
 use crate::store::lock::CampaignLock;
 use crate::store::runs_csv::{ExistingRun, RunsCsv};
 use crate::store::CampaignDir;
@@ -22,7 +26,11 @@ use crate::store::CampaignDir;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CampaignState {
     pub manifest_sha256: String,
+    /// The whole campaign's iterations (a shard runs some of them).
     pub iterations: u32,
+    /// The shard this folder holds (`host run --shard K/N`); `null` for a whole campaign.
+    #[serde(default)]
+    pub shard: Option<Shard>,
     pub seed: u64,
     pub plugins: Vec<String>,
     pub host_version: String,
@@ -36,20 +44,25 @@ pub struct CampaignState {
     /// Counter faults seen while measuring either baseline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub idle_faults: Vec<String>,
+    /// `[experiment] stop`: the design, every look taken and where the campaign stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<LookLog>,
 }
 
 impl CampaignState {
     /// The state of a campaign of `manifest` that has measured nothing yet.
-    pub fn new(manifest: &Manifest, iterations: u32) -> CampaignState {
+    pub fn new(manifest: &Manifest, iterations: u32, shard: Option<Shard>) -> CampaignState {
         CampaignState {
             manifest_sha256: manifest.sha256.clone(),
             iterations,
+            shard,
             seed: manifest.experiment.seed,
             plugins: manifest.plugins.iter().map(|p| p.name.clone()).collect(),
             host_version: env!("CARGO_PKG_VERSION").into(),
             idle_power_w: None,
             idle_power_after_w: None,
             idle_faults: Vec::new(),
+            sequential: None,
         }
     }
 
@@ -80,28 +93,37 @@ pub struct Campaign<'m> {
     pub state: CampaignState,
     /// Rows already in runs.csv (a resumed campaign), empty for a new one.
     pub existing: Vec<ExistingRun>,
+    /// The runs this folder is to hold: the whole plan, or one shard's part of it.
     pub planned: Vec<PlannedRun>,
+    pub shard: Option<Shard>,
+    /// The machine measuring (runs.csv's `node`).
+    pub node: String,
     /// The energy domains fixed at the start (runs.csv's columns), and the label of the meter
     /// that found them: a run measured on other domains is failed.
     pub domains: Vec<String>,
     pub meter: String,
+    /// The sequential design of `[experiment] stop`, for this campaign's plugins.
+    pub design: Option<Design>,
 }
 
 impl<'m> Campaign<'m> {
     /// Creates the folder (`out`, or a fresh one under results/) and locks it, or reopens
-    /// `resumed`, and saves campaign.json. `iterations` fixes the plan; the baselines a resumed
-    /// campaign measured are kept.
+    /// `resumed`, and saves campaign.json. `iterations` and `shard` fix the plan; the baselines
+    /// and looks a resumed campaign took are kept.
     pub fn open(
         manifest: &'m Manifest,
         resumed: Option<Resumed>,
         out: Option<&Path>,
         iterations: u32,
+        shard: Option<Shard>,
         domains: Vec<String>,
         meter: String,
     ) -> anyhow::Result<Campaign<'m>> {
         let epochs = manifest.training.epochs;
-        let planned = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
-        let mut state = CampaignState::new(manifest, iterations);
+        let design = stop_design(manifest)?;
+        let whole = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
+        let planned = plan::runs_of(whole, shard);
+        let mut state = CampaignState::new(manifest, iterations, shard);
         let (dir, lock, csv, existing) = match resumed {
             Some(Resumed {
                 dir,
@@ -112,6 +134,10 @@ impl<'m> Campaign<'m> {
                 state.idle_power_w = saved.idle_power_w;
                 state.idle_power_after_w = saved.idle_power_after_w;
                 state.idle_faults = saved.idle_faults;
+                // A resumed campaign keeps its looks (the manifest, `stop` included, is the same).
+                state.sequential = saved
+                    .sequential
+                    .or_else(|| design.as_ref().map(LookLog::new));
                 state.save(&dir)?;
                 (dir, lock, csv, existing)
             }
@@ -120,6 +146,7 @@ impl<'m> Campaign<'m> {
                 let lock = CampaignLock::acquire(&dir.lock_file())?;
                 dir.refuse_a_campaign()?;
                 write_atomically(&dir.manifest_copy(), manifest.text.as_bytes())?;
+                state.sequential = design.as_ref().map(LookLog::new);
                 state.save(&dir)?;
                 let csv = RunsCsv::create(&dir.runs_csv(), epochs, &domains)?;
                 (dir, lock, csv, Vec::new())
@@ -133,10 +160,29 @@ impl<'m> Campaign<'m> {
             state,
             existing,
             planned,
+            shard,
+            node: Node::current().name(),
             domains,
             meter,
+            design,
         })
     }
+}
+
+/// The design `[experiment] stop` asks for, built once for the plugins this campaign runs
+/// (an optional plugin left out may leave fewer than the manifest lists).
+fn stop_design(manifest: &Manifest) -> anyhow::Result<Option<Design>> {
+    let Some(rule) = &manifest.experiment.stop else {
+        return Ok(None);
+    };
+    rule.design(manifest.plugins.len())
+        .map(Some)
+        .map_err(|why| {
+            usage(format!(
+                "{}: [experiment] `stop`: {why}",
+                manifest.path.display()
+            ))
+        })
 }
 
 /// runs.csv of a resumed campaign, reopened to append; created afresh when a kill left none,

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::folder::{CampaignState, Resumed};
 use crate::error::usage;
 use crate::manifest::Manifest;
-use crate::plan::PlannedRun;
+use crate::plan::{PlannedRun, Shard};
 use crate::store::lock::CampaignLock;
 use crate::store::runs_csv::ExistingRun;
 use crate::store::CampaignDir;
@@ -21,8 +21,13 @@ pub struct Job {
 }
 
 /// Checks that `dir` holds a campaign this manifest may continue, and locks it first: two
-/// hosts resuming one folder would measure its remaining runs twice.
-pub fn open_for_resume(manifest: &Manifest, dir: &Path) -> anyhow::Result<Resumed> {
+/// hosts resuming one folder would measure its remaining runs twice. `shard` (`--shard`) is
+/// the one a folder killed before its first campaign.json is taken to hold.
+pub fn open_for_resume(
+    manifest: &Manifest,
+    dir: &Path,
+    shard: Option<Shard>,
+) -> anyhow::Result<Resumed> {
     let campaign = CampaignDir::open(dir);
     let state_path = campaign.state_json();
     if !state_path.exists() && !campaign.manifest_copy().exists() {
@@ -34,7 +39,7 @@ pub fn open_for_resume(manifest: &Manifest, dir: &Path) -> anyhow::Result<Resume
         )));
     }
     let lock = CampaignLock::acquire(&campaign.lock_file())?;
-    let state = read_state(&campaign, manifest)?;
+    let state = read_state(&campaign, manifest, shard)?;
     let saved_path = campaign.manifest_copy();
     let saved = std::fs::read_to_string(&saved_path)
         .map_err(|e| usage(format!("cannot read {} ({e})", saved_path.display())))?;
@@ -72,14 +77,18 @@ pub fn open_for_resume(manifest: &Manifest, dir: &Path) -> anyhow::Result<Resume
 
 /// campaign.json; or, when a kill came before it was first saved and nothing was measured yet,
 /// the state of a new campaign of `manifest` (the caller checks it against the saved copy).
-fn read_state(campaign: &CampaignDir, manifest: &Manifest) -> anyhow::Result<CampaignState> {
+fn read_state(
+    campaign: &CampaignDir,
+    manifest: &Manifest,
+    shard: Option<Shard>,
+) -> anyhow::Result<CampaignState> {
     let path = campaign.state_json();
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text)
             .map_err(|e| usage(format!("{}: unreadable ({e})", path.display()))),
-        Err(e) if e.kind() == ErrorKind::NotFound && holds_no_runs(&campaign.runs_csv()) => {
-            Ok(CampaignState::new(manifest, manifest.experiment.iterations))
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound && holds_no_runs(&campaign.runs_csv()) => Ok(
+            CampaignState::new(manifest, manifest.experiment.iterations, shard),
+        ),
         Err(e) => Err(usage(format!(
             "{}: not a campaign folder to resume ({e})",
             path.display()

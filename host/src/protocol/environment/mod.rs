@@ -6,6 +6,7 @@
 //! desktop): the field is recorded as `null` and capture never fails. Warnings are reported,
 //! never enforced: a researcher may knowingly measure on a noisy machine.
 
+mod node;
 mod procs;
 mod read;
 mod system;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+pub use node::{Node, SlurmJob};
 pub use procs::{busy_processes, ticks_per_second, BusyProcess, ProcSample};
 pub use system::{
     Boost, BoostControl, Cpu, CpuFrequency, Frequency, Load, Machine, Memory, Os, PowerSupply,
@@ -112,6 +114,9 @@ pub struct Environment {
     pub manifest: ManifestProvenance,
     pub plugins: Vec<PluginProvenance>,
     pub energy: EnergySummary,
+    /// The hostname and, under Slurm, the job (id, array task, node list, allocated CPUs).
+    #[serde(default)]
+    pub node: Node,
     pub os: Os,
     pub machine: Machine,
     pub virtualization: Virtualization,
@@ -160,6 +165,7 @@ pub fn capture(
         },
         plugins: plugins.to_vec(),
         energy: energy.clone(),
+        node: Node::read(&roots.proc_root, |k| std::env::var(k).ok()),
         os: Os::read(roots),
         machine: Machine::read(&roots.sys_root),
         virtualization: Virtualization::read(&roots.sys_root, &cpuinfo),
