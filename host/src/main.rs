@@ -221,6 +221,9 @@ host check-plugin demo/target/release/libplugin_demo.so\n  host new-plugin mytra
         samples: Option<PathBuf>,
         #[arg(long)]
         setup_only: bool,
+        /// Stdin is a pipe from the host: kill this worker's process group when it closes
+        #[arg(long)]
+        watch_host: bool,
     },
 }
 
@@ -401,6 +404,7 @@ fn main() -> ExitCode {
             iteration,
             samples,
             setup_only,
+            watch_host,
         } => cmd_worker(plugin::worker::WorkerJob {
             manifest,
             manifest_sha256,
@@ -408,6 +412,7 @@ fn main() -> ExitCode {
             iteration,
             samples_csv: samples,
             setup_only,
+            watch_host,
         }),
     };
     match result {
@@ -429,8 +434,9 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// `host run`: the campaign, then its analysis. Exit 0 when every run is ok, 1 when some
-/// failed, 130 when interrupted.
+/// `host run`: the campaign, then its analysis. Exit 0 when every run is ok and the analysis
+/// is written, 1 when some run failed or the analysis could not be written, 130 when
+/// interrupted.
 fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&manifest)?;
     let stop = install_stop_flag()?;
@@ -453,38 +459,50 @@ fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result
         // 130: the conventional status of a program stopped by Ctrl-C.
         return Ok(ExitCode::from(130));
     }
-    // A campaign that `[experiment] stop` stopped is analysed even when this invocation (a
-    // resume after the stop) ran nothing.
-    if ok > 0 || result.stopped_early {
-        analyse_campaign(&manifest, &result)?;
-    }
-    Ok(if ok == result.records.len() {
+    // A resume finishes what is unfinished: an analysis that was killed, failed or deleted is
+    // written again even when no run was left to do; so is that of a campaign `[experiment]
+    // stop` stopped (a resume after the stop runs nothing).
+    let wanted = ok > 0 || opts.resume.is_some() || result.stopped_early;
+    let analysed = if result.ok_rows > 0 && wanted {
+        analyse_campaign(&manifest, &result)
+    } else {
+        true
+    };
+    // The lock is held until the analysis is written.
+    drop(result.lock);
+    Ok(if analysed && ok == result.records.len() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// The analysis at the end of `host run`. Its failure leaves the runs intact, so it is
-/// reported, not fatal.
-fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> anyhow::Result<()> {
+/// The analysis at the end of `host run`; whether it was written. Its failure leaves the runs
+/// intact, so it is reported with the command that redoes it (a resume does too).
+fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> bool {
     let steps = manifest.pipeline().resolve();
     let req = analysis::AnalyzeRequest {
         inputs: vec![result.dir.clone()],
         steps,
         out: CampaignDir::open(&result.dir).analysis(),
     };
-    match analysis::analyze(&req) {
-        Ok(summary) => {
-            analysis::print_summary(&summary, &mut std::io::stdout())?;
+    let written = analysis::analyze(&req).and_then(|summary| {
+        analysis::print_summary(&summary, &mut std::io::stdout())?;
+        Ok(())
+    });
+    match written {
+        Ok(()) => {
             println!("analysis: {}", req.out.display());
+            true
         }
-        Err(e) => eprintln!(
-            "analysis failed (runs.csv is intact; rerun `host analyze {}`): {e:#}",
-            result.dir.display()
-        ),
+        Err(e) => {
+            eprintln!(
+                "analysis failed (runs.csv is intact; rerun `host analyze {}`): {e:#}",
+                result.dir.display()
+            );
+            false
+        }
     }
-    Ok(())
 }
 
 /// `host slurm`: the array job's script, submitted when asked.
@@ -529,6 +547,8 @@ fn cmd_analyze(
     for note in &notes {
         eprintln!("warning: {note}");
     }
+    // Held while the analysis is written, when it is written into a campaign folder.
+    let _lock = joulebench::store::lock::lock_for_analysis(&out)?;
     let req = analysis::AnalyzeRequest { inputs, steps, out };
     let summary = analysis::analyze_with_notes(&req, &notes)?;
     let mut stdout = std::io::stdout().lock();

@@ -307,8 +307,9 @@ pub fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-/// Writes `summary` as pretty JSON.
+/// Writes `summary` as pretty JSON, atomically: it is the analysis's last file, so a
+/// summary.json there means the analysis was written whole.
 pub fn write_json(summary: &Summary, path: &Path) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(summary).context("cannot serialise summary.json")?;
-    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+    crate::fsx::write_atomically(path, (text + "\n").as_bytes())
 }

@@ -69,6 +69,10 @@ pub enum Event {
     Faults { faults: Vec<String> },
     /// The run failed in `phase`.
     Error { phase: Phase, message: String },
+    /// The run could not go on for a fault of the machine (a full disk, a read-only file
+    /// system, a missing permission) met by the worker itself, not by the plugin: the host
+    /// stops the campaign and leaves the run to do (see [`crate::error::environment_fault`]).
+    Environment { phase: Phase, message: String },
     /// The run completed.
     Finished,
 }

@@ -53,6 +53,9 @@ pub fn run_worker(
     let mut cmd = worker_command(launch)?;
     let started = Instant::now();
     let mut child = cmd.spawn().context("cannot start a worker process")?;
+    // The worker's lifeline: held open until the worker has been waited for, and closed by
+    // the kernel if the host dies first — which kills the worker's whole process group.
+    let lifeline = child.stdin.take();
     let stdout = child
         .stdout
         .take()
@@ -71,9 +74,13 @@ pub fn run_worker(
         unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     }
     let status = child.wait().context("cannot wait for the worker")?;
+    drop(lifeline);
     // A leftover that left the process group may still hold the pipe: never wait on it.
     if !followed.leftovers_killed || reader.is_finished() {
         let _ = reader.join();
+    }
+    if let Some(fault) = environment_fault(&followed.events) {
+        return Err(fault);
     }
     let interrupted = followed.interrupted;
     let failure = followed
@@ -86,8 +93,20 @@ pub fn run_worker(
     })
 }
 
+/// A fault of the machine the worker met (a full disk, say): not the run's failure but the
+/// campaign's, which stops and leaves the run to do.
+fn environment_fault(events: &[Event]) -> Option<anyhow::Error> {
+    events.iter().find_map(|e| match e {
+        Event::Environment { phase, message } => Some(anyhow::anyhow!(
+            "the worker could not go on ({phase}): {message}"
+        )),
+        _ => None,
+    })
+}
+
 /// `host worker …` for `launch`: its own process group, pinned to the manifest's CPUs, dying
-/// with the host, stdout piped for events and stderr to the run's log.
+/// with the host (see [`super::lifeline`]), stdout piped for events and stderr to the run's
+/// log.
 fn worker_command(launch: &WorkerLaunch<'_>) -> anyhow::Result<Command> {
     let exe =
         std::env::current_exe().context("cannot find the host executable to start a worker")?;
@@ -102,7 +121,8 @@ fn worker_command(launch: &WorkerLaunch<'_>) -> anyhow::Result<Command> {
         .arg("--plugin")
         .arg(launch.plugin)
         .arg("--iteration")
-        .arg(launch.iteration.to_string());
+        .arg(launch.iteration.to_string())
+        .arg("--watch-host");
     if let Some(s) = launch.samples_csv {
         cmd.arg("--samples").arg(s);
     }
@@ -111,16 +131,18 @@ fn worker_command(launch: &WorkerLaunch<'_>) -> anyhow::Result<Command> {
     }
     let cpus = launch.cpus.map(<[usize]>::to_vec);
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
-    cmd.stdin(Stdio::null())
+    // Stdin is the lifeline: a pipe the host never writes to.
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));
-    // Own process group, so a timeout kills everything the framework started; and die with
-    // the host (kill -9 of the host must not leave a worker burning energy).
+    // Own process group, so a timeout kills everything the framework started, and the worker's
+    // lifeline kills that group when the host dies (kill -9 of the host must not leave anything
+    // burning energy). No PR_SET_PDEATHSIG: it would kill the worker before its lifeline could
+    // kill the worker's children.
     cmd.process_group(0);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             if let Some(cpus) = &cpus {
                 let mut set: libc::cpu_set_t = std::mem::zeroed();
                 for &c in cpus {

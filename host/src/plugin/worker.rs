@@ -40,6 +40,9 @@ pub struct WorkerJob {
     pub samples_csv: Option<PathBuf>,
     /// Only build the trainer (`host run --dry-run`): no meters, no training.
     pub setup_only: bool,
+    /// Stdin is the host's lifeline pipe: when it closes, the worker's process group is
+    /// killed ([`super::lifeline`]). Off when the worker is started by hand.
+    pub watch_host: bool,
 }
 
 /// Where events go: the duplicated original stdout.
@@ -113,15 +116,25 @@ pub fn run(job: &WorkerJob) -> i32 {
             return 1;
         }
     };
+    if job.watch_host {
+        if let Err(e) = super::lifeline::watch_stdin() {
+            sink.send(&Event::Error {
+                phase: Phase::Prepare,
+                message: format!("{e:#}"),
+            });
+            return 1;
+        }
+    }
     match run_phases(job, &sink) {
         Ok(()) => {
             sink.send(&Event::Finished);
             0
         }
         Err(PhaseError { phase, error }) => {
-            sink.send(&Event::Error {
-                phase,
-                message: format!("{error:#}"),
+            let message = format!("{error:#}");
+            sink.send(&match crate::error::environment_fault(&error) {
+                Some(_) => Event::Environment { phase, message },
+                None => Event::Error { phase, message },
             });
             1
         }

@@ -7,5 +7,6 @@ mod support;
 
 mod data_download;
 mod environment;
+mod faults;
 mod protocol;
 mod runs;

@@ -17,6 +17,7 @@ use plotters::prelude::*;
 
 use super::font::FAMILY;
 use crate::analysis::stats;
+use crate::fsx::write_atomically_with;
 
 /// One group's values on one metric.
 #[derive(Debug, Clone)]
@@ -95,18 +96,24 @@ const PALETTE: [RGBColor; 6] = [
 /// Points along the density curve.
 const GRID: usize = 128;
 
+/// Draws `plot` into `path` as SVG, atomically (a full disk leaves no truncated file).
 pub fn write_svg(plot: &ViolinPlot, path: &Path) -> anyhow::Result<()> {
-    let root = SVGBackend::new(path, plot.size).into_drawing_area();
-    draw(plot, &root)?;
-    root.present()
-        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    write_atomically_with(path, |tmp| {
+        let root = SVGBackend::new(tmp, plot.size).into_drawing_area();
+        draw(plot, &root)?;
+        root.present()
+            .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    })
 }
 
+/// Draws `plot` into `path` as PNG, atomically.
 pub fn write_png(plot: &ViolinPlot, path: &Path) -> anyhow::Result<()> {
-    let root = BitMapBackend::new(path, plot.size).into_drawing_area();
-    draw(plot, &root)?;
-    root.present()
-        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    write_atomically_with(path, |tmp| {
+        let root = BitMapBackend::new(tmp, plot.size).into_drawing_area();
+        draw(plot, &root)?;
+        root.present()
+            .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    })
 }
 
 /// Quartiles and whiskers of a sample (NumPy's linear quantiles).

@@ -2,7 +2,7 @@
 //! planned runs (each in its own worker), rests, retries and resuming — one module each:
 //!
 //! - [`preflight`]: plugins load, data verified, meter probed, machine recorded;
-//! - [`folder`]: the campaign folder, runs.csv and campaign.json;
+//! - [`folder`]: the campaign folder (locked), runs.csv and campaign.json;
 //! - [`history`]: what a resumed campaign has done, which failed runs are retried;
 //! - [`pacing`]: idle baseline, warm-up, rests;
 //! - [`run_loop`]: the runs in order through a [`RunWorker`] (the real one: [`process`]);
@@ -22,7 +22,7 @@ mod stopping;
 mod tests;
 mod trainers;
 
-pub use folder::{Campaign, CampaignState};
+pub use folder::{Campaign, CampaignState, Resumed};
 pub use preflight::{preflight, Preflight};
 pub use process::ProcessWorker;
 pub use run_loop::{RunWorker, WorkerRequest};
@@ -34,7 +34,9 @@ use crate::error::usage;
 use crate::manifest::Manifest;
 use crate::plan::{self, Shard};
 use crate::protocol::progress::CampaignProgress;
+use crate::store::lock::CampaignLock;
 use crate::store::record::RunRecord;
+use crate::store::runs_csv::ExistingRun;
 use history::History;
 use run_loop::RunLoop;
 use stopping::Stopping;
@@ -53,10 +55,15 @@ pub struct CampaignResult {
     pub dir: PathBuf,
     /// Rows written by this invocation.
     pub records: Vec<RunRecord>,
+    /// `ok` rows in runs.csv, those of earlier invocations included.
+    pub ok_rows: usize,
     pub interrupted: bool,
     /// Stopped by `[experiment] stop` (now, or by an earlier invocation): the answer was
     /// known, the rest of the plan is not run.
     pub stopped_early: bool,
+    /// The folder's lock, for the caller to hold while it analyses the folder (`None` for a
+    /// dry run).
+    pub lock: Option<CampaignLock>,
 }
 
 /// `host run`: everything from the manifest to the last row of runs.csv.
@@ -71,14 +78,14 @@ pub fn run(
         println!("{note}");
     }
     let resumed = match &opts.resume {
-        Some(dir) => Some(history::open_for_resume(manifest, dir)?),
+        Some(dir) => Some(history::open_for_resume(manifest, dir, opts.shard)?),
         None => None,
     };
     let iterations = opts
         .iterations
-        .or(resumed.as_ref().map(|(_, s)| s.iterations))
+        .or(resumed.as_ref().map(|r| r.state.iterations))
         .unwrap_or(manifest.experiment.iterations);
-    let shard = shard_to_run(opts.shard, resumed.as_ref().map(|(_, s)| s), iterations)?;
+    let shard = shard_to_run(opts.shard, resumed.as_ref().map(|r| &r.state), iterations)?;
     if let (Some(s), Some(_)) = (shard, &manifest.experiment.stop) {
         return Err(usage(no_early_stop_in_shards(
             &manifest.path,
@@ -112,8 +119,10 @@ pub fn run(
         return Ok(CampaignResult {
             dir: PathBuf::new(),
             records: Vec::new(),
+            ok_rows: 0,
             interrupted: false,
             stopped_early: false,
+            lock: None,
         });
     }
     let energy = preflight::probe_energy(manifest)?;
@@ -128,11 +137,28 @@ pub fn run(
         energy.label.clone(),
     )?;
     // A resumed campaign keeps the original environment.json and adds one per resume.
-    let continuing = !campaign.existing.is_empty();
-    env.write_json(&campaign.dir.environment_json(continuing, &env.captured_at))?;
+    env.write_json(&campaign.dir.environment_json(&env.captured_at))?;
     println!("results: {}", campaign.dir.root().display());
     let mut worker = ProcessWorker::new(manifest)?;
-    measure(&mut campaign, &mut worker, stop)
+    let mut result = measure(&mut campaign, &mut worker, stop)
+        .map_err(|e| stopped(e, manifest, campaign.dir.root()))?;
+    result.lock = Some(campaign.lock);
+    Ok(result)
+}
+
+/// A campaign stopped by a fault of the host or the machine (a full disk, a read-only folder):
+/// what was recorded stays, and the runs not recorded are still to do.
+fn stopped(err: anyhow::Error, manifest: &Manifest, dir: &std::path::Path) -> anyhow::Error {
+    let cause = match crate::error::environment_fault(&err) {
+        Some(fault) => format!(" ({fault})"),
+        None => String::new(),
+    };
+    err.context(format!(
+        "the campaign stopped{cause}; finished runs are kept and the others are still to do: \
+         once the cause is fixed, resume with: host run {} --resume {}",
+        manifest.path.display(),
+        dir.display()
+    ))
 }
 
 /// The shard this invocation runs: `--shard`, or the resumed folder's own (they must agree:
@@ -202,8 +228,10 @@ pub fn measure(
         return Ok(CampaignResult {
             dir: campaign.dir.root().to_path_buf(),
             records: Vec::new(),
+            ok_rows: ok_rows(&campaign.existing),
             interrupted: false,
             stopped_early: true,
+            lock: None,
         });
     }
     if done_before > 0 {
@@ -271,10 +299,16 @@ pub fn measure(
     }
     Ok(CampaignResult {
         dir: campaign.dir.root().to_path_buf(),
+        ok_rows: ok_rows(&campaign.existing) + end.records.iter().filter(|r| r.is_ok()).count(),
         records: end.records,
         interrupted: end.interrupted,
         stopped_early: end.stopped_early,
+        lock: None,
     })
+}
+
+fn ok_rows(existing: &[ExistingRun]) -> usize {
+    existing.iter().filter(|r| r.ok).count()
 }
 
 fn plugin_names(manifest: &Manifest) -> Vec<String> {

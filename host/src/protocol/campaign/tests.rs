@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use anyhow::Context;
+
 use super::history::open_for_resume;
 use super::*;
 use crate::plugin::supervisor::RunOutcome;
@@ -23,6 +25,8 @@ enum Act {
     Joules(f64),
     /// Raises the stop flag (Ctrl-C) and reports the run interrupted.
     Interrupt,
+    /// The disk is full: the worker cannot go on, a fault of the machine, not of the run.
+    DiskFull,
 }
 
 /// Decides what the fake does: (iteration, plugin, how many runs it was asked before).
@@ -108,6 +112,10 @@ impl RunWorker for FakeWorker {
                 stop.store(true, Ordering::SeqCst);
                 outcome.interrupted = true;
             }
+            Act::DiskFull => {
+                return Err(std::io::Error::from_raw_os_error(libc::ENOSPC))
+                    .context(format!("writing {}", request.files.samples.display()))
+            }
         }
         Ok(outcome)
     }
@@ -163,11 +171,25 @@ fn measure_with(
     resume: bool,
     worker: &mut FakeWorker,
 ) -> CampaignResult {
+    try_measure_with(manifest, dir, resume, worker).unwrap()
+}
+
+/// As [`measure_with`], the campaign's error returned.
+fn try_measure_with(
+    manifest: &Manifest,
+    dir: &Path,
+    resume: bool,
+    worker: &mut FakeWorker,
+) -> anyhow::Result<CampaignResult> {
     let out = dir.join("res");
-    let resumed = resume.then(|| open_for_resume(manifest, &out).unwrap());
+    let resumed = if resume {
+        Some(open_for_resume(manifest, &out, None)?)
+    } else {
+        None
+    };
     let iterations = resumed
         .as_ref()
-        .map_or(manifest.experiment.iterations, |(_, s)| s.iterations);
+        .map_or(manifest.experiment.iterations, |r| r.state.iterations);
     let domains = DOMAINS.map(String::from).to_vec();
     let mut campaign = Campaign::open(
         manifest,
@@ -177,9 +199,8 @@ fn measure_with(
         None,
         domains,
         "fake".into(),
-    )
-    .unwrap();
-    measure(&mut campaign, worker, &AtomicBool::new(false)).unwrap()
+    )?;
+    measure(&mut campaign, worker, &AtomicBool::new(false))
 }
 
 /// runs.csv's (iteration, plugin, status, retry) rows, in file order.
@@ -419,8 +440,8 @@ fn measure_shard(
     worker: &mut FakeWorker,
 ) -> CampaignResult {
     let out = dir.join(shard.index.to_string());
-    let resumed = resume.then(|| open_for_resume(manifest, &out).unwrap());
-    let saved = resumed.as_ref().map(|(_, s)| s);
+    let resumed = resume.then(|| open_for_resume(manifest, &out, None).unwrap());
+    let saved = resumed.as_ref().map(|r| &r.state);
     let shard = shard_to_run(Some(shard), saved, manifest.experiment.iterations).unwrap();
     let domains = DOMAINS.map(String::from).to_vec();
     let iterations = manifest.experiment.iterations;
@@ -501,7 +522,9 @@ fn a_shard_resumes_its_own_runs_and_refuses_another_shard_number() {
         .collect();
     assert_eq!(rest.asked, expected[2..], "only the shard's missing runs");
 
-    let (_, saved) = open_for_resume(&m, &tmp.path().join("2")).unwrap();
+    let saved = open_for_resume(&m, &tmp.path().join("2"), None)
+        .unwrap()
+        .state;
     assert_eq!(shard_to_run(None, Some(&saved), 5).unwrap(), Some(shard));
     let other = Shard::new(1, 2).unwrap();
     let err = shard_to_run(Some(other), Some(&saved), 5).unwrap_err();
@@ -768,4 +791,109 @@ fn a_look_missed_by_a_crash_is_taken_when_the_campaign_resumes() {
     let resumed = measure_with(&m, tmp.path(), true, &mut idle);
     assert!(idle.asked.is_empty() && resumed.stopped_early);
     assert_eq!(look_log(tmp.path()), taken);
+}
+
+#[test]
+fn a_full_disk_stops_the_campaign_and_leaves_its_run_to_do_for_the_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path(), 2, 1);
+    let mut filling = FakeWorker::new(|_, _, nth| {
+        if nth == 2 {
+            Act::DiskFull
+        } else {
+            Act::Succeed
+        }
+    });
+    let err = try_measure_with(&m, tmp.path(), false, &mut filling)
+        .err()
+        .expect("a full disk stops the campaign");
+    assert_eq!(
+        crate::error::environment_fault(&err),
+        Some(crate::error::EnvironmentFault::NoSpace),
+        "{err:#}"
+    );
+    assert_eq!(filling.asked.len(), 3, "nothing runs after the fault");
+    let plan = planned_order(&m);
+    let kept: Vec<(u32, String, String, u32)> = rows(tmp.path());
+    assert_eq!(
+        kept.len(),
+        2,
+        "the run that met the full disk is not recorded"
+    );
+    assert!(kept.iter().all(|r| r.2 == "ok"), "{kept:?}");
+
+    let mut freed = FakeWorker::always(Act::Succeed);
+    measure_with(&m, tmp.path(), true, &mut freed);
+    assert_eq!(
+        freed.asked,
+        plan[2..],
+        "the resume measures it, then the rest"
+    );
+    let all: Vec<(u32, String)> = rows(tmp.path()).into_iter().map(|r| (r.0, r.1)).collect();
+    assert_eq!(all, plan);
+}
+
+#[test]
+fn a_second_host_is_refused_while_the_first_holds_the_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path(), 2, 0);
+    let mut stopping = FakeWorker::always(Act::Interrupt);
+    measure_with(&m, tmp.path(), false, &mut stopping);
+    let first = open_for_resume(&m, &tmp.path().join("res"), None).unwrap();
+    let mut second = FakeWorker::always(Act::Succeed);
+    let err = try_measure_with(&m, tmp.path(), true, &mut second)
+        .err()
+        .expect("the folder is locked");
+    assert!(crate::error::is_usage(&err), "{err:#}");
+    assert!(
+        format!("{err:#}").contains(&format!("PID {}", std::process::id())),
+        "{err:#}"
+    );
+    assert!(second.asked.is_empty());
+    drop(first);
+    measure_with(&m, tmp.path(), true, &mut second);
+    assert_eq!(rows(tmp.path()).len(), 6);
+}
+
+/// A kill between creating the folder and saving campaign.json left runs.csv (empty, or its
+/// header only) or nothing beside the manifest copy: the resume starts the campaign.
+#[test]
+fn a_folder_killed_before_its_first_campaign_json_is_resumed() {
+    for runs_csv in [None, Some(""), Some("header")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let m = manifest(tmp.path(), 2, 0);
+        let mut stopping = FakeWorker::always(Act::Interrupt);
+        measure_with(&m, tmp.path(), false, &mut stopping);
+        let res = tmp.path().join("res");
+        std::fs::remove_file(res.join("campaign.json")).unwrap();
+        match runs_csv {
+            None => std::fs::remove_file(res.join("runs.csv")).unwrap(),
+            Some("") => std::fs::write(res.join("runs.csv"), "").unwrap(),
+            Some(_) => assert_eq!(
+                std::fs::read_to_string(res.join("runs.csv"))
+                    .unwrap()
+                    .lines()
+                    .count(),
+                1
+            ),
+        }
+        let mut rest = FakeWorker::always(Act::Succeed);
+        let result = measure_with(&m, tmp.path(), true, &mut rest);
+        assert_eq!(rest.asked, planned_order(&m), "{runs_csv:?}");
+        assert_eq!(result.ok_rows, 6);
+        assert_eq!(rows(tmp.path()).len(), 6, "{runs_csv:?}");
+        assert!(res.join("campaign.json").is_file());
+    }
+    // A folder with rows but no campaign.json is not guessed at.
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path(), 1, 0);
+    measure_with(&m, tmp.path(), false, &mut FakeWorker::always(Act::Succeed));
+    std::fs::remove_file(tmp.path().join("res/campaign.json")).unwrap();
+    let err = open_for_resume(&m, &tmp.path().join("res"), None)
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("not a campaign folder"),
+        "{err:#}"
+    );
 }

@@ -137,16 +137,12 @@ impl Environment {
         self.warnings = warnings.iter().map(ToString::to_string).collect();
     }
 
-    /// Writes pretty JSON and fsyncs it: the file must survive a crash of the campaign.
+    /// Writes pretty JSON atomically ([`crate::fsx::write_atomically`]): the file must survive
+    /// a crash of the campaign, and a full disk must leave no empty or partial file.
     pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
-        use std::io::Write;
         let mut text = serde_json::to_string_pretty(self).context("serialise environment")?;
         text.push('\n');
-        let mut file =
-            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("write {}", path.display()))
+        crate::fsx::write_atomically(path, text.as_bytes())
     }
 }
 
