@@ -11,4 +11,5 @@ pub mod manifest;
 pub mod plan;
 pub mod plugin;
 pub mod protocol;
+pub mod shell;
 pub mod store;

@@ -15,7 +15,7 @@ use joulebench::analysis::factors::{check_currency, Factor};
 use joulebench::manifest::{self, Manifest};
 use joulebench::protocol::campaign::{self, CampaignResult};
 use joulebench::store::CampaignDir;
-use joulebench::{analysis, energy, error, plugin};
+use joulebench::{analysis, energy, error, plugin, shell};
 
 #[derive(Parser)]
 #[command(
@@ -50,8 +50,8 @@ enum Command {
         /// (analysis steps, [report] factors and iterations may change).
         #[arg(long, value_name = "DIR")]
         resume: Option<PathBuf>,
-        /// Override the manifest's number of iterations (at least 1)
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        /// Override the manifest's number of iterations (1 to 100000)
+        #[arg(long, value_name = "N", value_parser = parse_iterations)]
         iterations: Option<u32>,
         /// Check the manifest, plugins and data, print the plan; measure nothing
         #[arg(long)]
@@ -162,6 +162,17 @@ struct FactorFlags {
     /// Currency printed with --price-per-kwh's costs (default EUR)
     #[arg(long, value_name = "NAME", value_parser = check_currency)]
     currency: Option<String>,
+}
+
+/// `--iterations N`, within the manifest's bounds (the error says the limit and why).
+fn parse_iterations(text: &str) -> Result<u32, String> {
+    let n: u32 = text.trim().parse().map_err(|_| {
+        format!(
+            "`{text}` is not a whole number from 1 to {}",
+            manifest::bounds::MAX_ITERATIONS
+        )
+    })?;
+    manifest::bounds::check_iterations(n)
 }
 
 fn parse_grid_intensity(text: &str) -> Result<f64, String> {
@@ -314,7 +325,7 @@ fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> anyhow::Res
         }
         Err(e) => eprintln!(
             "analysis failed (runs.csv is intact; rerun `host analyze {}`): {e:#}",
-            result.dir.display()
+            shell::quote_path(&result.dir)
         ),
     }
     Ok(())

@@ -10,6 +10,9 @@ use toml::Spanned;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawManifest {
+    /// The folder relative paths resolve against, when not the manifest's own (the copy a
+    /// campaign folder saves names the original's; see `portable.rs`).
+    pub paths_relative_to: Option<Spanned<PathBuf>>,
     pub experiment: RawExperiment,
     pub dataset: Option<RawDataset>,
     pub model: RawModel,
@@ -46,7 +49,7 @@ pub struct RawReport {
 pub struct RawExperiment {
     pub name: Option<String>,
     pub seed: Option<u64>,
-    pub iterations: Option<u32>,
+    pub iterations: Option<Spanned<u32>>,
     pub warmup: Option<Spanned<String>>,
     pub rest: Option<Spanned<RawRest>>,
     pub idle_baseline: Option<Spanned<String>>,
@@ -74,9 +77,9 @@ pub struct RawUntilIdle {
 #[serde(deny_unknown_fields)]
 pub struct RawDataset {
     pub name: Option<String>,
-    pub dir: Option<PathBuf>,
-    pub train_subset: Option<usize>,
-    pub test_subset: Option<usize>,
+    pub dir: Option<Spanned<PathBuf>>,
+    pub train_subset: Option<Spanned<usize>>,
+    pub test_subset: Option<Spanned<usize>>,
 }
 
 #[derive(Deserialize)]
@@ -90,8 +93,8 @@ pub struct RawModel {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTraining {
-    pub epochs: u32,
-    pub batch_size: u32,
+    pub epochs: Spanned<u32>,
+    pub batch_size: Spanned<u32>,
     pub threads: Option<RawThreads>,
     pub cpus: Option<String>,
     pub device: Option<String>,
@@ -122,15 +125,15 @@ pub struct RawEnergy {
     pub tdp_watts: Option<f64>,
     pub idle_share: Option<f64>,
     pub sample_interval: Option<Spanned<String>>,
-    pub powercap_root: Option<PathBuf>,
-    pub msr_root: Option<PathBuf>,
+    pub powercap_root: Option<Spanned<PathBuf>>,
+    pub msr_root: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPlugin {
     pub name: Spanned<String>,
-    pub path: PathBuf,
+    pub path: Spanned<PathBuf>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
     #[serde(default)]

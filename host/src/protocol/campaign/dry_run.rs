@@ -15,25 +15,45 @@ pub fn print_plan(manifest: &Manifest, planned: &[PlannedRun]) {
     print_expected_duration(manifest, planned, overhead);
 }
 
-/// One line per iteration: the plugins in their shuffled order.
+/// Past this many iterations the plan is shown in summary: its first and last few.
+const FULL_PLAN_ITERATIONS: usize = 50;
+/// Iterations shown at each end of a summarised plan.
+const SUMMARY_ENDS: usize = 3;
+
+/// One line per iteration: the plugins in their shuffled order; a long plan shows its first
+/// and last [`SUMMARY_ENDS`] iterations and how many lie between.
 fn print_order(manifest: &Manifest, planned: &[PlannedRun]) {
     println!("plan (seed {}):", manifest.experiment.seed);
-    let mut iteration = 0;
-    let mut line = String::new();
-    for r in planned {
-        if r.iteration != iteration {
-            if !line.is_empty() {
-                println!("{line}");
-            }
-            iteration = r.iteration;
-            line = format!("  iteration {iteration:>3}:");
-        }
-        line.push(' ');
-        line.push_str(&manifest.plugins[r.plugin].name);
-    }
-    if !line.is_empty() {
+    for line in order_lines(manifest, planned) {
         println!("{line}");
     }
+}
+
+/// The plan's lines (see [`print_order`]).
+fn order_lines(manifest: &Manifest, planned: &[PlannedRun]) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut iteration = None;
+    for r in planned {
+        if iteration != Some(r.iteration) {
+            iteration = Some(r.iteration);
+            lines.push(format!("  iteration {:>3}:", r.iteration));
+        }
+        if let Some(line) = lines.last_mut() {
+            line.push(' ');
+            line.push_str(&manifest.plugins[r.plugin].name);
+        }
+    }
+    if lines.len() <= FULL_PLAN_ITERATIONS {
+        return lines;
+    }
+    let hidden = lines.len() - 2 * SUMMARY_ENDS;
+    let mut summary: Vec<String> = lines[..SUMMARY_ENDS].to_vec();
+    summary.push(format!(
+        "  … {hidden} more iterations, each running the {} plugin(s) once in a shuffled order …",
+        manifest.plugins.len()
+    ));
+    summary.extend_from_slice(&lines[lines.len() - SUMMARY_ENDS..]);
+    summary
 }
 
 /// Warm-up, idle baseline and rests at their longest; returns their sum.
@@ -41,7 +61,11 @@ fn print_overhead(manifest: &Manifest, runs: usize) -> Duration {
     let e = &manifest.experiment;
     let rest = e.rest.longest();
     let rests = runs.saturating_sub(1);
-    let overhead = e.warmup + e.idle_baseline + rest * rests as u32;
+    // Saturating: durations a manifest may hold must not overflow the sum.
+    let overhead = e
+        .warmup
+        .saturating_add(e.idle_baseline)
+        .saturating_add(rest.saturating_mul(u32::try_from(rests).unwrap_or(u32::MAX)));
     println!(
         "overhead: warm-up {} + idle baseline {} + {} rests of up to {} = {}",
         humantime::format_duration(e.warmup),
@@ -68,7 +92,8 @@ fn print_expected_duration(manifest: &Manifest, planned: &[PlannedRun], overhead
             .iter()
             .filter(|r| manifest.plugins[r.plugin].name == p.name)
             .count();
-        total += per_run * runs as u32;
+        total =
+            total.saturating_add(per_run.saturating_mul(u32::try_from(runs).unwrap_or(u32::MAX)));
         println!(
             "  {:<10} ~{} per run (from {} measured run(s): {:.0} training images/s)",
             p.name,

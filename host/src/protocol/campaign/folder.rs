@@ -78,7 +78,8 @@ impl<'m> Campaign<'m> {
             }
             None => {
                 let dir = CampaignDir::create(out, &manifest.experiment.name)?;
-                write_atomically(&dir.manifest_copy(), manifest.text.as_bytes())?;
+                // With absolute paths, so that resuming with the copy finds the same files.
+                write_atomically(&dir.manifest_copy(), manifest.portable_text.as_bytes())?;
                 let csv = RunsCsv::create(&dir.runs_csv(), epochs, &domains)?;
                 (dir, csv, Vec::new(), None)
             }

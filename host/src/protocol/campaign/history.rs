@@ -8,6 +8,7 @@ use super::folder::CampaignState;
 use crate::error::usage;
 use crate::manifest::Manifest;
 use crate::plan::PlannedRun;
+use crate::shell;
 use crate::store::runs_csv::ExistingRun;
 use crate::store::CampaignDir;
 
@@ -45,8 +46,8 @@ pub fn open_for_resume(
             manifest.path.display(),
             saved_path.display(),
             differing.join(", "),
-            saved_path.display(),
-            dir.display()
+            shell::quote_path(&saved_path),
+            shell::quote_path(dir)
         )));
     }
     // Same manifest text, but an optional plugin may have been built (or removed) since: the
@@ -73,6 +74,8 @@ fn incomparable_sections(saved: &str, current: &str) -> Vec<String> {
     for table in [&mut a, &mut b] {
         table.remove("analysis");
         table.remove("report");
+        // The saved copy names the original's folder; the original need not.
+        table.remove(crate::manifest::PATHS_RELATIVE_TO);
         if let Some(toml::Value::Table(e)) = table.get_mut("experiment") {
             e.remove("iterations");
         }

@@ -29,6 +29,7 @@ use std::sync::atomic::AtomicBool;
 use crate::manifest::Manifest;
 use crate::plan;
 use crate::protocol::progress::CampaignProgress;
+use crate::shell;
 use crate::store::record::RunRecord;
 use history::History;
 use run_loop::RunLoop;
@@ -165,8 +166,8 @@ pub fn measure(
         println!(
             "\nstopped. Finished runs are kept in {}.\nresume with: host run {} --resume {}",
             campaign.csv.path().display(),
-            manifest.path.display(),
-            campaign.dir.root().display()
+            shell::quote_path(&manifest.path),
+            shell::quote_path(campaign.dir.root())
         );
     }
     Ok(CampaignResult {
