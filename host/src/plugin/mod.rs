@@ -1,9 +1,11 @@
 //! Plugins: loading and checking a library (`load`), the worker process that runs one
 //! (`worker`), the host side that supervises it (`supervisor`), the stream between them
-//! (`events`), and the conformance check (`check`).
+//! (`events`), the reason a dead worker's log gives (`log_reason`), and the conformance check
+//! (`check`).
 
 pub mod check;
 pub mod events;
 pub mod load;
+mod log_reason;
 pub mod supervisor;
 pub mod worker;
