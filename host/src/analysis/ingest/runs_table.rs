@@ -30,7 +30,15 @@ struct Layout {
 }
 
 pub(super) fn read(path: &Path) -> anyhow::Result<Ingested> {
-    let mut csv = RunsReader::open(path)?;
+    read_from(path, RunsReader::open(path)?)
+}
+
+/// Reads runs.csv text already in memory, as if from `path` (which errors name).
+pub fn read_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<Ingested> {
+    read_from(path, RunsReader::from_bytes(path, bytes)?)
+}
+
+fn read_from<R: std::io::Read>(path: &Path, mut csv: RunsReader<R>) -> anyhow::Result<Ingested> {
     let layout = layout(&csv, path)?;
     let mut out = Ingested {
         inputs: vec![path.display().to_string()],
