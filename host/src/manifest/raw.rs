@@ -77,7 +77,7 @@ pub struct RawUntilIdle {
 #[serde(deny_unknown_fields)]
 pub struct RawDataset {
     pub name: Option<String>,
-    pub dir: Option<Spanned<PathBuf>>,
+    pub dir: Option<PathBuf>,
     pub train_subset: Option<Spanned<usize>>,
     pub test_subset: Option<Spanned<usize>>,
 }
@@ -125,15 +125,15 @@ pub struct RawEnergy {
     pub tdp_watts: Option<f64>,
     pub idle_share: Option<f64>,
     pub sample_interval: Option<Spanned<String>>,
-    pub powercap_root: Option<Spanned<PathBuf>>,
-    pub msr_root: Option<Spanned<PathBuf>>,
+    pub powercap_root: Option<PathBuf>,
+    pub msr_root: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPlugin {
     pub name: Spanned<String>,
-    pub path: Spanned<PathBuf>,
+    pub path: PathBuf,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
     #[serde(default)]

@@ -113,7 +113,7 @@ pub(super) fn dataset(
             .transpose()
     };
     Ok(DatasetSpec {
-        dir: d.dir.map(|p| base.join(p.into_inner())),
+        dir: d.dir.map(|p| base.join(p)),
         train_subset: subset("train_subset", d.train_subset, bounds::MNIST_TRAIN_IMAGES)?,
         test_subset: subset("test_subset", d.test_subset, bounds::MNIST_TEST_IMAGES)?,
     })
@@ -233,7 +233,7 @@ pub(super) fn energy(
         (en.msr_root, &mut energy.msr_root),
     ] {
         if let Some(r) = root {
-            *field = base.join(r.into_inner());
+            *field = base.join(r);
         }
     }
     Ok(energy)
@@ -270,7 +270,7 @@ pub(super) fn plugins(
         let timeout = src.duration(&p.timeout, "timeout", Duration::ZERO)?;
         plugins.push(PluginSpec {
             name,
-            path: base.join(p.path.into_inner()),
+            path: base.join(p.path),
             options: p.options.into_iter().collect(),
             env: p.env.into_iter().collect(),
             optional: p.optional,

@@ -247,6 +247,22 @@ fn the_saved_manifest_copy_resumes_from_anywhere_with_the_printed_command() {
     // The copy keeps the manifest's text, comments and all.
     let copy = std::fs::read_to_string(folder.join("manifest.toml")).unwrap();
     assert!(copy.ends_with(&text0), "{copy}");
+
+    // campaign.json's count is held to the manifest's bound too (the plan is rebuilt from it).
+    let state = folder.join("campaign.json");
+    let json = std::fs::read_to_string(&state).unwrap();
+    std::fs::write(
+        &state,
+        json.replace("\"iterations\": 3", "\"iterations\": 1000000000"),
+    )
+    .unwrap();
+    let out = host_env(&folder, &["run", "manifest.toml", "--resume", "."], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("campaign.json") && text(&out).contains("more than 100000"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -34,6 +34,9 @@ pub fn open_for_resume(
             ))
         })?)
         .map_err(|e| usage(format!("{}: unreadable ({e})", state_path.display())))?;
+    // The plan is rebuilt from it: an edited count must not allocate a plan of billions.
+    crate::manifest::bounds::check_iterations(state.iterations)
+        .map_err(|e| usage(format!("{}: {e}", state_path.display())))?;
     let saved_path = campaign.manifest_copy();
     let saved = std::fs::read_to_string(&saved_path)
         .map_err(|e| usage(format!("cannot read {} ({e})", saved_path.display())))?;
