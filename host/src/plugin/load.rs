@@ -39,7 +39,7 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
     let shown = path.display();
     if !path.exists() {
         return Err(LoadError(format!(
-            "{shown}: no such file: not found (build it first, e.g. `cargo build --release`)"
+            "{shown}: no such file (build it first, e.g. `cargo build --release`)"
         )));
     }
     if path.is_dir() {
