@@ -6,8 +6,8 @@ use joulebench::analysis::data::{
 use joulebench::analysis::ingest::{read_energibridge_recording, Ingested};
 use joulebench::analysis::metrics::{derive, next_power_of_two_above, WrapPolicy};
 
-/// Found by `energibridge::recordings_of_any_values_are_read_or_refused` (release, about
-/// 300,000 cases in): a counter whose largest reading is subnormal (1e-320 J) and that goes
+/// Found by `energibridge::recordings_of_any_values_are_read_or_refused` (a release run of a
+/// million cases, which hung): a counter whose largest reading is subnormal (1e-320 J) and that goes
 /// back once hung the analysis for ever: the inferred wrap modulus started from
 /// `2f64.powi(-1064)`, which is 0, and 0 doubled stays 0.
 #[test]
