@@ -12,4 +12,5 @@ pub mod plan;
 pub mod plugin;
 pub mod protocol;
 pub mod scaffold;
+pub mod shell;
 pub mod store;

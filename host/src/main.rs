@@ -18,7 +18,7 @@ use joulebench::protocol::campaign::{self, CampaignResult};
 use joulebench::protocol::cluster::merge;
 use joulebench::protocol::cluster::submit::{write_and_submit, SlurmRequest};
 use joulebench::store::CampaignDir;
-use joulebench::{analysis, energy, error, plugin};
+use joulebench::{analysis, energy, error, plugin, shell};
 
 #[derive(Parser)]
 #[command(
@@ -54,8 +54,8 @@ host run manifests/mnist.toml --shard 2/10 --out results/mnist-shard-2   # one n
         /// (analysis steps, [report] factors and iterations may change).
         #[arg(long, value_name = "DIR")]
         resume: Option<PathBuf>,
-        /// Override the manifest's number of iterations (at least 1)
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        /// Override the manifest's number of iterations (1 to 100000)
+        #[arg(long, value_name = "N", value_parser = parse_iterations)]
         iterations: Option<u32>,
         /// Check the manifest, plugins and data, build each plugin's trainer once in a worker
         /// (so option and layer errors show now), print the plan; measure nothing
@@ -264,6 +264,17 @@ struct FactorFlags {
 
 fn parse_shard(text: &str) -> Result<Shard, String> {
     text.parse()
+}
+
+/// `--iterations N`, within the manifest's bounds (the error says the limit and why).
+fn parse_iterations(text: &str) -> Result<u32, String> {
+    let n: u32 = text.trim().parse().map_err(|_| {
+        format!(
+            "`{text}` is not a whole number from 1 to {}",
+            manifest::bounds::MAX_ITERATIONS
+        )
+    })?;
+    manifest::bounds::check_iterations(n)
 }
 
 fn parse_grid_intensity(text: &str) -> Result<f64, String> {
@@ -498,7 +509,7 @@ fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> bool {
         Err(e) => {
             eprintln!(
                 "analysis failed (runs.csv is intact; rerun `host analyze {}`): {e:#}",
-                result.dir.display()
+                shell::quote_path(&result.dir)
             );
             false
         }

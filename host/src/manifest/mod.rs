@@ -4,9 +4,11 @@
 //! checked here, once, so nothing downstream re-validates user input. Relative paths are
 //! resolved against the manifest's folder.
 
+pub mod bounds;
 mod cpus;
 mod duration;
 mod model;
+mod portable;
 mod raw;
 mod sections;
 mod source;
@@ -14,6 +16,7 @@ mod stop;
 
 pub use duration::parse_duration;
 pub use model::{layers_from_specs, parse_layer_tables, LayerSpec};
+pub use portable::{absolute, PATHS_RELATIVE_TO};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,6 +36,12 @@ pub struct Manifest {
     pub path: PathBuf,
     pub text: String,
     pub sha256: String,
+    /// The folder its relative paths resolve against (plugins get it to resolve the paths
+    /// in their options): the manifest's own, or the one its `paths_relative_to` names.
+    pub base_dir: PathBuf,
+    /// What a campaign folder saves: `text` with `paths_relative_to` set to the absolute
+    /// `base_dir`, so that the copy resolves the same files from wherever it lies.
+    pub portable_text: String,
     pub experiment: Experiment,
     pub dataset: DatasetSpec,
     pub model: Vec<Layer>,
@@ -139,13 +148,15 @@ impl Manifest {
     pub fn parse(path: &Path, text: String) -> anyhow::Result<Manifest> {
         let src = Source { path, text: &text };
         let raw: raw::RawManifest = src.deserialize()?;
-        let base = path.parent().unwrap_or(Path::new(""));
+        let base_dir = portable::base_dir(path, raw.paths_relative_to.as_ref());
+        let portable_text = portable::text(&text, raw.paths_relative_to.as_ref(), &base_dir);
+        let base = base_dir.as_path();
         let mut raw_experiment = raw.experiment;
         let raw_stop = raw_experiment.stop.take();
         let mut experiment = sections::experiment(src, raw_experiment)?;
         let dataset = sections::dataset(src, raw.dataset, base)?;
         let model = sections::model(src, raw.model)?;
-        let training = sections::training(src, raw.training)?;
+        let training = sections::training(src, raw.training, &dataset)?;
         let energy = sections::energy(src, raw.energy, base)?;
         let plugins = sections::plugins(src, raw.plugin, base, training.threads)?;
         experiment.stop = stop::rule(src, raw_stop, experiment.iterations, plugins.len())?;
@@ -156,6 +167,8 @@ impl Manifest {
             path: path.to_path_buf(),
             sha256: crate::fsx::sha256_hex(text.as_bytes()),
             text,
+            base_dir,
+            portable_text,
             experiment,
             dataset,
             model,

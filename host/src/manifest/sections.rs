@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use plugin_api::{Layer, Optimizer, OptimizerKind};
+use toml::Spanned;
 
+use super::bounds;
 use super::cpus::parse_cpu_list;
 use super::raw;
 use super::source::{line_at, Source};
@@ -31,10 +33,11 @@ pub(super) fn experiment(src: Source, e: raw::RawExperiment) -> anyhow::Result<E
     }
     let rest_line = e.rest.as_ref().and_then(|r| src.line(r.span()));
     let rest = rest(src, e.rest.map(|r| r.into_inner()), rest_line)?;
-    let iterations = e.iterations.unwrap_or(1);
-    if iterations == 0 {
-        return Err(src.error(None, "`iterations` must be at least 1"));
-    }
+    let iterations = match e.iterations {
+        None => 1,
+        Some(n) => bounds::check_iterations(*n.get_ref())
+            .map_err(|err| src.error(src.line(n.span()), format!("[experiment] {err}")))?,
+    };
     let experiment = Experiment {
         name,
         seed: e.seed.unwrap_or(42),
@@ -102,18 +105,18 @@ pub(super) fn dataset(
             ));
         }
     }
-    for (key, value) in [
-        ("train_subset", d.train_subset),
-        ("test_subset", d.test_subset),
-    ] {
-        if value == Some(0) {
-            return Err(src.error(None, format!("[dataset] `{key}` must be at least 1")));
-        }
-    }
+    let subset = |key: &str, value: Option<Spanned<usize>>, split: usize| {
+        value
+            .map(|v| {
+                bounds::check_subset(key, *v.get_ref(), split)
+                    .map_err(|err| src.error(src.line(v.span()), err))
+            })
+            .transpose()
+    };
     Ok(DatasetSpec {
         dir: d.dir.map(|p| base.join(p)),
-        train_subset: d.train_subset,
-        test_subset: d.test_subset,
+        train_subset: subset("train_subset", d.train_subset, bounds::MNIST_TRAIN_IMAGES)?,
+        test_subset: subset("test_subset", d.test_subset, bounds::MNIST_TEST_IMAGES)?,
     })
 }
 
@@ -124,16 +127,20 @@ pub(super) fn model(src: Source, m: raw::RawModel) -> anyhow::Result<Vec<Layer>>
         .map_err(|err| src.error(err.line, format!("[model] {}", err.message)))
 }
 
-/// `[training]` and its `[training.optimizer]`.
-pub(super) fn training(src: Source, t: raw::RawTraining) -> anyhow::Result<Training> {
+/// `[training]` and its `[training.optimizer]`; the batch size is checked against the
+/// `dataset`'s training images.
+pub(super) fn training(
+    src: Source,
+    t: raw::RawTraining,
+    dataset: &DatasetSpec,
+) -> anyhow::Result<Training> {
     let optimizer = optimizer(src, t.optimizer.unwrap_or_default())?;
     let threads = threads(src, t.threads)?;
-    if t.epochs == 0 || t.batch_size == 0 {
-        return Err(src.error(
-            None,
-            "[training] `epochs` and `batch_size` must be at least 1",
-        ));
-    }
+    let epochs = bounds::check_epochs(*t.epochs.get_ref())
+        .map_err(|err| src.error(src.line(t.epochs.span()), err))?;
+    let train_images = dataset.train_subset.unwrap_or(bounds::MNIST_TRAIN_IMAGES);
+    let batch_size = bounds::check_batch_size(*t.batch_size.get_ref(), train_images)
+        .map_err(|err| src.error(src.line(t.batch_size.span()), err))?;
     let cpus = match &t.cpus {
         Some(list) => Some(
             parse_cpu_list(list)
@@ -142,8 +149,8 @@ pub(super) fn training(src: Source, t: raw::RawTraining) -> anyhow::Result<Train
         None => None,
     };
     Ok(Training {
-        epochs: t.epochs,
-        batch_size: t.batch_size,
+        epochs,
+        batch_size,
         threads,
         cpus,
         device: t.device.unwrap_or_else(|| "cpu".into()),

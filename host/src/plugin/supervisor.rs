@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::events::{measured_run, Event, Phase};
+use super::log_reason;
 use crate::store::record::MeasuredRun;
 
 /// How to start one worker.
@@ -274,7 +275,7 @@ fn failure_of(events: &[Event], status: ExitStatus, log: &Path) -> Option<String
     });
     let finished = events.iter().any(|e| matches!(e, Event::Finished));
     if let Some(sig) = status.signal() {
-        let tail = log_tail(log, 3);
+        let tail = log_tail(log);
         return Some(format!(
             "worker killed by {}{}{}",
             signal_name(sig),
@@ -290,7 +291,7 @@ fn failure_of(events: &[Event], status: ExitStatus, log: &Path) -> Option<String
         return Some(r);
     }
     if !status.success() || !finished {
-        let tail = log_tail(log, 3);
+        let tail = log_tail(log);
         return Some(format!(
             "worker exited with {} before finishing{}",
             status
@@ -306,17 +307,13 @@ fn failure_of(events: &[Event], status: ExitStatus, log: &Path) -> Option<String
     None
 }
 
-/// The last `n` non-empty lines of the worker's log, joined on one line.
-pub fn log_tail(log: &Path, n: usize) -> String {
-    let Ok(text) = std::fs::read_to_string(log) else {
-        return String::new();
-    };
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines[lines.len().saturating_sub(n)..].join(" | ")
+/// Why the worker's log says it died, on one line: a panic's place and message (its backtrace
+/// stays in the log), else its last lines ([`log_reason::summarize`]).
+pub fn log_tail(log: &Path) -> String {
+    match std::fs::read(log) {
+        Ok(bytes) => log_reason::summarize(&String::from_utf8_lossy(&bytes)),
+        Err(_) => String::new(),
+    }
 }
 
 pub fn signal_name(sig: i32) -> String {

@@ -199,10 +199,10 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         prepared.train.count,
     );
     // Plugins resolve relative paths in their options (a trainer file, a venv) against the
-    // manifest's folder, as the host does for its own paths: hand it to them.
-    let manifest_dir = std::fs::canonicalize(&job.manifest)
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.to_string_lossy().into_owned()))
+    // manifest's folder (or the one its `paths_relative_to` names, as in the copy a campaign
+    // folder saves), as the host does for its own paths: hand it to them.
+    let manifest_dir = std::fs::canonicalize(crate::manifest::absolute(&manifest.base_dir))
+        .map(|d| d.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut pairs: Vec<(&str, &str)> = spec
         .options

@@ -180,7 +180,11 @@ pub fn run_duration(manifest: &Manifest, rate: &PluginRate) -> Duration {
 pub fn overhead(manifest: &Manifest, runs: usize) -> Duration {
     let e = &manifest.experiment;
     let baselines = if e.idle_baseline_after { 2 } else { 1 };
-    e.warmup + e.idle_baseline * baselines + e.rest.longest() * runs.saturating_sub(1) as u32
+    let rests = u32::try_from(runs.saturating_sub(1)).unwrap_or(u32::MAX);
+    // Saturating: durations a manifest may hold must not overflow the sum.
+    e.warmup
+        .saturating_add(e.idle_baseline.saturating_mul(baselines))
+        .saturating_add(e.rest.longest().saturating_mul(rests))
 }
 
 /// The expected duration of some runs: the overhead plus each run's expected time; plugins
@@ -202,7 +206,7 @@ pub fn campaign_duration(
     for r in planned {
         let name = &manifest.plugins[r.plugin].name;
         match rates.get(name) {
-            Some(rate) => total += run_duration(manifest, rate),
+            Some(rate) => total = total.saturating_add(run_duration(manifest, rate)),
             None if !unknown.contains(name) => unknown.push(name.clone()),
             None => {}
         }

@@ -197,7 +197,6 @@ impl RunRecord {
             ..Default::default()
         };
         r.add_phases(run);
-        r.add_whole_run(run);
         (r.status, r.error) = match &run.failure {
             None if r.eval.is_some() => (RunStatus::Ok, String::new()),
             None => (
@@ -206,6 +205,7 @@ impl RunRecord {
             ),
             Some(why) => (RunStatus::Failed, why.clone()),
         };
+        r.add_whole_run(run);
         r
     }
 
@@ -232,8 +232,11 @@ impl RunRecord {
         self.train = train;
     }
 
-    /// Time, energy, CPU time and per-domain joules from the start of setup to the end of the
-    /// last completed phase (nothing when setup never completed).
+    /// Time, energy, CPU time and per-domain joules from the start of setup to the end of
+    /// evaluation, for a run that completed. A failed run gets only its start time: its
+    /// figures would cover just the phases it finished (a run that hung in training would
+    /// show its setup's milliseconds as its time), and a reader summing the columns must not
+    /// take them for a run's measurement. Its completed phases keep their own columns.
     fn add_whole_run(&mut self, run: &MeasuredRun) {
         let (Some(first), Some(last)) = (run.phases.first(), run.phases.last()) else {
             return;
@@ -243,6 +246,9 @@ impl RunRecord {
         }
         let (start, end) = (&first.start, &last.end);
         self.started_unix_ms = Some(start.unix_ms);
+        if !self.is_ok() {
+            return;
+        }
         self.time_s = Some(end.mono_s - start.mono_s);
         self.energy_j = Some(run.total_joules(end) - run.total_joules(start));
         self.cpu_time_s = Some(end.cpu_time_s - start.cpu_time_s);
@@ -373,8 +379,12 @@ mod tests {
         let r = RunRecord::from_measured(1, 1, "spin", &run);
         assert_eq!(r.status, RunStatus::Failed);
         assert_eq!(r.error, "worker finished without evaluating");
-        // What was measured before is kept.
+        // What was measured before is kept, phase by phase; the whole-run figures, which would
+        // cover only those phases, are left empty.
         assert_eq!(r.train, Some((3.0, 50.0)));
+        assert_eq!((r.time_s, r.energy_j, r.cpu_time_s), (None, None, None));
+        assert!(r.domains.is_empty() && r.started_unix_ms.is_some());
+        assert_eq!((r.power_w(), r.edp_js()), (None, None));
 
         let mut run = complete();
         run.failure = Some("eval: boom".into());

@@ -2,7 +2,10 @@
 //! option names (`setup`, `train` — the default — or `eval`), so the host's tests can check
 //! that every kind of failure becomes a `failed` row with its reason while the campaign goes on.
 //!
-//! Faults: `panic`, `abort` (std::process::abort), `segfault` (a null dereference),
+//! Faults: `panic`, `panic_abort` (a panic where unwinding is impossible, inside an
+//! `extern "C"` callback as a native framework would call one: Rust prints it, and with
+//! `RUST_BACKTRACE` a backtrace, then aborts), `abort` (std::process::abort), `segfault` (a null
+//! dereference),
 //! `hang` (sleeps for an hour), `error` (returns a PluginError), `leftover` (forks a child that
 //! outlives the worker by an hour, as a framework's helper process might, then behaves),
 //! `orphan` (forks a child that ignores SIGTERM and sleeps for an hour, writes the child's PID
@@ -43,7 +46,15 @@ fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError>
     let fault = options.get("fault").unwrap_or("none").to_string();
     let phase = options.get("phase").unwrap_or("train").to_string();
     if ![
-        "panic", "abort", "segfault", "hang", "error", "leftover", "orphan", "none",
+        "panic",
+        "panic_abort",
+        "abort",
+        "segfault",
+        "hang",
+        "error",
+        "leftover",
+        "orphan",
+        "none",
     ]
     .contains(&fault.as_str())
     {
@@ -77,6 +88,13 @@ impl Faulty {
         }
         match self.fault.as_str() {
             "panic" => panic!("deliberate panic in {phase}"),
+            "panic_abort" => {
+                extern "C" fn callback() {
+                    panic!("deliberate panic in a callback that cannot unwind");
+                }
+                callback();
+                Ok(())
+            }
             "abort" => std::process::abort(),
             "segfault" => {
                 // A real invalid memory access, as a buggy native framework would make.

@@ -4,6 +4,11 @@
 mod energibridge;
 mod runs_table;
 
+/// One file's readers on bytes in memory (what [`load`] does per file, without the folder):
+/// for property tests and tools that hold the text already.
+pub use energibridge::read_recording as read_energibridge_recording;
+pub use runs_table::read_bytes as read_runs_table;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 

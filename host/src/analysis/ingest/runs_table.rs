@@ -33,7 +33,15 @@ struct Layout {
 }
 
 pub(super) fn read(path: &Path) -> anyhow::Result<Ingested> {
-    let mut csv = RunsReader::open(path)?;
+    read_from(path, RunsReader::open(path)?)
+}
+
+/// Reads runs.csv text already in memory, as if from `path` (which errors name).
+pub fn read_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<Ingested> {
+    read_from(path, RunsReader::from_bytes(path, bytes)?)
+}
+
+fn read_from<R: std::io::Read>(path: &Path, mut csv: RunsReader<R>) -> anyhow::Result<Ingested> {
     let layout = layout(&csv, path)?;
     let mut out = Ingested {
         inputs: vec![path.display().to_string()],
@@ -104,16 +112,33 @@ fn read_row(
     out: &mut Ingested,
 ) -> anyhow::Result<Option<String>> {
     let get = |i: usize| record.get(i).unwrap_or("").trim();
+    // Errors name the cell as `file:line:column` (1-based), like the manifest's.
+    let cell = |i: usize| format!("{at}:{}", i + 1);
+    let whole = |i: usize, name: &str| -> anyhow::Result<u64> {
+        let text = get(i);
+        text.parse::<u64>().map_err(|_| {
+            anyhow!(
+                "{}: `{name}` = {text:?} is not a whole number (runs are numbered 0, 1, 2, …)",
+                cell(i)
+            )
+        })
+    };
     let group = get(layout.plugin).to_string();
+    let iteration = whole(layout.iteration, "iteration")?;
     // A retried run keeps its iteration; the label tells the attempts apart.
-    let run = match layout.retry.map(get) {
-        Some(r) if !r.is_empty() && r != "0" => format!("{} retry {r}", get(layout.iteration)),
-        _ => get(layout.iteration).to_string(),
+    let run = match layout.retry.filter(|&i| !get(i).is_empty()) {
+        Some(i) => match whole(i, "retry")? {
+            0 => iteration.to_string(),
+            r => format!("{iteration} retry {r}"),
+        },
+        None => iteration.to_string(),
     };
     if !out.groups.contains(&group) {
         out.groups.push(group.clone());
     }
     let status = get(layout.status);
+    // A failed run's time_s and energy_j (left empty by `host run`, partial figures in files
+    // written before) are never read: they are not measurements of a whole run.
     if RunStatus::from_cell(status) != Some(RunStatus::Ok) {
         let reason = layout
             .error
@@ -139,11 +164,11 @@ fn read_row(
         let text = get(i);
         let v: f64 = text
             .parse()
-            .map_err(|_| anyhow!("{at}: `{name}` = {text:?} is not a number"))?;
+            .map_err(|_| anyhow!("{}: `{name}` = {text:?} is not a number", cell(i)))?;
         if v.is_finite() {
             Ok(v)
         } else {
-            Err(anyhow!("{at}: `{name}` = {text:?} is not finite"))
+            Err(anyhow!("{}: `{name}` = {text:?} is not finite", cell(i)))
         }
     };
     let time_s = number(layout.time_s, "time_s")?;

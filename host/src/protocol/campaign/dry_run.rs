@@ -72,25 +72,45 @@ fn print_outlook(manifest: &Manifest) {
     }
 }
 
-/// One line per iteration: the plugins in their shuffled order.
+/// Past this many iterations the plan is shown in summary: its first and last few.
+const FULL_PLAN_ITERATIONS: usize = 50;
+/// Iterations shown at each end of a summarised plan.
+const SUMMARY_ENDS: usize = 3;
+
+/// One line per iteration: the plugins in their shuffled order; a long plan shows its first
+/// and last [`SUMMARY_ENDS`] iterations and how many lie between.
 fn print_order(manifest: &Manifest, planned: &[PlannedRun]) {
     println!("plan (seed {}):", manifest.experiment.seed);
-    let mut iteration = 0;
-    let mut line = String::new();
-    for r in planned {
-        if r.iteration != iteration {
-            if !line.is_empty() {
-                println!("{line}");
-            }
-            iteration = r.iteration;
-            line = format!("  iteration {iteration:>3}:");
-        }
-        line.push(' ');
-        line.push_str(&manifest.plugins[r.plugin].name);
-    }
-    if !line.is_empty() {
+    for line in order_lines(manifest, planned) {
         println!("{line}");
     }
+}
+
+/// The plan's lines (see [`print_order`]).
+fn order_lines(manifest: &Manifest, planned: &[PlannedRun]) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut iteration = None;
+    for r in planned {
+        if iteration != Some(r.iteration) {
+            iteration = Some(r.iteration);
+            lines.push(format!("  iteration {:>3}:", r.iteration));
+        }
+        if let Some(line) = lines.last_mut() {
+            line.push(' ');
+            line.push_str(&manifest.plugins[r.plugin].name);
+        }
+    }
+    if lines.len() <= FULL_PLAN_ITERATIONS {
+        return lines;
+    }
+    let hidden = lines.len() - 2 * SUMMARY_ENDS;
+    let mut summary: Vec<String> = lines[..SUMMARY_ENDS].to_vec();
+    summary.push(format!(
+        "  … {hidden} more iterations, each running the {} plugin(s) once in a shuffled order …",
+        manifest.plugins.len()
+    ));
+    summary.extend_from_slice(&lines[lines.len() - SUMMARY_ENDS..]);
+    summary
 }
 
 /// Warm-up, idle baselines and rests at their longest.

@@ -145,7 +145,9 @@ impl<'m> Campaign<'m> {
                 let dir = CampaignDir::create(out, &manifest.experiment.name)?;
                 let lock = CampaignLock::acquire(&dir.lock_file())?;
                 dir.refuse_a_campaign()?;
-                write_atomically(&dir.manifest_copy(), manifest.text.as_bytes())?;
+                // Naming the original's folder, so that resuming with the copy finds the same
+                // files.
+                write_atomically(&dir.manifest_copy(), manifest.portable_text.as_bytes())?;
                 state.sequential = design.as_ref().map(LookLog::new);
                 state.save(&dir)?;
                 let csv = RunsCsv::create(&dir.runs_csv(), epochs, &domains)?;

@@ -9,6 +9,7 @@ use super::folder::{CampaignState, Resumed};
 use crate::error::usage;
 use crate::manifest::Manifest;
 use crate::plan::{PlannedRun, Shard};
+use crate::shell;
 use crate::store::lock::CampaignLock;
 use crate::store::runs_csv::ExistingRun;
 use crate::store::CampaignDir;
@@ -40,6 +41,9 @@ pub fn open_for_resume(
     }
     let lock = CampaignLock::acquire(&campaign.lock_file())?;
     let state = read_state(&campaign, manifest, shard)?;
+    // The plan is rebuilt from it: an edited count must not allocate a plan of billions.
+    crate::manifest::bounds::check_iterations(state.iterations)
+        .map_err(|e| usage(format!("{}: {e}", state_path.display())))?;
     let saved_path = campaign.manifest_copy();
     let saved = std::fs::read_to_string(&saved_path)
         .map_err(|e| usage(format!("cannot read {} ({e})", saved_path.display())))?;
@@ -52,8 +56,8 @@ pub fn open_for_resume(
             manifest.path.display(),
             saved_path.display(),
             differing.join(", "),
-            saved_path.display(),
-            dir.display()
+            shell::quote_path(&saved_path),
+            shell::quote_path(dir)
         )));
     }
     // Same manifest text, but an optional plugin may have been built (or removed) since: the
@@ -113,6 +117,8 @@ fn incomparable_sections(saved: &str, current: &str) -> Vec<String> {
     for table in [&mut a, &mut b] {
         table.remove("analysis");
         table.remove("report");
+        // The saved copy names the original's folder; the original need not.
+        table.remove(crate::manifest::PATHS_RELATIVE_TO);
         if let Some(toml::Value::Table(e)) = table.get_mut("experiment") {
             e.remove("iterations");
         }

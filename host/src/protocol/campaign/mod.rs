@@ -34,6 +34,7 @@ use crate::error::usage;
 use crate::manifest::Manifest;
 use crate::plan::{self, Shard};
 use crate::protocol::progress::CampaignProgress;
+use crate::shell;
 use crate::store::lock::CampaignLock;
 use crate::store::record::RunRecord;
 use crate::store::runs_csv::ExistingRun;
@@ -156,8 +157,8 @@ fn stopped(err: anyhow::Error, manifest: &Manifest, dir: &std::path::Path) -> an
     err.context(format!(
         "the campaign stopped{cause}; finished runs are kept and the others are still to do: \
          once the cause is fixed, resume with: host run {} --resume {}",
-        manifest.path.display(),
-        dir.display()
+        shell::quote_path(&manifest.path),
+        shell::quote_path(dir)
     ))
 }
 
@@ -293,8 +294,8 @@ pub fn measure(
         println!(
             "\nstopped. Finished runs are kept in {}.\nresume with: host run {} --resume {}",
             campaign.csv.path().display(),
-            manifest.path.display(),
-            campaign.dir.root().display()
+            shell::quote_path(&manifest.path),
+            shell::quote_path(campaign.dir.root())
         );
     }
     Ok(CampaignResult {
