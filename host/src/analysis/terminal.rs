@@ -6,12 +6,20 @@ use std::io::{self, Write};
 
 use super::format::{self, opt};
 use super::ingest::grouped_reasons;
-use super::summary::{reason_kind, Dropped, Summary, TestKind};
+use super::summary::{reason_kind, Comparison, Dropped, Summary, TestKind};
 
 pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
     // The answers first (issue 18); the figures behind them follow.
     super::report::findings::print_terminal(s, w)?;
-    let groups: Vec<&str> = s.groups.iter().map(|(g, _)| g).collect();
+    print_inputs(s, w)?;
+    print_medians(s, w)?;
+    print_per_node(s, w)?;
+    print_tests(s, w)?;
+    print_lowest(s, w)
+}
+
+/// The energy source, the columns read, what was analysed, ignored and dropped, and warnings.
+fn print_inputs(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
     let runs: Vec<String> = s
         .runs
         .iter()
@@ -31,6 +39,12 @@ pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
     for warning in &s.warnings {
         writeln!(w, "warning: {warning}")?;
     }
+    Ok(())
+}
+
+/// One line per metric: each group's median.
+fn print_medians(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
+    let groups: Vec<&str> = s.groups.iter().map(|(g, _)| g).collect();
     let width = s
         .metrics
         .iter()
@@ -56,7 +70,11 @@ pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(w)?;
     }
-    print_per_node(s, w)?;
+    Ok(())
+}
+
+/// Each metric's tested pairs, one line each; the untested ones summed up in one line.
+fn print_tests(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
     if !s.comparisons.is_empty() {
         let alpha = s.comparisons[0].alpha;
         writeln!(
@@ -85,43 +103,53 @@ pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
                 writeln!(w, "  {} pair(s) not tested: {first}", untested.len())?;
             }
         }
-        if c.p_value.is_none() {
-            continue;
+        if c.p_value.is_some() {
+            print_test(c, w)?;
         }
-        let test = if c.test == TestKind::Welch {
-            "Welch t"
-        } else {
-            "Mann–Whitney U"
-        };
-        let verdict = match (c.significant, c.median_a.zip(c.median_b)) {
-            (Some(true), Some((a, b))) if a < b => format!("{} lower", c.a),
-            (Some(true), Some((a, b))) if b < a => format!("{} lower", c.b),
-            (Some(true), _) => "significant".to_string(),
-            (Some(false), _) => "no significant difference".to_string(),
-            (None, _) => "not tested".to_string(),
-        };
-        let pair = format!(
-            "{} {} vs {} {}, {}",
-            c.a,
-            opt(c.median_a, |x| format::with_unit(x, &c.unit)),
-            c.b,
-            opt(c.median_b, |x| format::with_unit(x, &c.unit)),
-            opt(c.median_change_pct, format::pct),
-        );
-        writeln!(
-            w,
-            "  {pair:<60} {test:<14} p = {:<9} Holm {:<9} → {verdict}",
-            opt(c.p_value, format::p),
-            opt(c.p_holm, format::p),
-        )?;
     }
+    Ok(())
+}
+
+/// One tested pair: medians, change, test, p, Holm's p and the verdict.
+fn print_test(c: &Comparison, w: &mut dyn Write) -> io::Result<()> {
+    let test = if c.test == TestKind::Welch {
+        "Welch t"
+    } else {
+        "Mann–Whitney U"
+    };
+    let verdict = match (c.significant, c.median_a.zip(c.median_b)) {
+        (Some(true), Some((a, b))) if a < b => format!("{} lower", c.a),
+        (Some(true), Some((a, b))) if b < a => format!("{} lower", c.b),
+        (Some(true), _) => "significant".to_string(),
+        (Some(false), _) => "no significant difference".to_string(),
+        (None, _) => "not tested".to_string(),
+    };
+    let pair = format!(
+        "{} {} vs {} {}, {}",
+        c.a,
+        opt(c.median_a, |x| format::with_unit(x, &c.unit)),
+        c.b,
+        opt(c.median_b, |x| format::with_unit(x, &c.unit)),
+        opt(c.median_change_pct, format::pct),
+    );
+    writeln!(
+        w,
+        "  {pair:<60} {test:<14} p = {:<9} Holm {:<9} → {verdict}",
+        opt(c.p_value, format::p),
+        opt(c.p_holm, format::p),
+    )
+}
+
+/// Per metric, the group with the lowest median.
+fn print_lowest(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
     let lowest: Vec<String> = s
         .metrics
         .iter()
         .filter_map(|m| {
-            let best = groups
+            let best = s
+                .groups
                 .iter()
-                .filter_map(|g| s.groups.get(g)?.get(&m.key)?.median.map(|v| (*g, v)))
+                .filter_map(|(g, metrics)| metrics.get(&m.key)?.median.map(|v| (g, v)))
                 .min_by(|a, b| a.1.total_cmp(&b.1))?;
             Some(format!("{} {}", m.key, best.0))
         })
