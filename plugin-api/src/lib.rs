@@ -43,6 +43,10 @@
 //! - [`epochs`]: the epoch loop ([`epochs::Epochs`]): the plugin writes one training step.
 //! - [`options`]: option keys checked once ([`options::OptionKeys`]), old spellings kept
 //!   with a note.
+//! - [`init`]: the host's initial weights ([`init::glorot_uniform`]), so a test can make the
+//!   very numbers a plugin will be handed.
+//! - [`parity`]: the steps `host parity` asks for ([`Train::parity`]), for a plugin whose
+//!   model implements [`parity::ParitySteps`].
 //! - [`rng`]: the seeded generator the host draws its plans from ([`rng::SplitMix64`]).
 //! - [`Session::check_data`]: sizes and labels checked once, so batches can index freely.
 //! - `testing` (cargo feature `testing`): sessions over synthetic or real MNIST, a recording
@@ -191,8 +195,10 @@
 
 pub mod epochs;
 pub mod guard;
+pub mod init;
 mod module;
 pub mod options;
+pub mod parity;
 mod report;
 pub mod rng;
 mod session;
