@@ -22,6 +22,7 @@ use plugin_api::{Layer, Optimizer};
 use crate::analysis::{apply_factors, default_pipeline, ReportFactors, StepSpec};
 use crate::energy::EnergyConfig;
 use crate::error::usage;
+use crate::plan::Init;
 use source::Source;
 
 /// A validated campaign.
@@ -34,6 +35,8 @@ pub struct Manifest {
     pub experiment: Experiment,
     pub dataset: DatasetSpec,
     pub model: Vec<Layer>,
+    /// `[model] init`: where every run's initial weights come from.
+    pub init: Init,
     pub training: Training,
     pub energy: EnergyConfig,
     pub plugins: Vec<PluginSpec>,
@@ -55,6 +58,8 @@ pub struct Experiment {
     /// Per-run limit; a worker still running after it is killed and its run recorded failed.
     pub run_timeout: Duration,
     pub retry_failed: u32,
+    /// Run `host parity` before the first run and refuse to start on a disagreement.
+    pub parity: bool,
 }
 
 /// The rest between runs: a fixed time, or until power is back within `within` (a fraction)
@@ -124,7 +129,7 @@ impl Manifest {
         let base = path.parent().unwrap_or(Path::new(""));
         let experiment = sections::experiment(src, raw.experiment)?;
         let dataset = sections::dataset(src, raw.dataset, base)?;
-        let model = sections::model(src, raw.model)?;
+        let (model, init) = sections::model(src, raw.model)?;
         let training = sections::training(src, raw.training)?;
         let energy = sections::energy(src, raw.energy, base)?;
         let plugins = sections::plugins(src, raw.plugin, base)?;
@@ -138,6 +143,7 @@ impl Manifest {
             experiment,
             dataset,
             model,
+            init,
             training,
             energy,
             plugins,
@@ -299,6 +305,21 @@ mod tests {
         );
         // Relative plugin paths resolve against the manifest's folder.
         assert!(study.plugins[0].path.starts_with("manifests/.."));
+    }
+
+    #[test]
+    fn init_is_host_unless_the_manifest_says_framework() {
+        assert_eq!(parse(QUICK).unwrap().init, Init::Host);
+        assert!(!parse(QUICK).unwrap().experiment.parity);
+        let framework = QUICK.replace("[training]\n", "init = \"framework\"\n[training]\n");
+        assert_eq!(parse(&framework).unwrap().init, Init::Framework);
+        let parity = QUICK.replace("seed = 42", "seed = 42\nparity = true");
+        assert!(parse(&parity).unwrap().experiment.parity);
+        let text = QUICK.replace("[training]\n", "init = \"lecun\"\n[training]\n");
+        let line = text.lines().position(|l| l.starts_with("init =")).unwrap() + 1;
+        let e = error(&text);
+        assert!(e.contains("init `lecun` is not known"), "{e}");
+        assert!(e.contains(&format!(":{line}:")), "names line {line}: {e}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::energy::plausibility::{self, PowerBounds};
+use crate::plan::Init;
 
 /// Whether a run counts: `ok` or `failed`, exactly as runs.csv and its readers spell it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +155,8 @@ pub struct RunRecord {
     pub retry: u32,
     /// energy − idle power × time, when an idle baseline was measured.
     pub energy_dynamic_j: Option<f64>,
+    /// Where the run's initial weights came from (`[model] init`).
+    pub init: Option<Init>,
 }
 
 impl RunRecord {

@@ -47,6 +47,8 @@ pub enum Column {
     RestS,
     Retry,
     EnergyDynamicJ,
+    /// `init`: `host` or `framework` (older files lack it: readers look columns up by name).
+    Init,
 }
 
 /// The contract's leading columns (the README's runs.csv section); scripts depend on them:
@@ -90,6 +92,7 @@ pub fn columns(epochs: u32, domains: &[String]) -> Vec<Column> {
         Column::RestS,
         Column::Retry,
         Column::EnergyDynamicJ,
+        Column::Init,
     ]);
     c
 }
@@ -118,6 +121,7 @@ impl Column {
             Column::RestS => "rest_s",
             Column::Retry => "retry",
             Column::EnergyDynamicJ => "energy_dynamic_j",
+            Column::Init => "init",
             Column::PhaseTime(p) => return format!("{p}_time_s"),
             Column::PhaseEnergy(p) => return format!("{p}_energy_j"),
             Column::EpochTime(e) => return format!("epoch{e}_time_s"),
@@ -162,6 +166,7 @@ impl Column {
             Column::RestS => num(r.rest_s),
             Column::Retry => r.retry.to_string(),
             Column::EnergyDynamicJ => num(r.energy_dynamic_j),
+            Column::Init => r.init.map(|i| i.as_str().to_string()).unwrap_or_default(),
         }
     }
 }
@@ -402,7 +407,7 @@ mod tests {
     const HEADER: &str = "iteration,order,plugin,framework,status,time_s,energy_j,power_w,edp_js,\
 cpu_time_s,accuracy,loss,meter,error,setup_time_s,setup_energy_j,train_time_s,train_energy_j,\
 eval_time_s,eval_energy_j,epoch1_time_s,epoch1_energy_j,epoch2_time_s,epoch2_energy_j,\
-energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j";
+energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,init";
 
     fn record() -> RunRecord {
         RunRecord {
@@ -429,6 +434,7 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j"
             rest_s: Some(0.0),
             retry: 1,
             energy_dynamic_j: Some(4.0),
+            init: Some(crate::plan::Init::Host),
         }
     }
 
@@ -444,7 +450,7 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j"
         assert_eq!(
             text.lines().nth(1).unwrap(),
             "2,1,spin,spin 1,ok,2,10,5,20,1.5,0.75,,estimate: x,two lines,0.5,1,1,8,0.5,1,\
-             0.25,3,,,10,1,99,a; b,0,1,4"
+             0.25,3,,,10,1,99,a; b,0,1,4,host"
         );
         assert!(
             RunsCsv::create(&path, 2, &domains).is_err(),

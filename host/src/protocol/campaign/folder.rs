@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fsx::write_atomically;
 use crate::manifest::Manifest;
-use crate::plan::{self, PlannedRun};
+use crate::plan::{self, Init, PlannedRun};
 use crate::store::runs_csv::{ExistingRun, RunsCsv};
 use crate::store::CampaignDir;
 
@@ -27,9 +27,17 @@ pub struct CampaignState {
     /// Idle power measured after the last run, when the manifest asks (drift check).
     #[serde(default)]
     pub idle_power_after_w: Option<f64>,
+    /// `[model] init` of the campaign's runs. Campaigns from before the host made weights
+    /// have none saved: their plugins initialised themselves (`framework`).
+    #[serde(default = "framework_init")]
+    pub init: String,
     /// Counter faults seen while measuring either baseline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub idle_faults: Vec<String>,
+}
+
+fn framework_init() -> String {
+    Init::Framework.as_str().into()
 }
 
 impl CampaignState {
@@ -89,6 +97,7 @@ impl<'m> Campaign<'m> {
             seed: manifest.experiment.seed,
             plugins: manifest.plugins.iter().map(|p| p.name.clone()).collect(),
             host_version: env!("CARGO_PKG_VERSION").into(),
+            init: manifest.init.as_str().into(),
             idle_power_w: saved.as_ref().and_then(|s| s.idle_power_w),
             idle_power_after_w: saved.as_ref().and_then(|s| s.idle_power_after_w),
             idle_faults: saved.map(|s| s.idle_faults).unwrap_or_default(),

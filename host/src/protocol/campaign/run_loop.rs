@@ -173,6 +173,7 @@ impl RunLoop<'_> {
             &outcome.measured,
         );
         record.retry = job.retry;
+        record.init = Some(self.manifest.init);
         record.rest_s = Some(rested.as_secs_f64());
         record.require_domains(self.domains, self.meter);
         // The default bounds, as `host analyze` applies them to runs.csv unless its pipeline
