@@ -128,7 +128,9 @@ mod tests {
         assert_eq!(names, ["0.weight", "0.bias", "3.weight", "3.bias"]);
         assert_eq!(w[0].shape.as_slice(), [4, 1, 3, 3]);
         assert_eq!(w[2].shape.as_slice(), [10, 64]);
-        let values = m.weight_values(&as_tensors(&w)).expect("the walk accepts them");
+        let values = m
+            .weight_values(&as_tensors(&w))
+            .expect("the walk accepts them");
         assert_eq!(values.len(), 2);
     }
 
@@ -143,7 +145,11 @@ mod tests {
         }
         let dense_limit = (6.0f64 / (64.0 + 10.0)).sqrt() as f32;
         assert_eq!(w[2].values[0], (2.0 * rng.next_f32() - 1.0) * dense_limit);
-        assert!(w[1].values.iter().chain(w[3].values.iter()).all(|&b| b == 0.0));
+        assert!(w[1]
+            .values
+            .iter()
+            .chain(w[3].values.iter())
+            .all(|&b| b == 0.0));
     }
 
     #[test]
@@ -155,10 +161,17 @@ mod tests {
         // Mean near 0 and variance near l²/3 (640 draws: loose bounds).
         let n = dense.len() as f64;
         let mean = dense.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = dense.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        let var = dense
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
         assert!(mean.abs() < 0.05 * limit as f64, "mean {mean}");
         let expected = (limit as f64).powi(2) / 3.0;
-        assert!((var / expected - 1.0).abs() < 0.2, "var {var} vs {expected}");
+        assert!(
+            (var / expected - 1.0).abs() < 0.2,
+            "var {var} vs {expected}"
+        );
         assert_eq!(w, glorot_uniform(&model(), 5));
         assert_ne!(w, glorot_uniform(&model(), 6));
     }
