@@ -96,8 +96,10 @@ fn forward(layer: &LayerShape, weights: &[Tensor<'_>], x: &[f64]) -> Vec<f64> {
                         for ch in 0..c {
                             for i in 0..k {
                                 for j in 0..k {
-                                    let (sy, sx) =
-                                        (y as isize + i as isize - before, xx as isize + j as isize - before);
+                                    let (sy, sx) = (
+                                        y as isize + i as isize - before,
+                                        xx as isize + j as isize - before,
+                                    );
                                     if sy < 0 || sx < 0 || sy >= h as isize || sx >= wd as isize {
                                         continue;
                                     }
@@ -152,9 +154,9 @@ pub struct Agreement {
 /// weights) and compares, against the reference: the logits of [`parity::eval_indices`] with
 /// no step taken, and the first batch's loss before the first step. Panics when the trainer
 /// has no parity steps.
-pub fn agreement<T: Train>(
-    builder: &SessionBuilder<'_>,
-    build: impl Fn(&Session<'_>) -> Result<T, PluginError>,
+pub fn agreement<'s, T: Train>(
+    builder: &'s SessionBuilder<'_>,
+    build: impl Fn(&Session<'s>) -> Result<T, PluginError>,
 ) -> Agreement {
     let session = builder.session();
     let weights = session
@@ -179,14 +181,24 @@ pub fn agreement<T: Train>(
         .iter()
         .zip(got.iter())
         .map(|(e, &g)| (e - g as f64).abs())
-        .fold(if got.len() == expected.len() { 0.0 } else { f64::INFINITY }, f64::max);
+        .fold(
+            if got.len() == expected.len() {
+                0.0
+            } else {
+                f64::INFINITY
+            },
+            f64::max,
+        );
 
     let batch = parity::batches(&session, 1).expect("one batch")[0];
     let labels: Vec<u8> = batch
         .iter()
         .map(|&i| session.data.train.labels[i as usize])
         .collect();
-    let expected_loss = mean_loss(&logits(&model, weights, &session.data.train, batch), &labels);
+    let expected_loss = mean_loss(
+        &logits(&model, weights, &session.data.train, batch),
+        &labels,
+    );
     let got_loss = answer(1).losses[0];
     Agreement {
         logits: logits_diff / scale,
@@ -221,7 +233,11 @@ mod tests {
         let weights = vec![
             OwnedTensor::new("0.weight", vec![1, 1, 2, 2], vec![1.0; 4]),
             OwnedTensor::new("0.bias", vec![1], vec![-1.0]),
-            OwnedTensor::new("2.weight", vec![2, 9], [vec![1.0; 9], vec![0.0; 9]].concat()),
+            OwnedTensor::new(
+                "2.weight",
+                vec![2, 9],
+                [vec![1.0; 9], vec![0.0; 9]].concat(),
+            ),
             OwnedTensor::new("2.bias", vec![2], vec![0.0, 0.5]),
         ];
         let pixels: Vec<f32> = (1..=9).map(|v| v as f32).collect();
