@@ -231,7 +231,12 @@ pub const MANIFEST_DIR_OPTION: &str = "manifest_dir";
 
 /// The version of this interface. The host refuses a plugin whose `PluginInfo` names another.
 /// Bump it whenever a type here changes in a way that needs plugins rebuilt.
-pub const INTERFACE_VERSION: u32 = 1;
+///
+/// 2: the trainer's `parity` method. It is defaulted and placed after the vtable's last
+/// prefix field, yet abi_stable 0.11's layout check refuses a library whose prefix type has
+/// *fewer* fields than the host's (a newer library may have more, not an older one fewer), so
+/// plugins built against interface 1 must be rebuilt; the number says so.
+pub const INTERFACE_VERSION: u32 = 2;
 
 impl PluginInfo {
     /// Info for the current [`INTERFACE_VERSION`].

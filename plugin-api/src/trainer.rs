@@ -44,9 +44,8 @@ pub trait Trainer {
     fn evaluate(&mut self) -> RResult<EvalReport, PluginError>;
 
     /// The parity check's steps ([`crate::parity`]), on a fresh trainer instead of training;
-    /// `RNone` when the trainer has none. Added after interface 1's last method: the vtable
-    /// is a prefix type, so a plugin built before it still loads, and this default (run on
-    /// the host's side) answers for it.
+    /// `RNone` when the trainer has none (interface 2; see [`crate::INTERFACE_VERSION`] for
+    /// why plugins built against interface 1 must be rebuilt).
     fn parity(&mut self, steps: u32) -> ROption<RResult<ParityReport, PluginError>> {
         let _ = steps;
         RNone

@@ -5,5 +5,6 @@
 pub mod check;
 pub mod events;
 pub mod load;
+pub mod parity_worker;
 pub mod supervisor;
 pub mod worker;

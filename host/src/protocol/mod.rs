@@ -5,4 +5,5 @@ pub mod campaign;
 pub mod environment;
 pub mod forecast;
 pub mod idle;
+pub mod parity;
 pub mod progress;
