@@ -5,4 +5,5 @@
 mod support;
 
 mod args;
+mod parity;
 mod plugins;
