@@ -91,3 +91,38 @@ fn a_plugin_without_parity_steps_is_named_and_nothing_is_compared() {
         "{t}"
     );
 }
+
+#[test]
+fn a_dry_run_shows_the_parity_table() {
+    let dir = temp_dir("parity-dry");
+    let plugins = spin_entry("a", "") + &spin_entry("b", "");
+    let m = dir.write("m.toml", &softmax_manifest(&plugins));
+    let out = host(dir.path(), &["run", m.to_str().unwrap(), "--dry-run"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("parity over 3 step(s), against a"), "{t}");
+    assert!(t.contains("plan (seed 7)"), "{t}");
+}
+
+#[test]
+fn the_parity_preflight_refuses_to_start_a_disagreeing_campaign() {
+    let dir = temp_dir("parity-preflight");
+    let plugins = spin_entry("a", "") + &spin_entry("b", "adam_epsilon = \"0.1\"");
+    let text_ = softmax_manifest(&plugins).replace("seed = 7", "seed = 7\nparity = true");
+    let m = dir.write("m.toml", &text_);
+    let results = dir.path().join("results");
+    let out = host(
+        dir.path(),
+        &[
+            "run",
+            m.to_str().unwrap(),
+            "--out",
+            results.to_str().unwrap(),
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("b disagrees with a: the loss of step 2"), "{t}");
+    assert!(t.contains("the campaign does not start"), "{t}");
+    assert!(!results.exists(), "no campaign folder: {t}");
+}

@@ -80,6 +80,9 @@ pub fn run(
     for l in &checked.lines {
         println!("{l}");
     }
+    if opts.dry_run || manifest.experiment.parity {
+        crate::protocol::parity::preflight(manifest)?;
+    }
     if opts.dry_run {
         dry_run::print_plan(manifest, &planned);
         return Ok(CampaignResult {

@@ -104,6 +104,29 @@ pub fn check(manifest: &Manifest, steps: u32) -> anyhow::Result<ParityVerdict> {
     })
 }
 
+/// `host run`'s parity check (with `--dry-run`, or as the preflight `[experiment] parity =
+/// true` asks for): the table, then an error naming the first disagreement, so that a
+/// campaign of plugins computing different things never starts. Plugins without parity
+/// steps are noted, not refused.
+pub fn preflight(manifest: &Manifest) -> anyhow::Result<()> {
+    let verdict = check(manifest, DEFAULT_STEPS)?;
+    println!("\n{}", table(&verdict, DEFAULT_STEPS));
+    for note in verdict.unsupported() {
+        println!("{note}");
+    }
+    if let Some(why) = verdict.first_disagreement() {
+        anyhow::bail!(
+            "parity: {why}\nthe plugins do not compute the same thing, so the campaign does not \
+             start (`host parity {}` shows the table again)",
+            manifest.path.display()
+        );
+    }
+    if verdict.reference.is_none() {
+        println!("parity: no plugin of the manifest has parity steps; nothing was compared");
+    }
+    Ok(())
+}
+
 /// One plugin's parity steps in `host parity-worker`; its output goes to a log in `dir`.
 fn run_worker(
     manifest: &Manifest,
