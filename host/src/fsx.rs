@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 /// written and fsynced, then renamed over it, and the folder is fsynced. A crash at any moment
 /// leaves either the old file or the new one, never an empty or partial one (campaign.json is
 /// saved several times during a campaign and resume needs it; the MNIST cache keeps only whole,
-/// verified files).
+/// verified files). A failed write (a full disk) removes the temporary file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let name = path
         .file_name()
@@ -26,7 +26,37 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         std::fs::rename(&tmp, path)?;
         sync_parent(path)
     };
-    write().with_context(|| format!("cannot write {}", path.display()))
+    write()
+        .inspect_err(|_| remove_leftover(&tmp))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// As [`write_atomically`], for writers that want a path rather than bytes (plot backends):
+/// `write` fills a temporary file beside `path` — `.part-<name>`, so that it keeps the
+/// extension a writer may choose its format by — which is then fsynced and renamed over `path`.
+/// On any failure the temporary file is removed and `path` is left as it was.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} names no file", path.display()))?;
+    let tmp = path.with_file_name(format!(".part-{}", name.to_string_lossy()));
+    let publish = || -> std::io::Result<()> {
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        sync_parent(path)
+    };
+    write(&tmp)
+        .and_then(|()| publish().with_context(|| format!("cannot write {}", path.display())))
+        .inspect_err(|_| remove_leftover(&tmp))
+}
+
+/// Best effort: a temporary file left by a failed write goes (a full disk may refuse even
+/// that, and then the hidden `.part` file is all that is left).
+fn remove_leftover(tmp: &Path) {
+    let _ = std::fs::remove_file(tmp);
 }
 
 /// Fsyncs the folder holding `path`, so that a file created or renamed there survives a crash
@@ -93,5 +123,28 @@ mod tests {
         assert_eq!(sha256_file(&path).unwrap(), sha256_hex(b"two"));
         let err = write_atomically(&dir.path().join("missing/x"), b"").unwrap_err();
         assert!(format!("{err:#}").contains("cannot write"), "{err:#}");
+    }
+
+    #[test]
+    fn a_failed_write_through_a_path_keeps_the_old_file_and_no_partial_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("plot.png");
+        write_atomically_with(&path, |tmp| {
+            assert!(tmp.to_string_lossy().ends_with(".png"), "{}", tmp.display());
+            Ok(std::fs::write(tmp, b"old")?)
+        })
+        .unwrap();
+        let err = write_atomically_with(&path, |tmp| {
+            std::fs::write(tmp, b"half")?;
+            anyhow::bail!("the disk filled up")
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("the disk filled up"), "{err:#}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("plot.png")]);
     }
 }

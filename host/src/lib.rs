@@ -11,4 +11,6 @@ pub mod manifest;
 pub mod plan;
 pub mod plugin;
 pub mod protocol;
+pub mod scaffold;
+pub mod shell;
 pub mod store;

@@ -13,9 +13,12 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use joulebench::analysis::factors::{check_currency, Factor};
 use joulebench::manifest::{self, Manifest};
+use joulebench::plan::Shard;
 use joulebench::protocol::campaign::{self, CampaignResult};
+use joulebench::protocol::cluster::merge;
+use joulebench::protocol::cluster::submit::{write_and_submit, SlurmRequest};
 use joulebench::store::CampaignDir;
-use joulebench::{analysis, energy, error, plugin, protocol};
+use joulebench::{analysis, energy, error, plugin, protocol, shell};
 
 #[derive(Parser)]
 #[command(
@@ -37,7 +40,8 @@ struct Cli {
 enum Command {
     /// Run the campaign a manifest describes, then analyse it
     #[command(
-        after_help = "Example:\n  host run manifests/quick.toml\n  host run manifests/mnist.toml --dry-run"
+        after_help = "Example:\n  host run manifests/quick.toml\n  host run manifests/mnist.toml --dry-run\n  \
+host run manifests/mnist.toml --shard 2/10 --out results/mnist-shard-2   # one node's part"
     )]
     Run {
         /// The campaign manifest (TOML), e.g. manifests/quick.toml
@@ -50,12 +54,51 @@ enum Command {
         /// (analysis steps, [report] factors and iterations may change).
         #[arg(long, value_name = "DIR")]
         resume: Option<PathBuf>,
-        /// Override the manifest's number of iterations (at least 1)
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        /// Override the manifest's number of iterations (1 to 100000)
+        #[arg(long, value_name = "N", value_parser = parse_iterations)]
         iterations: Option<u32>,
-        /// Check the manifest, plugins and data, print the plan; measure nothing
+        /// Check the manifest, plugins and data, build each plugin's trainer once in a worker
+        /// (so option and layer errors show now), print the plan; measure nothing
         #[arg(long)]
         dry_run: bool,
+        /// Run shard K of N (K from 1 to N): iterations K, K+N, K+2N, … of the campaign's plan,
+        /// with the full protocol, into its own folder. Merge the shards with `host analyze`.
+        /// A resumed shard keeps its own
+        #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+        shard: Option<Shard>,
+    },
+    /// Write (and with --submit, submit) a Slurm array job: one task per shard, each running
+    /// `host run MANIFEST --shard K/N` on a node of its own
+    #[command(
+        after_help = "Example:\n  host slurm manifests/mnist.toml --shards 10 --partition cpu --time 4:00:00 --submit\n  \
+host analyze results/mnist-slurm-…   # when every task has ended: merges the shards\n\n\
+Tasks are numbered 1..N (--array=1-N): task K runs `host run --shard K/N`. A task whose \
+folder already holds a campaign resumes it, so submitting the script again finishes what \
+was cut short."
+    )]
+    Slurm {
+        /// The campaign manifest (TOML)
+        manifest: PathBuf,
+        /// Number of shards (array tasks), at most the manifest's iterations
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        shards: u32,
+        /// Slurm partition (sbatch --partition)
+        #[arg(long, value_name = "P")]
+        partition: Option<String>,
+        /// Time limit per task (sbatch --time), e.g. 4:00:00
+        #[arg(long, value_name = "T")]
+        time: Option<String>,
+        /// Folder for the script, the shard folders and Slurm's output files
+        /// (default: results/<campaign>-slurm-<UTC time>)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Submit the script with sbatch and print the job id
+        #[arg(long)]
+        submit: bool,
+        /// Share nodes with other jobs (a warning: energy counters are per socket, so the
+        /// neighbours' work is measured too)
+        #[arg(long)]
+        no_exclusive: bool,
     },
     /// Analyse campaign folders, runs.csv files or EnergiBridge folders
     #[command(
@@ -65,7 +108,8 @@ Carbon and cost are derived from the factors you declare (flags, else the --pipe
 [report] table), never looked up."
     )]
     Analyze {
-        /// Campaign folders, runs.csv files, or folders of EnergiBridge CSVs (one subfolder per group)
+        /// Campaign folders, runs.csv files, or folders of EnergiBridge CSVs (one subfolder per
+        /// group); shard folders of one campaign (or the folder holding them) are merged
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// Take the [[analysis]] steps and [report] factors from this file instead of the
@@ -82,6 +126,10 @@ Carbon and cost are derived from the factors you declare (flags, else the --pipe
         /// in each file (CPU package, DRAM, every GPU; never cores)
         #[arg(long = "energy-column", value_name = "NAME")]
         energy_column: Vec<String>,
+        /// Pool shards measured on different CPU models or energy meters (refused otherwise);
+        /// the report warns and shows the per-node medians
+        #[arg(long)]
+        allow_mixed_hardware: bool,
         #[command(flatten)]
         factors: FactorFlags,
     },
@@ -115,13 +163,58 @@ Exit status 1 names the first plugin, step or weight tensor that disagrees."
         /// Plugin files or folders holding them (default: target/release)
         paths: Vec<PathBuf>,
     },
-    /// Conformance test for plugin authors: load, tiny session, train, evaluate, check reports
+    /// Conformance test for plugin authors: the protocol and behaviour, in child processes
+    #[command(
+        long_about = "Runs the plugin in child processes (a crash, abort or hang is a failed \
+check with its reason) on a small session, printed first: synthetic digits and a small CNN, \
+one thread, or with --manifest that manifest's model, optimizer, threads, options, environment \
+and first images. Checks: it loads; every epoch trains every sample once with one finite loss \
+and a progress call per batch; the loss falls; evaluation covers the test set and is \
+repeatable; training past the last epoch is an error; no more threads compute at once (CPU time over \
+wall time) than run_info() reports; the same seed gives the same losses; initial weights change them (skipped when the \
+plugin says it ignores them or refuses them as unsupported); an unknown option and an \
+impossible device are refused with a PluginError.",
+        after_help = "Examples:\n  host check-plugin target/release/libplugin_spin.so\n  \
+host check-plugin target/release/libplugin_burn.so --manifest manifests/quick.toml"
+    )]
     CheckPlugin {
         /// The plugin library, e.g. target/release/libplugin_spin.so
         file: PathBuf,
+        /// Take the session from this manifest's [[plugin]] whose path is FILE
+        #[arg(long, value_name = "MANIFEST")]
+        manifest: Option<PathBuf>,
         /// A plugin option as KEY=VALUE (repeatable), e.g. --option trainer=path/to/trainer.py
         #[arg(long = "option", value_name = "KEY=VALUE", value_parser = key_value)]
         options: Vec<(String, String)>,
+        /// Give each child process at most this long, e.g. 30s
+        #[arg(long, value_name = "DURATION", value_parser = manifest::parse_duration, default_value = "5m")]
+        timeout: Duration,
+    },
+    /// Internal: one probe of `host check-plugin` in its own process
+    #[command(hide = true)]
+    CheckProbe {
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        probe: plugin::check::Probe,
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(long = "option", value_parser = key_value)]
+        options: Vec<(String, String)>,
+    },
+    /// Start a plugin of your own: a crate that builds as is, or (--python) a trainer file
+    #[command(
+        after_help = "Examples:\n  host new-plugin demo && cd demo && cargo build --release\n  \
+host check-plugin demo/target/release/libplugin_demo.so\n  host new-plugin mytrainer --python --dir mytrainer"
+    )]
+    NewPlugin {
+        /// The plugin's name: lower-case letters, digits and `_` (the crate is plugin-NAME)
+        name: String,
+        /// The folder to write (default: ./NAME); it must not exist or be empty
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Write a trainer .py for the python plugin and a manifest instead of a Rust crate
+        #[arg(long)]
+        python: bool,
     },
     /// List energy sources and domains, and why others are unavailable
     Meters {
@@ -151,6 +244,11 @@ Exit status 1 names the first plugin, step or weight tensor that disagrees."
         iteration: u32,
         #[arg(long)]
         samples: Option<PathBuf>,
+        #[arg(long)]
+        setup_only: bool,
+        /// Stdin is a pipe from the host: kill this worker's process group when it closes
+        #[arg(long)]
+        watch_host: bool,
     },
 }
 
@@ -189,6 +287,21 @@ struct FactorFlags {
     currency: Option<String>,
 }
 
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse()
+}
+
+/// `--iterations N`, within the manifest's bounds (the error says the limit and why).
+fn parse_iterations(text: &str) -> Result<u32, String> {
+    let n: u32 = text.trim().parse().map_err(|_| {
+        format!(
+            "`{text}` is not a whole number from 1 to {}",
+            manifest::bounds::MAX_ITERATIONS
+        )
+    })?;
+    manifest::bounds::check_iterations(n)
+}
+
 fn parse_grid_intensity(text: &str) -> Result<f64, String> {
     Factor::GridIntensity.parse(text)
 }
@@ -223,7 +336,10 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A campaign's exit status says how its runs went, whatever became of its output.
-    let quiet_on_broken_pipe = !matches!(cli.command, Command::Run { .. } | Command::Worker { .. });
+    let quiet_on_broken_pipe = !matches!(
+        cli.command,
+        Command::Run { .. } | Command::Worker { .. } | Command::CheckProbe { .. }
+    );
     let result = match cli.command {
         Command::Run {
             manifest,
@@ -231,6 +347,7 @@ fn main() -> ExitCode {
             resume,
             iterations,
             dry_run,
+            shard,
         } => cmd_run(
             manifest,
             campaign::CampaignOptions {
@@ -238,6 +355,26 @@ fn main() -> ExitCode {
                 iterations,
                 dry_run,
                 resume,
+                shard,
+            },
+        ),
+        Command::Slurm {
+            manifest,
+            shards,
+            partition,
+            time,
+            out,
+            submit,
+            no_exclusive,
+        } => cmd_slurm(
+            manifest,
+            &SlurmRequest {
+                shards,
+                partition,
+                time,
+                out,
+                submit,
+                exclusive: !no_exclusive,
             },
         ),
         Command::Analyze {
@@ -245,8 +382,18 @@ fn main() -> ExitCode {
             pipeline,
             out,
             energy_column,
+            allow_mixed_hardware,
             factors,
-        } => cmd_analyze(inputs, pipeline, &energy_column, factors.factors(), out),
+        } => cmd_analyze(
+            AnalyzeInputs {
+                inputs,
+                allow_mixed_hardware,
+            },
+            pipeline,
+            &energy_column,
+            factors.factors(),
+            out,
+        ),
         Command::Plugins { paths } => cmd_plugins(paths),
         Command::Parity { manifest, steps } => cmd_parity(manifest, steps),
         Command::ParityWorker {
@@ -261,7 +408,33 @@ fn main() -> ExitCode {
             out,
         })
         .map(|()| ExitCode::SUCCESS),
-        Command::CheckPlugin { file, options } => cmd_check_plugin(file, &options),
+        Command::CheckPlugin {
+            file,
+            manifest,
+            options,
+            timeout,
+        } => cmd_check_plugin(&plugin::check::CheckRequest {
+            file,
+            manifest,
+            options,
+            timeout,
+        }),
+        Command::CheckProbe {
+            file,
+            probe,
+            manifest,
+            options,
+        } => Ok(ExitCode::from(
+            plugin::check::probe::run(&plugin::check::probe::ProbeJob {
+                file,
+                manifest,
+                options,
+                probe,
+            }) as u8,
+        )),
+        Command::NewPlugin { name, dir, python } => {
+            cmd_new_plugin(&joulebench::scaffold::NewPlugin { name, dir, python })
+        }
         Command::Meters {
             powercap_root,
             msr_root,
@@ -279,12 +452,16 @@ fn main() -> ExitCode {
             plugin,
             iteration,
             samples,
+            setup_only,
+            watch_host,
         } => cmd_worker(plugin::worker::WorkerJob {
             manifest,
             manifest_sha256,
             plugin,
             iteration,
             samples_csv: samples,
+            setup_only,
+            watch_host,
         }),
     };
     match result {
@@ -326,8 +503,9 @@ fn cmd_parity(manifest: PathBuf, steps: u32) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `host run`: the campaign, then its analysis. Exit 0 when every run is ok, 1 when some
-/// failed, 130 when interrupted.
+/// `host run`: the campaign, then its analysis. Exit 0 when every run is ok and the analysis
+/// is written, 1 when some run failed or the analysis could not be written, 130 when
+/// interrupted.
 fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&manifest)?;
     let stop = install_stop_flag()?;
@@ -336,52 +514,84 @@ fn cmd_run(manifest: PathBuf, opts: campaign::CampaignOptions) -> anyhow::Result
         return Ok(ExitCode::SUCCESS);
     }
     let ok = result.records.iter().filter(|r| r.is_ok()).count();
-    println!(
-        "\n{} of {} run(s) ok; results in {}",
-        ok,
-        result.records.len(),
-        result.dir.display()
-    );
+    if result.records.is_empty() {
+        println!("\nno run this time; results in {}", result.dir.display());
+    } else {
+        println!(
+            "\n{} of {} run(s) ok; results in {}",
+            ok,
+            result.records.len(),
+            result.dir.display()
+        );
+    }
     if result.interrupted {
         // 130: the conventional status of a program stopped by Ctrl-C.
         return Ok(ExitCode::from(130));
     }
-    if ok > 0 {
-        analyse_campaign(&manifest, &result)?;
-    }
-    Ok(if ok == result.records.len() {
+    // A resume finishes what is unfinished: an analysis that was killed, failed or deleted is
+    // written again even when no run was left to do; so is that of a campaign `[experiment]
+    // stop` stopped (a resume after the stop runs nothing).
+    let wanted = ok > 0 || opts.resume.is_some() || result.stopped_early;
+    let analysed = if result.ok_rows > 0 && wanted {
+        analyse_campaign(&manifest, &result)
+    } else {
+        true
+    };
+    // The lock is held until the analysis is written.
+    drop(result.lock);
+    Ok(if analysed && ok == result.records.len() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// The analysis at the end of `host run`. Its failure leaves the runs intact, so it is
-/// reported, not fatal.
-fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> anyhow::Result<()> {
+/// The analysis at the end of `host run`; whether it was written. Its failure leaves the runs
+/// intact, so it is reported with the command that redoes it (a resume does too).
+fn analyse_campaign(manifest: &Manifest, result: &CampaignResult) -> bool {
     let steps = manifest.pipeline().resolve();
     let req = analysis::AnalyzeRequest {
         inputs: vec![result.dir.clone()],
         steps,
         out: CampaignDir::open(&result.dir).analysis(),
     };
-    match analysis::analyze(&req) {
-        Ok(summary) => {
-            analysis::print_summary(&summary, &mut std::io::stdout())?;
+    let written = analysis::analyze(&req).and_then(|summary| {
+        analysis::print_summary(&summary, &mut std::io::stdout())?;
+        Ok(())
+    });
+    match written {
+        Ok(()) => {
             println!("analysis: {}", req.out.display());
+            true
         }
-        Err(e) => eprintln!(
-            "analysis failed (runs.csv is intact; rerun `host analyze {}`): {e:#}",
-            result.dir.display()
-        ),
+        Err(e) => {
+            eprintln!(
+                "analysis failed (runs.csv is intact; rerun `host analyze {}`): {e:#}",
+                shell::quote_path(&result.dir)
+            );
+            false
+        }
     }
-    Ok(())
 }
 
-/// `host analyze`: the pipeline over the inputs, a summary on the terminal. The factors given
-/// as flags override the `--pipeline` file's `[report]`.
-fn cmd_analyze(
+/// `host slurm`: the array job's script, submitted when asked.
+fn cmd_slurm(manifest: PathBuf, req: &SlurmRequest) -> anyhow::Result<ExitCode> {
+    let manifest = Manifest::load(&manifest)?;
+    write_and_submit(&manifest, req)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `host analyze`'s inputs: a parent of shard folders stands for them.
+struct AnalyzeInputs {
     inputs: Vec<PathBuf>,
+    allow_mixed_hardware: bool,
+}
+
+/// `host analyze`: the pipeline over the inputs (shards of one campaign checked and merged), a
+/// summary on the terminal. The factors given as flags override the `--pipeline` file's
+/// `[report]`.
+fn cmd_analyze(
+    given: AnalyzeInputs,
     pipeline: Option<PathBuf>,
     energy_columns: &[String],
     factors: analysis::ReportFactors,
@@ -401,8 +611,15 @@ fn cmd_analyze(
         ));
     }
     analysis::validate(&steps)?;
+    let inputs = merge::expand_inputs(&given.inputs);
+    let notes = merge::check_shards(&inputs, given.allow_mixed_hardware)?;
+    for note in &notes {
+        eprintln!("warning: {note}");
+    }
+    // Held while the analysis is written, when it is written into a campaign folder.
+    let _lock = joulebench::store::lock::lock_for_analysis(&out)?;
     let req = analysis::AnalyzeRequest { inputs, steps, out };
-    let summary = analysis::analyze(&req)?;
+    let summary = analysis::analyze_with_notes(&req, &notes)?;
     let mut stdout = std::io::stdout().lock();
     analysis::print_summary(&summary, &mut stdout)?;
     writeln!(stdout, "wrote {}", req.out.display())?;
@@ -432,10 +649,9 @@ fn cmd_plugins(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
         match plugin::load::load(f) {
             Ok(l) => writeln!(
                 out,
-                "{:<12} {:<28} {:<12} ok   {}",
+                "{:<12} {:<40} ok   {}",
                 l.info.name,
-                l.info.framework,
-                l.info.framework_version,
+                plugin::check::framework_label(&l.info.framework, &l.info.framework_version),
                 f.display()
             )?,
             Err(e) => {
@@ -483,27 +699,81 @@ fn plugin_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// `host check-plugin`: every conformance check, one line each; exit 1 if any fails.
-fn cmd_check_plugin(file: PathBuf, options: &[(String, String)]) -> anyhow::Result<ExitCode> {
+/// `host check-plugin`: the session, then every check, one line each; exit 1 if any fails.
+fn cmd_check_plugin(request: &plugin::check::CheckRequest) -> anyhow::Result<ExitCode> {
+    use plugin::check::Verdict;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "checking {}", file.display())?;
-    let checks = plugin::check::check_plugin(&file, options);
-    for c in &checks {
-        let mark = if c.passed { "ok  " } else { "FAIL" };
+    writeln!(out, "checking {}", request.file.display())?;
+    let report = plugin::check::check_plugin(request)?;
+    if !report.session.is_empty() {
+        writeln!(out, "session (each check process):")?;
+        for line in &report.session {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    for c in &report.checks {
+        let mark = match c.verdict {
+            Verdict::Pass => "ok  ",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "skip",
+        };
         if c.detail.is_empty() {
             writeln!(out, "  {mark} {}", c.name)?;
         } else {
             writeln!(out, "  {mark} {}: {}", c.name, c.detail)?;
         }
     }
-    let failed = checks.iter().filter(|c| !c.passed).count();
+    let count = |v: Verdict| report.checks.iter().filter(|c| c.verdict == v).count();
+    let (failed, skipped) = (count(Verdict::Fail), count(Verdict::Skip));
     if failed == 0 {
-        writeln!(out, "PASS: {} checks", checks.len())?;
+        writeln!(
+            out,
+            "PASS: {} checks, {skipped} skipped",
+            report.checks.len()
+        )?;
         Ok(ExitCode::SUCCESS)
     } else {
-        writeln!(out, "FAIL: {failed} of {} checks failed", checks.len())?;
+        writeln!(
+            out,
+            "FAIL: {failed} of {} checks failed",
+            report.checks.len()
+        )?;
         Ok(ExitCode::from(1))
     }
+}
+
+/// `host new-plugin`: the files, and what to do next.
+fn cmd_new_plugin(request: &joulebench::scaffold::NewPlugin) -> anyhow::Result<ExitCode> {
+    let (dir, files) = joulebench::scaffold::new_plugin(request)?;
+    let mut out = std::io::stdout().lock();
+    for f in &files {
+        writeln!(out, "wrote {}", dir.join(f).display())?;
+    }
+    let host = std::env::current_exe()?;
+    let host = host.display();
+    let manifest = dir.join("manifest.toml");
+    if request.python {
+        let python = joulebench::scaffold::python_plugin();
+        writeln!(
+            out,
+            "next (the python plugin built with `cargo build --release -p plugin-python` in {}):\n  \
+             {host} check-plugin {} --manifest {}\n  {host} run {}",
+            joulebench::scaffold::checkout_shown(),
+            python.display(),
+            manifest.display(),
+            manifest.display()
+        )?;
+    } else {
+        let lib = dir.join(format!("target/release/libplugin_{}.so", request.name));
+        writeln!(
+            out,
+            "next:\n  cd {} && cargo build --release && cd -\n  {host} check-plugin {}\n  {host} run {}",
+            dir.display(),
+            lib.display(),
+            manifest.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `host meters`: what this machine can measure.

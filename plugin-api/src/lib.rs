@@ -54,22 +54,28 @@
 //!
 //! ## A complete plugin
 //!
-//! `Cargo.toml` (`plugin-api` is the only dependency: [`export_plugin!`] reaches abi_stable
-//! through it):
+//! `host new-plugin NAME` writes one that builds as is, outside any repository; the
+//! [`guide`] ("Writing a joulebench plugin") covers threads, data, initial weights, notes and
+//! versions. By hand: `Cargo.toml` needs `plugin-api` only ([`export_plugin!`] reaches
+//! abi_stable through it). plugin-api is not on crates.io: depend on a joulebench checkout by
+//! path, and give the crate an empty `[workspace]` table so that no enclosing workspace
+//! claims it:
 //!
 //! ```toml
 //! [package]
 //! name = "plugin-mean"
 //! edition = "2021"
 //!
+//! [workspace]
+//!
 //! [lib]
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! plugin-api = { path = "../../plugin-api" }
+//! plugin-api = { path = "/path/to/joulebench/plugin-api" }
 //!
 //! [dev-dependencies]
-//! plugin-api = { path = "../../plugin-api", features = ["testing"] }
+//! plugin-api = { path = "/path/to/joulebench/plugin-api", features = ["testing"] }
 //! ```
 //!
 //! `src/lib.rs` — a "trainer" that predicts the most frequent label (it learns nothing useful,
@@ -182,12 +188,13 @@
 //! ```
 //!
 //! Build it with `cargo build --release`, then check it with
-//! `host check-plugin target/release/libplugin_mean.so` and list it in a manifest:
+//! `host check-plugin target/release/libplugin_mean.so` and list it in a manifest (the path
+//! is relative to the manifest's folder):
 //!
 //! ```toml
 //! [[plugin]]
 //! name = "mean"
-//! path = "../target/release/libplugin_mean.so"
+//! path = "plugin-mean/target/release/libplugin_mean.so"
 //! ```
 
 // Every example above and in the modules compiles without a warning, as a user would copy it.
@@ -195,6 +202,8 @@
 
 pub mod epochs;
 pub mod guard;
+#[doc = include_str!("../README.md")]
+pub mod guide {}
 pub mod init;
 mod module;
 pub mod options;

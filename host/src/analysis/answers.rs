@@ -21,7 +21,7 @@
 //! `[low, high]` pairs. `energy` says how energy was obtained (`measured: …` or
 //! `estimate: …`) on metrics derived from it (energy, power, EDP), null on time.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::summary::TestKind;
 
@@ -184,7 +184,7 @@ pub struct PowerReport {
 }
 
 /// One pair at one look of a sequential design.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairLook {
     pub a: String,
     pub b: String,
@@ -199,7 +199,7 @@ pub struct PairLook {
 }
 
 /// One look of a sequential design.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LookRecord {
     /// 1-based.
     pub look: usize,

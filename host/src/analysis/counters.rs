@@ -148,11 +148,15 @@ pub fn next_power_of_two_above(x: f64) -> Option<f64> {
     if !(x.is_finite() && x > 0.0) {
         return None;
     }
-    let mut p = 2f64.powi(x.log2().floor() as i32);
+    // powf, not powi: powi(2, -1064) underflows to 0 for a subnormal x, and 0 doubled stays 0
+    // for ever (found by tests/fuzz: a reading of 1e-320 J hung the analysis). powf gives
+    // the exact subnormal power; the floor at the least subnormal is a second guard.
+    let mut p = 2f64.powf(x.log2().floor()).max(f64::from_bits(1));
     while p <= x {
         p *= 2.0;
     }
-    Some(p)
+    // Above 2^1023 the next power is no f64.
+    p.is_finite().then_some(p)
 }
 
 #[cfg(test)]

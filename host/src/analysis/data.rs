@@ -1,10 +1,7 @@
 //! The in-memory shapes data takes on its way through the pipeline: raw runs as read,
 //! then one value per run and metric (the tidy table every step works on).
 
-use std::io::Write;
 use std::path::Path;
-
-use anyhow::Context;
 
 /// One energy counter's trace over a run, kept raw so that `clean` can decide how to
 /// treat wrap-arounds (unwrap or drop) with its own options.
@@ -100,6 +97,8 @@ pub struct RawRun {
     pub energy: Energy,
     /// Extra metrics read as they are (per-phase or per-domain columns), by key.
     pub extras: Vec<(String, f64)>,
+    /// The machine that measured it (runs.csv's `node`); empty when unknown.
+    pub node: String,
 }
 
 /// A metric's identity: its key in summary.json and how to print it.
@@ -160,11 +159,10 @@ impl Table {
     }
 
     /// Writes the tidy CSV that `exec` hands out: one row per run and metric,
-    /// columns `group,run,metric,unit,value`. Dropped values are left out.
+    /// columns `group,run,metric,unit,value`. Dropped values are left out. Written
+    /// atomically: a program handed it never reads a partial file.
     pub fn write_tidy_csv(&self, path: &Path) -> anyhow::Result<()> {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+        let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(["group", "run", "metric", "unit", "value"])?;
         for row in &self.rows {
             for (metric, value) in self.metrics.iter().zip(&row.values) {
@@ -179,12 +177,9 @@ impl Table {
                 }
             }
         }
-        let mut inner = w
+        let bytes = w
             .into_inner()
             .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
-        inner
-            .flush()
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        crate::fsx::write_atomically(path, &bytes)
     }
 }

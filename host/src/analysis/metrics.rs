@@ -306,6 +306,7 @@ mod tests {
                 ("energy_dram".into(), 300.0),
                 ("energy_dynamic".into(), -5.0),
             ],
+            node: String::new(),
         };
         let ingested = Ingested {
             groups: vec!["g".into()],

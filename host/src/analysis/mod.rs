@@ -12,7 +12,10 @@ pub mod data;
 pub mod factors;
 pub mod format;
 pub mod ingest;
+pub mod looks;
 pub mod metrics;
+pub mod outlook;
+pub mod per_node;
 pub mod plot;
 pub mod report;
 pub mod sequential;
@@ -46,13 +49,20 @@ pub struct AnalyzeRequest {
 /// Bad steps or options are usage errors (see [`crate::error::usage`]); unreadable
 /// inputs name the file and the cause.
 pub fn analyze(req: &AnalyzeRequest) -> anyhow::Result<Summary> {
+    analyze_with_notes(req, &[])
+}
+
+/// [`analyze`], with warnings found before the analysis (merged shards: missing ones, mixed
+/// hardware) carried into summary.json and the report.
+pub fn analyze_with_notes(req: &AnalyzeRequest, notes: &[String]) -> anyhow::Result<Summary> {
     let plan = steps::parse(&req.steps)?;
     if req.inputs.is_empty() {
         return Err(crate::error::usage(
             "analyze: no input given (a campaign folder, a runs.csv or an EnergiBridge folder)",
         ));
     }
-    let ingested = ingest::load_all(&req.inputs, &plan.ingest)?;
+    let mut ingested = ingest::load_all(&req.inputs, &plan.ingest)?;
+    ingested.warnings.extend(notes.iter().cloned());
     // Data that is wrong as a whole (raw counts everywhere, Time in seconds) is a usage error
     // said in one line, not a report of every run dropped.
     let check = metrics::derive_all(&ingested, steps::clean_policy(&plan));
@@ -63,6 +73,8 @@ pub fn analyze(req: &AnalyzeRequest) -> anyhow::Result<Summary> {
     std::fs::create_dir_all(&req.out)
         .with_context(|| format!("cannot create output folder {}", req.out.display()))?;
     let mut ctx = steps::Context::new(ingested, req.out.clone());
+    // Before the steps: report.html (the `report` step) says how a campaign ended.
+    ctx.summary.campaign_stop = looks::campaign_stop(&req.inputs);
     for step in &plan.steps {
         step.run(&mut ctx)?;
     }

@@ -18,8 +18,9 @@
 //!   as "no detectable difference").
 //!
 //! [`decide`] is a pure function of the design and the values so far, in recorded order:
-//! what `host run` will call after each look (see the report of issue 18 for the wiring),
-//! and what [`replay`] uses to ask of a finished campaign when it could have stopped.
+//! what `host run` calls at each look of `[experiment] stop` (`protocol/campaign/stopping.rs`,
+//! recording the looks with [`super::looks`]), and what [`replay`] uses to ask of a finished
+//! campaign when it could have stopped.
 
 use crate::analysis::answers::{LookRecord, PairLook};
 use crate::analysis::stats::{self, Spending};

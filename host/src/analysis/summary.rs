@@ -17,13 +17,18 @@
 //!   "steps": [ { "step", "note", "exec"?: { "command", "exit_code", "success", "stdout", "stderr" } } ],
 //!   "files": [ … ], "warnings": [ … ],
 //!   "energy_columns"?: [ { "column", "domain", "how", "in_total", "why"?, "runs" } ],
-//!   "counters"?: [ { "group", "run", "column", "wraps", "resets", "modulus_j", "modulus" } ] }
+//!   "counters"?: [ { "group", "run", "column", "wraps", "resets", "modulus_j", "modulus" } ],
+//!   "per_node"?: [ { "group", "node", "n", "energy_median", "time_median" } ] }
 //! ```
 //!
 //! Added by issue 18 (see [`super::answers`]): `median_ci` on group figures; `median_ratio`,
 //! `ratio_ci` and `difference_ci` on comparisons (`[low, high]`, of `median_a / median_b`
 //! and `median_a − median_b`); top-level `bootstrap`, `findings`, `power`, `carbon`,
-//! `sequential`.
+//! `sequential`; `campaign_stop` (a sentence, or null: how a campaign measured under
+//! `[experiment] stop` ended, from its campaign.json).
+//!
+//! Added by issue 16 (merged shards, [`super::per_node`]): `per_node`, one row per group and
+//! node and a `(pooled)` row per group, present when runs came from several nodes or inputs.
 //!
 //! Conventions: variance and std are sample ones (ddof 1); differences are a − b;
 //! `median_change_pct` is (median b − median a) / median a × 100; `p_holm` is Holm's
@@ -41,8 +46,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::answers::{BootstrapInfo, Carbon, Finding, PowerReport, SequentialReport};
 use super::data::Metric;
-use super::ingest::{ColumnUse, Ignored};
+use super::ingest::{ColumnUse, Ignored, PluginNotes};
 use super::metrics::CounterNote;
+use super::per_node::NodeMedians;
 
 /// A map that keeps insertion order when serialised (groups in input order).
 #[derive(Debug, Clone, PartialEq)]
@@ -269,6 +275,15 @@ pub struct Summary {
     pub power: Option<PowerReport>,
     pub carbon: Option<Carbon>,
     pub sequential: Option<SequentialReport>,
+    /// Per group, what its plugin noted (runs.csv's `notes`): each key and its distinct values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plugin_notes: PluginNotes,
+    /// How a campaign measured under `[experiment] stop` ended, in one sentence (read from
+    /// its campaign.json): at which look it stopped and why.
+    pub campaign_stop: Option<String>,
+    /// Per group, each node's median energy and time beside the pooled one (merged shards).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_node: Vec<NodeMedians>,
 }
 
 impl Summary {
@@ -292,8 +307,9 @@ pub fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-/// Writes `summary` as pretty JSON.
+/// Writes `summary` as pretty JSON, atomically: it is the analysis's last file, so a
+/// summary.json there means the analysis was written whole.
 pub fn write_json(summary: &Summary, path: &Path) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(summary).context("cannot serialise summary.json")?;
-    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+    crate::fsx::write_atomically(path, (text + "\n").as_bytes())
 }

@@ -56,6 +56,7 @@ pub fn print(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(w)?;
     }
+    print_per_node(s, w)?;
     if !s.comparisons.is_empty() {
         let alpha = s.comparisons[0].alpha;
         writeln!(
@@ -253,6 +254,26 @@ fn print_dropped(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
             }
         }
         writeln!(w, "  {what}: {kind}: {}", named.join(", "))?;
+    }
+    Ok(())
+}
+
+/// Merged shards: each node's median energy and time beside the pooled ones.
+fn print_per_node(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
+    if s.per_node.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "\nper node (median energy J, time s)")?;
+    for r in &s.per_node {
+        writeln!(
+            w,
+            "  {:<12} {:<14} n = {:<3} {:>12} {:>12}",
+            r.group,
+            r.node,
+            r.n,
+            opt(r.energy_median, format::num),
+            opt(r.time_median, format::num)
+        )?;
     }
     Ok(())
 }

@@ -4,21 +4,26 @@
 //! checked here, once, so nothing downstream re-validates user input. Relative paths are
 //! resolved against the manifest's folder.
 
+pub mod bounds;
 mod cpus;
 mod duration;
 mod model;
+mod portable;
 mod raw;
 mod sections;
 mod source;
+mod stop;
 
 pub use duration::parse_duration;
 pub use model::{layers_from_specs, parse_layer_tables, LayerSpec};
+pub use portable::{absolute, PATHS_RELATIVE_TO};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use plugin_api::{Layer, Optimizer};
 
+use crate::analysis::stats::Spending;
 use crate::analysis::{apply_factors, default_pipeline, ReportFactors, StepSpec};
 use crate::energy::EnergyConfig;
 use crate::error::usage;
@@ -32,6 +37,12 @@ pub struct Manifest {
     pub path: PathBuf,
     pub text: String,
     pub sha256: String,
+    /// The folder its relative paths resolve against (plugins get it to resolve the paths
+    /// in their options): the manifest's own, or the one its `paths_relative_to` names.
+    pub base_dir: PathBuf,
+    /// What a campaign folder saves: `text` with `paths_relative_to` set to the absolute
+    /// `base_dir`, so that the copy resolves the same files from wherever it lies.
+    pub portable_text: String,
     pub experiment: Experiment,
     pub dataset: DatasetSpec,
     pub model: Vec<Layer>,
@@ -60,6 +71,22 @@ pub struct Experiment {
     pub retry_failed: u32,
     /// Run `host parity` before the first run and refuse to start on a disagreement.
     pub parity: bool,
+    /// `stop = { .. }`: stop measuring once the answer is known (a sequential design).
+    pub stop: Option<StopRule>,
+}
+
+/// When to stop a campaign early: at each look (runs per plugin), test every pair of plugins
+/// on `metric` and stop once all are decided, spending `alpha` across the looks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopRule {
+    /// A metric key every campaign records (`energy`, `time`, `power`, `edp`).
+    pub metric: String,
+    /// Runs per plugin at each look: at least 2 looks, strictly increasing, the last within
+    /// `iterations`.
+    pub looks: Vec<usize>,
+    pub spending: Spending,
+    /// Campaign-wide alpha for the metric (0.05 unless set).
+    pub alpha: f64,
 }
 
 /// The rest between runs: a fixed time, or until power is back within `within` (a fraction)
@@ -126,13 +153,18 @@ impl Manifest {
     pub fn parse(path: &Path, text: String) -> anyhow::Result<Manifest> {
         let src = Source { path, text: &text };
         let raw: raw::RawManifest = src.deserialize()?;
-        let base = path.parent().unwrap_or(Path::new(""));
-        let experiment = sections::experiment(src, raw.experiment)?;
+        let base_dir = portable::base_dir(path, raw.paths_relative_to.as_ref());
+        let portable_text = portable::text(&text, raw.paths_relative_to.as_ref(), &base_dir);
+        let base = base_dir.as_path();
+        let mut raw_experiment = raw.experiment;
+        let raw_stop = raw_experiment.stop.take();
+        let mut experiment = sections::experiment(src, raw_experiment)?;
         let dataset = sections::dataset(src, raw.dataset, base)?;
         let (model, init) = sections::model(src, raw.model)?;
-        let training = sections::training(src, raw.training)?;
+        let training = sections::training(src, raw.training, &dataset)?;
         let energy = sections::energy(src, raw.energy, base)?;
-        let plugins = sections::plugins(src, raw.plugin, base)?;
+        let plugins = sections::plugins(src, raw.plugin, base, training.threads)?;
+        experiment.stop = stop::rule(src, raw_stop, experiment.iterations, plugins.len())?;
         let analysis = sections::analysis(src, raw.analysis)?;
         let report = sections::report(src, raw.report, &analysis)?;
         check_resolved(src, &analysis, &report)?;
@@ -140,6 +172,8 @@ impl Manifest {
             path: path.to_path_buf(),
             sha256: crate::fsx::sha256_hex(text.as_bytes()),
             text,
+            base_dir,
+            portable_text,
             experiment,
             dataset,
             model,
@@ -305,6 +339,42 @@ mod tests {
         );
         // Relative plugin paths resolve against the manifest's folder.
         assert!(study.plugins[0].path.starts_with("manifests/.."));
+        // Its commented-out `stop` example is valid as written.
+        assert!(study.experiment.stop.is_none());
+        let with_stop = STUDY.replace("# stop = {", "stop = {");
+        assert_ne!(
+            with_stop, STUDY,
+            "mnist.toml has a `# stop = {{ .. }}` example"
+        );
+        let rule = parse(&with_stop).expect("mnist.toml with its stop example");
+        assert_eq!(
+            rule.experiment.stop.map(|r| r.looks),
+            Some(vec![5, 10, 15, 20, 30])
+        );
+    }
+
+    #[test]
+    fn threads_in_a_plugins_env_is_the_sessions_thread_count() {
+        let text = QUICK.replace("threads = \"all\"", "threads = 3").replace(
+            "path = \"../target/release/libplugin_burn.so\"",
+            "path = \"../target/release/libplugin_burn.so\"\n\
+             env = { RAYON_NUM_THREADS = \"{threads}\", NOTE = \"{threads} of {threads}\", X = \"{other}\" }",
+        );
+        let m = parse(&text).expect("parses");
+        let burn = m.plugins.iter().find(|p| p.name == "burn").expect("burn");
+        let env: Vec<(&str, &str)> = burn
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("NOTE", "3 of 3"),
+                ("RAYON_NUM_THREADS", "3"),
+                ("X", "{other}")
+            ]
+        );
     }
 
     #[test]
@@ -496,6 +566,80 @@ mod tests {
         let steps = m.pipeline().resolve();
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].options["pue"].as_float(), Some(1.2));
+    }
+
+    #[test]
+    fn a_stop_rule_is_read_and_each_bad_key_named_with_its_line() {
+        // quick.toml has 3 plugins; give it room for the looks.
+        let base = QUICK.replace("iterations = 5\n", "iterations = 20\n");
+        assert_ne!(base, QUICK, "quick.toml sets iterations = 5");
+        let with = |stop: &str| base.replace("[experiment]\n", &format!("[experiment]\n{stop}\n"));
+        let m = parse(&with(
+            r#"stop = { metric = "energy", looks = [5, 10, 20], spending = "pocock" }"#,
+        ))
+        .expect("valid stop");
+        let rule = m.experiment.stop.expect("a rule");
+        assert_eq!(
+            (
+                rule.metric.as_str(),
+                &rule.looks[..],
+                rule.spending,
+                rule.alpha
+            ),
+            ("energy", &[5, 10, 20][..], Spending::Pocock, 0.05)
+        );
+        assert!(parse(&base).expect("no stop").experiment.stop.is_none());
+        let line = base.lines().position(|l| l == "[experiment]").unwrap() + 2;
+        for (stop, expect) in [
+            (
+                r#"stop = { metric = "joules", looks = [5, 10] }"#,
+                "`stop.metric`: `joules`",
+            ),
+            (
+                r#"stop = { metric = "energy", looks = [5] }"#,
+                "`stop.looks`: [5] has 1 look",
+            ),
+            (
+                r#"stop = { metric = "energy", looks = [10, 5] }"#,
+                "`stop.looks`: [10, 5] must increase",
+            ),
+            (
+                r#"stop = { metric = "energy", looks = [1, 5] }"#,
+                "`stop.looks`: the first look",
+            ),
+            (
+                r#"stop = { metric = "energy", looks = [5, 30] }"#,
+                "the last look (30) is after the campaign's 20",
+            ),
+            (
+                r#"stop = { metric = "energy", looks = [5, 10], spending = "fast" }"#,
+                "`stop.spending`: `fast`",
+            ),
+            (
+                r#"stop = { metric = "energy", looks = [5, 10], alpha = 1.5 }"#,
+                "`stop.alpha`: 1.5",
+            ),
+        ] {
+            let e = error(&with(stop));
+            assert!(
+                e.contains(expect) && e.contains(&format!("test.toml:{line}:")),
+                "{stop}: {e}"
+            );
+        }
+        // Unknown and missing keys are refused with the line too.
+        for stop in [
+            r#"stop = { metric = "energy", look = [5, 10] }"#,
+            r#"stop = { looks = [5, 10] }"#,
+        ] {
+            let e = error(&with(stop));
+            assert!(e.contains(&format!("test.toml:{line}:")), "{stop}: {e}");
+        }
+        // One plugin has nothing to compare.
+        let one = with(r#"stop = { metric = "energy", looks = [5, 10] }"#);
+        let cut = one.find("[[plugin]]").unwrap();
+        let second = one[cut + 1..].find("[[plugin]]").unwrap() + cut + 1;
+        let e = error(&one[..second]);
+        assert!(e.contains("at least 2 [[plugin]]"), "{e}");
     }
 
     #[test]

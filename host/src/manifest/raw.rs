@@ -10,6 +10,9 @@ use toml::Spanned;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawManifest {
+    /// The folder relative paths resolve against, when not the manifest's own (the copy a
+    /// campaign folder saves names the original's; see `portable.rs`).
+    pub paths_relative_to: Option<Spanned<PathBuf>>,
     pub experiment: RawExperiment,
     pub dataset: Option<RawDataset>,
     pub model: RawModel,
@@ -46,7 +49,7 @@ pub struct RawReport {
 pub struct RawExperiment {
     pub name: Option<String>,
     pub seed: Option<u64>,
-    pub iterations: Option<u32>,
+    pub iterations: Option<Spanned<u32>>,
     pub warmup: Option<Spanned<String>>,
     pub rest: Option<Spanned<RawRest>>,
     pub idle_baseline: Option<Spanned<String>>,
@@ -54,6 +57,17 @@ pub struct RawExperiment {
     pub run_timeout: Option<Spanned<String>>,
     pub retry_failed: Option<u32>,
     pub parity: Option<bool>,
+    pub stop: Option<Spanned<RawStop>>,
+}
+
+/// `stop = { metric = "energy", looks = [5, 10, 20], spending = "obrien-fleming", alpha = 0.05 }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStop {
+    pub metric: Spanned<String>,
+    pub looks: Spanned<Vec<u32>>,
+    pub spending: Option<Spanned<String>>,
+    pub alpha: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -76,8 +90,8 @@ pub struct RawUntilIdle {
 pub struct RawDataset {
     pub name: Option<String>,
     pub dir: Option<PathBuf>,
-    pub train_subset: Option<usize>,
-    pub test_subset: Option<usize>,
+    pub train_subset: Option<Spanned<usize>>,
+    pub test_subset: Option<Spanned<usize>>,
 }
 
 #[derive(Deserialize)]
@@ -93,8 +107,8 @@ pub struct RawModel {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTraining {
-    pub epochs: u32,
-    pub batch_size: u32,
+    pub epochs: Spanned<u32>,
+    pub batch_size: Spanned<u32>,
     pub threads: Option<RawThreads>,
     pub cpus: Option<String>,
     pub device: Option<String>,

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use plugin_api::{Layer, Optimizer, OptimizerKind};
+use toml::Spanned;
 
+use super::bounds;
 use super::cpus::parse_cpu_list;
 use super::raw;
 use super::source::{line_at, Source};
@@ -32,10 +34,11 @@ pub(super) fn experiment(src: Source, e: raw::RawExperiment) -> anyhow::Result<E
     }
     let rest_line = e.rest.as_ref().and_then(|r| src.line(r.span()));
     let rest = rest(src, e.rest.map(|r| r.into_inner()), rest_line)?;
-    let iterations = e.iterations.unwrap_or(1);
-    if iterations == 0 {
-        return Err(src.error(None, "`iterations` must be at least 1"));
-    }
+    let iterations = match e.iterations {
+        None => 1,
+        Some(n) => bounds::check_iterations(*n.get_ref())
+            .map_err(|err| src.error(src.line(n.span()), format!("[experiment] {err}")))?,
+    };
     let experiment = Experiment {
         name,
         seed: e.seed.unwrap_or(42),
@@ -47,6 +50,7 @@ pub(super) fn experiment(src: Source, e: raw::RawExperiment) -> anyhow::Result<E
         run_timeout: src.duration(&e.run_timeout, "run_timeout", Duration::from_secs(3600))?,
         retry_failed: e.retry_failed.unwrap_or(0),
         parity: e.parity.unwrap_or(false),
+        stop: None, // read with the plugins (`stop.rs`): it needs their number
     };
     if matches!(experiment.rest, Rest::UntilIdle { .. }) && experiment.idle_baseline.is_zero() {
         return Err(src.error(
@@ -103,18 +107,18 @@ pub(super) fn dataset(
             ));
         }
     }
-    for (key, value) in [
-        ("train_subset", d.train_subset),
-        ("test_subset", d.test_subset),
-    ] {
-        if value == Some(0) {
-            return Err(src.error(None, format!("[dataset] `{key}` must be at least 1")));
-        }
-    }
+    let subset = |key: &str, value: Option<Spanned<usize>>, split: usize| {
+        value
+            .map(|v| {
+                bounds::check_subset(key, *v.get_ref(), split)
+                    .map_err(|err| src.error(src.line(v.span()), err))
+            })
+            .transpose()
+    };
     Ok(DatasetSpec {
         dir: d.dir.map(|p| base.join(p)),
-        train_subset: d.train_subset,
-        test_subset: d.test_subset,
+        train_subset: subset("train_subset", d.train_subset, bounds::MNIST_TRAIN_IMAGES)?,
+        test_subset: subset("test_subset", d.test_subset, bounds::MNIST_TEST_IMAGES)?,
     })
 }
 
@@ -139,16 +143,20 @@ pub(super) fn model(src: Source, m: raw::RawModel) -> anyhow::Result<(Vec<Layer>
     Ok((layers, init))
 }
 
-/// `[training]` and its `[training.optimizer]`.
-pub(super) fn training(src: Source, t: raw::RawTraining) -> anyhow::Result<Training> {
+/// `[training]` and its `[training.optimizer]`; the batch size is checked against the
+/// `dataset`'s training images.
+pub(super) fn training(
+    src: Source,
+    t: raw::RawTraining,
+    dataset: &DatasetSpec,
+) -> anyhow::Result<Training> {
     let optimizer = optimizer(src, t.optimizer.unwrap_or_default())?;
     let threads = threads(src, t.threads)?;
-    if t.epochs == 0 || t.batch_size == 0 {
-        return Err(src.error(
-            None,
-            "[training] `epochs` and `batch_size` must be at least 1",
-        ));
-    }
+    let epochs = bounds::check_epochs(*t.epochs.get_ref())
+        .map_err(|err| src.error(src.line(t.epochs.span()), err))?;
+    let train_images = dataset.train_subset.unwrap_or(bounds::MNIST_TRAIN_IMAGES);
+    let batch_size = bounds::check_batch_size(*t.batch_size.get_ref(), train_images)
+        .map_err(|err| src.error(src.line(t.batch_size.span()), err))?;
     let cpus = match &t.cpus {
         Some(list) => Some(
             parse_cpu_list(list)
@@ -157,8 +165,8 @@ pub(super) fn training(src: Source, t: raw::RawTraining) -> anyhow::Result<Train
         None => None,
     };
     Ok(Training {
-        epochs: t.epochs,
-        batch_size: t.batch_size,
+        epochs,
+        batch_size,
         threads,
         cpus,
         device: t.device.unwrap_or_else(|| "cpu".into()),
@@ -253,6 +261,7 @@ pub(super) fn plugins(
     src: Source,
     raw_plugins: Vec<raw::RawPlugin>,
     base: &Path,
+    threads: u32,
 ) -> anyhow::Result<Vec<PluginSpec>> {
     let mut plugins: Vec<PluginSpec> = Vec::new();
     for p in raw_plugins {
@@ -281,7 +290,13 @@ pub(super) fn plugins(
             name,
             path: base.join(p.path),
             options: p.options.into_iter().collect(),
-            env: p.env.into_iter().collect(),
+            // `{threads}` in a value is the session's thread count, so a framework's pools
+            // (RAYON_NUM_THREADS, OMP_NUM_THREADS, …) follow `[training] threads`.
+            env: p
+                .env
+                .into_iter()
+                .map(|(k, v)| (k, v.replace("{threads}", &threads.to_string())))
+                .collect(),
             optional: p.optional,
             timeout: (timeout > Duration::ZERO).then_some(timeout),
         });

@@ -6,8 +6,10 @@
 //! (`plugin::worker`) both read it without depending on each other.
 
 mod rng;
+mod shard;
 
 pub use rng::SplitMix64;
+pub use shard::{runs_of, Shard};
 
 /// Stream identifiers for [`SplitMix64::derive`].
 const PLUGIN_ORDER: u64 = 1;

@@ -69,6 +69,10 @@ pub enum Event {
     Faults { faults: Vec<String> },
     /// The run failed in `phase`.
     Error { phase: Phase, message: String },
+    /// The run could not go on for a fault of the machine (a full disk, a read-only file
+    /// system, a missing permission) met by the worker itself, not by the plugin: the host
+    /// stops the campaign and leaves the run to do (see [`crate::error::environment_fault`]).
+    Environment { phase: Phase, message: String },
     /// The run completed.
     Finished,
 }
@@ -137,14 +141,22 @@ pub fn measured_run(events: &[Event], failure: Option<String>) -> MeasuredRun {
                 framework,
                 framework_version,
                 threads,
-                ..
+                notes,
             } => {
                 run.framework = join_version(framework, framework_version);
                 run.threads = Some(*threads);
+                keep_notes(&mut run.notes, notes);
             }
-            Event::Evaluated { accuracy, loss, .. } => {
+            Event::Trained { notes, .. } => keep_notes(&mut run.notes, notes),
+            Event::Evaluated {
+                accuracy,
+                loss,
+                notes,
+                ..
+            } => {
                 run.accuracy = *accuracy;
                 run.loss = *loss;
+                keep_notes(&mut run.notes, notes);
             }
             Event::Faults { faults } => run.faults.extend(faults.iter().cloned()),
             Event::PhaseStart { phase, epoch, at } => open = Some((*phase, *epoch, at)),
@@ -166,7 +178,20 @@ pub fn measured_run(events: &[Event], failure: Option<String>) -> MeasuredRun {
     run
 }
 
-fn join_version(framework: &str, version: &str) -> String {
+/// Adds `new` notes to `kept`: a key already there takes the later value (the trainer's last
+/// word on it, e.g. the last epoch's), in the place it first had.
+fn keep_notes(kept: &mut Vec<(String, String)>, new: &[(String, String)]) {
+    for (key, value) in new {
+        match kept.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value.clone(),
+            None => kept.push((key.clone(), value.clone())),
+        }
+    }
+}
+
+/// A framework and its version for display, the version left out when the framework's name
+/// already holds it (`candle 0.11.1` and `0.11.1`).
+pub fn join_version(framework: &str, version: &str) -> String {
     if version.is_empty() || framework.contains(version) {
         framework.to_string()
     } else {
@@ -246,7 +271,10 @@ mod tests {
                 framework: "spin 1.0".into(),
                 framework_version: "1.0".into(),
                 threads: 3,
-                notes: vec![],
+                notes: vec![
+                    ("pool".into(), "rayon".into()),
+                    ("epoch_s".into(), "?".into()),
+                ],
             },
             Event::PhaseStart {
                 phase: Phase::Train,
@@ -264,14 +292,30 @@ mod tests {
                 epoch: Some(1),
                 at: at(3.0),
             },
+            Event::Trained {
+                epoch: 1,
+                samples: 1,
+                loss: None,
+                notes: vec![("epoch_s".into(), "0.5".into())],
+            },
             Event::Evaluated {
                 accuracy: Some(0.5),
                 loss: None,
                 samples: 1,
-                notes: vec![],
+                notes: vec![("eval_batch".into(), "1000".into())],
             },
         ];
         let run = measured_run(&events, Some("eval: x".into()));
+        // Every note kept, a repeated key with its last value in its first place.
+        let note = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            run.notes,
+            [
+                note("pool", "rayon"),
+                note("epoch_s", "0.5"),
+                note("eval_batch", "1000")
+            ]
+        );
         assert_eq!(run.framework, "spin 1.0");
         assert_eq!(run.threads, Some(3));
         assert_eq!(run.accuracy, Some(0.5));

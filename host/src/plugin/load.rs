@@ -29,7 +29,13 @@ impl std::fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 /// Loads `path` and checks it (layout of every ABI type, then the interface version).
+///
+/// The library is always opened by its absolute path (a relative one taken against the
+/// current folder): the dynamic loader looks a bare file name such as `libplugin_spin.so` up
+/// on the system library path (`LD_LIBRARY_PATH`, ld.so.cache), where a same-named library
+/// could be found instead of the one named.
 pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
+    let path = &crate::manifest::absolute(path);
     let shown = path.display();
     if !path.exists() {
         return Err(LoadError(format!(

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::events::{measured_run, Event, Phase};
+use super::log_reason;
 use crate::store::record::MeasuredRun;
 
 /// How to start one worker.
@@ -30,6 +31,8 @@ pub struct WorkerLaunch<'a> {
     pub cpus: Option<&'a [usize]>,
     /// Extra environment variables for the worker (the plugin's `env` table).
     pub env: &'a [(String, String)],
+    /// Only build the trainer (`host run --dry-run`).
+    pub setup_only: bool,
 }
 
 /// What a worker measured, and how it ended.
@@ -51,6 +54,9 @@ pub fn run_worker(
     let mut cmd = worker_command(launch)?;
     let started = Instant::now();
     let mut child = cmd.spawn().context("cannot start a worker process")?;
+    // The worker's lifeline: held open until the worker has been waited for, and closed by
+    // the kernel if the host dies first — which kills the worker's whole process group.
+    let lifeline = child.stdin.take();
     let stdout = child
         .stdout
         .take()
@@ -69,9 +75,13 @@ pub fn run_worker(
         unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     }
     let status = child.wait().context("cannot wait for the worker")?;
+    drop(lifeline);
     // A leftover that left the process group may still hold the pipe: never wait on it.
     if !followed.leftovers_killed || reader.is_finished() {
         let _ = reader.join();
+    }
+    if let Some(fault) = environment_fault(&followed.events) {
+        return Err(fault);
     }
     let interrupted = followed.interrupted;
     let failure = followed
@@ -84,8 +94,20 @@ pub fn run_worker(
     })
 }
 
+/// A fault of the machine the worker met (a full disk, say): not the run's failure but the
+/// campaign's, which stops and leaves the run to do.
+fn environment_fault(events: &[Event]) -> Option<anyhow::Error> {
+    events.iter().find_map(|e| match e {
+        Event::Environment { phase, message } => Some(anyhow::anyhow!(
+            "the worker could not go on ({phase}): {message}"
+        )),
+        _ => None,
+    })
+}
+
 /// `host worker …` for `launch`: its own process group, pinned to the manifest's CPUs, dying
-/// with the host, stdout piped for events and stderr to the run's log.
+/// with the host (see [`super::lifeline`]), stdout piped for events and stderr to the run's
+/// log.
 fn worker_command(launch: &WorkerLaunch<'_>) -> anyhow::Result<Command> {
     let exe =
         std::env::current_exe().context("cannot find the host executable to start a worker")?;
@@ -100,22 +122,28 @@ fn worker_command(launch: &WorkerLaunch<'_>) -> anyhow::Result<Command> {
         .arg("--plugin")
         .arg(launch.plugin)
         .arg("--iteration")
-        .arg(launch.iteration.to_string());
+        .arg(launch.iteration.to_string())
+        .arg("--watch-host");
     if let Some(s) = launch.samples_csv {
         cmd.arg("--samples").arg(s);
     }
+    if launch.setup_only {
+        cmd.arg("--setup-only");
+    }
     let cpus = launch.cpus.map(<[usize]>::to_vec);
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
-    cmd.stdin(Stdio::null())
+    // Stdin is the lifeline: a pipe the host never writes to.
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));
-    // Own process group, so a timeout kills everything the framework started; and die with
-    // the host (kill -9 of the host must not leave a worker burning energy).
+    // Own process group, so a timeout kills everything the framework started, and the worker's
+    // lifeline kills that group when the host dies (kill -9 of the host must not leave anything
+    // burning energy). No PR_SET_PDEATHSIG: it would kill the worker before its lifeline could
+    // kill the worker's children.
     cmd.process_group(0);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             if let Some(cpus) = &cpus {
                 let mut set: libc::cpu_set_t = std::mem::zeroed();
                 for &c in cpus {
@@ -247,7 +275,7 @@ fn failure_of(events: &[Event], status: ExitStatus, log: &Path) -> Option<String
     });
     let finished = events.iter().any(|e| matches!(e, Event::Finished));
     if let Some(sig) = status.signal() {
-        let tail = log_tail(log, 3);
+        let tail = log_tail(log);
         return Some(format!(
             "worker killed by {}{}{}",
             signal_name(sig),
@@ -263,7 +291,7 @@ fn failure_of(events: &[Event], status: ExitStatus, log: &Path) -> Option<String
         return Some(r);
     }
     if !status.success() || !finished {
-        let tail = log_tail(log, 3);
+        let tail = log_tail(log);
         return Some(format!(
             "worker exited with {} before finishing{}",
             status
@@ -279,17 +307,13 @@ fn failure_of(events: &[Event], status: ExitStatus, log: &Path) -> Option<String
     None
 }
 
-/// The last `n` non-empty lines of the worker's log, joined on one line.
-pub fn log_tail(log: &Path, n: usize) -> String {
-    let Ok(text) = std::fs::read_to_string(log) else {
-        return String::new();
-    };
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines[lines.len().saturating_sub(n)..].join(" | ")
+/// Why the worker's log says it died, on one line: a panic's place and message (its backtrace
+/// stays in the log), else its last lines ([`log_reason::summarize`]).
+pub fn log_tail(log: &Path) -> String {
+    match std::fs::read(log) {
+        Ok(bytes) => log_reason::summarize(&String::from_utf8_lossy(&bytes)),
+        Err(_) => String::new(),
+    }
 }
 
 pub fn signal_name(sig: i32) -> String {

@@ -41,6 +41,11 @@ pub struct WorkerJob {
     pub plugin: String,
     pub iteration: u32,
     pub samples_csv: Option<PathBuf>,
+    /// Only build the trainer (`host run --dry-run`): no meters, no training.
+    pub setup_only: bool,
+    /// Stdin is the host's lifeline pipe: when it closes, the worker's process group is
+    /// killed ([`super::lifeline`]). Off when the worker is started by hand.
+    pub watch_host: bool,
 }
 
 /// Where events go: the duplicated original stdout.
@@ -49,23 +54,7 @@ struct EventSink(Mutex<LineWriter<File>>);
 impl EventSink {
     /// Takes over fd 1: events go to a duplicate of it, and fd 1 itself now points at stderr.
     fn take_stdout() -> anyhow::Result<EventSink> {
-        std::io::stdout().flush().ok();
-        // SAFETY: fcntl/dup2 on the process's own standard descriptors; the new descriptor is
-        // owned by the File from here on. Close-on-exec, so a program the framework starts
-        // does not inherit the event pipe and keep the host waiting for its end after the
-        // worker has exited.
-        let events_fd = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
-        if events_fd < 0 {
-            bail!("dup(stdout) failed: {}", std::io::Error::last_os_error());
-        }
-        if unsafe { libc::dup2(2, 1) } < 0 {
-            bail!(
-                "dup2(stderr, stdout) failed: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-        let file = unsafe { File::from_raw_fd(events_fd) };
-        Ok(EventSink(Mutex::new(LineWriter::new(file))))
+        Ok(EventSink(Mutex::new(LineWriter::new(claim_stdout()?))))
     }
 
     fn send(&self, event: &Event) {
@@ -74,6 +63,28 @@ impl EventSink {
             let _ = writeln!(w, "{}", event.to_line());
         }
     }
+}
+
+/// Takes over fd 1 for a process's own messages (the worker's events, check-probe's lines):
+/// returns a duplicate of it, and points fd 1 itself at stderr, so that whatever a plugin
+/// prints cannot corrupt the stream.
+pub(crate) fn claim_stdout() -> anyhow::Result<File> {
+    std::io::stdout().flush().ok();
+    // SAFETY: fcntl/dup2 on the process's own standard descriptors; the new descriptor is
+    // owned by the File from here on. Close-on-exec, so a program the framework starts
+    // does not inherit the pipe and keep the host waiting for its end after this process
+    // has exited.
+    let fd = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
+    if fd < 0 {
+        bail!("dup(stdout) failed: {}", std::io::Error::last_os_error());
+    }
+    if unsafe { libc::dup2(2, 1) } < 0 {
+        bail!(
+            "dup2(stderr, stdout) failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
 /// Forwards the trainer's progress callbacks as events, at most every 100 ms.
@@ -108,15 +119,25 @@ pub fn run(job: &WorkerJob) -> i32 {
             return 1;
         }
     };
+    if job.watch_host {
+        if let Err(e) = super::lifeline::watch_stdin() {
+            sink.send(&Event::Error {
+                phase: Phase::Prepare,
+                message: format!("{e:#}"),
+            });
+            return 1;
+        }
+    }
     match run_phases(job, &sink) {
         Ok(()) => {
             sink.send(&Event::Finished);
             0
         }
         Err(PhaseError { phase, error }) => {
-            sink.send(&Event::Error {
-                phase,
-                message: format!("{error:#}"),
+            let message = format!("{error:#}");
+            sink.send(&match crate::error::environment_fault(&error) {
+                Some(_) => Event::Environment { phase, message },
+                None => Event::Error { phase, message },
             });
             1
         }
@@ -181,10 +202,10 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         prepared.train.count,
     );
     // Plugins resolve relative paths in their options (a trainer file, a venv) against the
-    // manifest's folder, as the host does for its own paths: hand it to them.
-    let manifest_dir = std::fs::canonicalize(&job.manifest)
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.to_string_lossy().into_owned()))
+    // manifest's folder (or the one its `paths_relative_to` names, as in the copy a campaign
+    // folder saves), as the host does for its own paths: hand it to them.
+    let manifest_dir = std::fs::canonicalize(crate::manifest::absolute(&manifest.base_dir))
+        .map(|d| d.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut pairs: Vec<(&str, &str)> = spec
         .options
@@ -213,6 +234,9 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         views.as_deref(),
     );
 
+    if job.setup_only {
+        return build_only(&spec.path, &session, sink);
+    }
     let monitor = EnergyMonitor::start(&manifest.energy, job.samples_csv.as_deref())
         .in_phase(Phase::Prepare)?;
     sink.send(&Event::Started {
@@ -234,6 +258,27 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         });
     }
     result
+}
+
+/// Loads the plugin and builds its trainer, reporting what it says of itself: the dry run's
+/// check that the session (options, layers, device) is one the plugin accepts.
+fn build_only(
+    plugin_path: &Path,
+    session: &Session<'_>,
+    sink: &EventSink,
+) -> Result<(), PhaseError> {
+    let loaded = load::load(plugin_path).in_phase(Phase::Setup)?;
+    let trainer = (loaded.module.new_trainer())(session)
+        .into_result()
+        .in_phase(Phase::Setup)?;
+    let info = trainer.run_info();
+    sink.send(&Event::RunInfo {
+        framework: info.framework.to_string(),
+        framework_version: info.framework_version.to_string(),
+        threads: info.threads,
+        notes: pairs(&info.notes),
+    });
+    Ok(())
 }
 
 /// Setup, the epochs and evaluation, each between two readings of the meters.

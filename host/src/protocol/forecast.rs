@@ -4,10 +4,11 @@
 //! those scale to this manifest's data sizes and epochs.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::manifest::Manifest;
+use crate::plan::PlannedRun;
 use crate::store::record::{Phase, RunStatus};
 use crate::store::runs_csv::{Column, RunsReader};
 use crate::store::CampaignDir;
@@ -27,10 +28,7 @@ pub struct PluginRate {
 /// Rates per plugin name, from every comparable campaign under `results`.
 pub fn measured_rates(results: &Path, manifest: &Manifest) -> HashMap<String, PluginRate> {
     let mut sums: HashMap<String, RateSums> = HashMap::new();
-    let Ok(entries) = std::fs::read_dir(results) else {
-        return HashMap::new();
-    };
-    for dir in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+    for dir in campaign_folders(results) {
         let dir = CampaignDir::open(&dir);
         let Some(old) = comparable_manifest(&dir, manifest) else {
             continue;
@@ -50,6 +48,53 @@ pub fn measured_rates(results: &Path, manifest: &Manifest) -> HashMap<String, Pl
             (name, rate)
         })
         .collect()
+}
+
+/// The folders under `results` that may hold a campaign: its subfolders, and the subfolders
+/// of those without a runs.csv (a sharded campaign's parent, `host slurm --out`).
+fn campaign_folders(results: &Path) -> Vec<PathBuf> {
+    let children = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut found = Vec::new();
+    for dir in children(results) {
+        if CampaignDir::open(&dir).runs_csv().is_file() {
+            found.push(dir);
+        } else {
+            found.extend(children(&dir));
+        }
+    }
+    found
+}
+
+/// Campaign folders under `results` (sorted; shard folders too) whose runs can serve as a pilot for
+/// `manifest`: the same manifest (its bytes' SHA-256), or the same model, batch size and
+/// threads (as for the rates) and the same plugins.
+pub fn comparable_campaigns(results: &Path, manifest: &Manifest) -> Vec<PathBuf> {
+    let names = |m: &Manifest| {
+        let mut n: Vec<String> = m.plugins.iter().map(|p| p.name.clone()).collect();
+        n.sort();
+        n
+    };
+    let mut dirs: Vec<PathBuf> = campaign_folders(results)
+        .into_iter()
+        .filter(|path| {
+            let dir = CampaignDir::open(path);
+            dir.runs_csv().is_file()
+                && comparable_manifest(&dir, manifest).is_some_and(|old| {
+                    old.sha256 == manifest.sha256 || names(&old) == names(manifest)
+                })
+        })
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 /// Sums over runs of one plugin, averaged at the end.
@@ -130,6 +175,45 @@ pub fn run_duration(manifest: &Manifest, rate: &PluginRate) -> Duration {
     Duration::from_secs_f64(secs.max(0.0))
 }
 
+/// Warm-up, idle baselines (before, and after when asked) and the rests between `runs` runs,
+/// each at its longest: what a campaign (or one shard of it) spends besides running.
+pub fn overhead(manifest: &Manifest, runs: usize) -> Duration {
+    let e = &manifest.experiment;
+    let baselines = if e.idle_baseline_after { 2 } else { 1 };
+    let rests = u32::try_from(runs.saturating_sub(1)).unwrap_or(u32::MAX);
+    // Saturating: durations a manifest may hold must not overflow the sum.
+    e.warmup
+        .saturating_add(e.idle_baseline.saturating_mul(baselines))
+        .saturating_add(e.rest.longest().saturating_mul(rests))
+}
+
+/// The expected duration of some runs: the overhead plus each run's expected time; plugins
+/// without a measured rate count zero and are named in `unknown`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    pub total: Duration,
+    pub unknown: Vec<String>,
+}
+
+/// How long `planned` (a campaign's or a shard's runs) should take from start to end.
+pub fn campaign_duration(
+    manifest: &Manifest,
+    planned: &[PlannedRun],
+    rates: &HashMap<String, PluginRate>,
+) -> Estimate {
+    let mut total = overhead(manifest, planned.len());
+    let mut unknown = Vec::new();
+    for r in planned {
+        let name = &manifest.plugins[r.plugin].name;
+        match rates.get(name) {
+            Some(rate) => total = total.saturating_add(run_duration(manifest, rate)),
+            None if !unknown.contains(name) => unknown.push(name.clone()),
+            None => {}
+        }
+    }
+    Estimate { total, unknown }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +259,46 @@ mod tests {
         )
         .unwrap();
         assert!(measured_rates(results, &other).is_empty());
+    }
+
+    #[test]
+    fn shards_of_a_campaign_under_one_parent_count_and_split_the_wall_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shard = tmp.path().join("quick-slurm/shard-1");
+        std::fs::create_dir_all(&shard).unwrap();
+        std::fs::write(shard.join("manifest.toml"), QUICK).unwrap();
+        std::fs::write(
+            shard.join("runs.csv"),
+            "plugin,status,setup_time_s,train_time_s,eval_time_s\nburn,ok,1,2,0.5\n",
+        )
+        .unwrap();
+        // Only burn, no rests: every run takes 1 + 500/250 + 1000/2000 = 3.5 s.
+        let text = QUICK.replace("rest = \"2s\"", "rest = \"0s\"");
+        let quick = Manifest::parse(&shard.join("manifest.toml"), text).unwrap();
+        let rates = measured_rates(tmp.path(), &quick);
+        assert_eq!(rates["burn"].runs, 1);
+
+        let burn = quick.plugins.iter().position(|p| p.name == "burn").unwrap();
+        let whole = crate::plan::plan(42, 5, quick.plugins.len());
+        let burns: Vec<PlannedRun> = whole.into_iter().filter(|r| r.plugin == burn).collect();
+        let all = campaign_duration(&quick, &burns, &rates);
+        assert_eq!(
+            (all.total, all.unknown.len()),
+            (Duration::from_secs_f64(17.5), 0)
+        );
+        let first = crate::plan::Shard::new(1, 2).unwrap().select(&burns);
+        let first = campaign_duration(&quick, &first, &rates);
+        assert_eq!(
+            first.total,
+            Duration::from_secs_f64(3.0 * 3.5),
+            "iterations 1, 3, 5"
+        );
+
+        let other = campaign_duration(
+            &quick,
+            &crate::plan::plan(42, 1, quick.plugins.len()),
+            &rates,
+        );
+        assert!(other.unknown.contains(&"keras".to_string()), "{other:?}");
     }
 }

@@ -1,13 +1,14 @@
 //! Results on disk: the campaign folder ([`CampaignDir`], the one place that names its files),
-//! the row of one run ([`record`]) and runs.csv ([`runs_csv`]).
+//! its lock ([`lock`]), the row of one run ([`record`]) and runs.csv ([`runs_csv`]).
 //!
 //! ```text
-//! results/<campaign>-<UTC time>/  manifest.toml  campaign.json  environment.json  runs.csv
+//! results/<campaign>-<UTC time>/  manifest.toml  campaign.json  environment.json  runs.csv  lock
 //!                                 environment-resume-<UTC time>.json (one per resume)
 //!                                 samples/<iter>-<plugin>[-retry<k>].csv
 //!                                 logs/<iter>-<plugin>[-retry<k>].log  analysis/...
 //! ```
 
+pub mod lock;
 pub mod record;
 pub mod runs_csv;
 
@@ -37,17 +38,32 @@ impl CampaignDir {
             None => PathBuf::from("results").join(format!("{name}-{}", timestamp())),
         };
         let dir = CampaignDir { root };
-        if dir.runs_csv().exists() {
-            return Err(crate::error::usage(format!(
-                "{} already holds a campaign (runs.csv); choose another --out",
-                dir.root.display()
-            )));
-        }
-        for sub in [dir.root.clone(), dir.samples_dir(), dir.logs_dir()] {
+        dir.refuse_a_campaign()?;
+        dir.make_folders()?;
+        Ok(dir)
+    }
+
+    /// Creates the folder and its samples/ and logs/ if missing (a resume makes them again
+    /// when a kill came before they were all made).
+    pub fn make_folders(&self) -> anyhow::Result<()> {
+        for sub in [self.root.clone(), self.samples_dir(), self.logs_dir()] {
             std::fs::create_dir_all(&sub)
                 .with_context(|| format!("cannot create {}", sub.display()))?;
         }
-        Ok(dir)
+        Ok(())
+    }
+
+    /// A usage error when the folder already holds a campaign (its runs.csv): checked again
+    /// once the folder is locked, in case another host started one there meanwhile.
+    pub fn refuse_a_campaign(&self) -> anyhow::Result<()> {
+        if self.runs_csv().exists() {
+            return Err(crate::error::usage(format!(
+                "{} already holds a campaign (runs.csv); choose another --out, or continue it \
+                 with --resume",
+                self.root.display()
+            )));
+        }
+        Ok(())
     }
 
     /// A folder that already holds (or may hold) a campaign; nothing is checked or created.
@@ -75,12 +91,20 @@ impl CampaignDir {
         self.root.join("campaign.json")
     }
 
-    /// Where this invocation records the machine: environment.json for a new campaign, and
-    /// when the campaign already holds runs (a resume) or that file exists,
-    /// `environment-resume-<captured_at>.json`, so the original is kept.
-    pub fn environment_json(&self, continuing: bool, captured_at: &str) -> PathBuf {
+    /// The lock file: one host at a time in this folder ([`lock::CampaignLock`]).
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("lock")
+    }
+
+    /// Where this invocation records the machine: environment.json, unless that file already
+    /// holds a record (a resume) — then `environment-resume-<captured_at>.json`, so the
+    /// original is kept. An environment.json that is missing, empty or cut short (a full disk,
+    /// a crash mid-write) is written again.
+    pub fn environment_json(&self, captured_at: &str) -> PathBuf {
         let first = self.root.join("environment.json");
-        if !continuing && !first.exists() {
+        let whole = std::fs::read(&first)
+            .is_ok_and(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).is_ok());
+        if !whole {
             first
         } else {
             self.root.join(format!(
@@ -138,15 +162,21 @@ mod tests {
         let retry = dir.run_files(3, "spin", 2);
         assert_eq!(retry.log, dir.root().join("logs/3-spin-retry2.log"));
 
-        let first = dir.environment_json(false, "2024-01-01T00:00:00Z");
+        let first = dir.environment_json("2024-01-01T00:00:00Z");
         assert_eq!(first, dir.root().join("environment.json"));
         std::fs::write(&first, "{}").unwrap();
-        let again = dir.environment_json(false, "2024-01-01T00:00:00Z");
+        let again = dir.environment_json("2024-01-01T00:00:00Z");
         assert_eq!(
             again,
             dir.root()
                 .join("environment-resume-2024-01-01T000000Z.json")
         );
+        // Emptied by a full disk, or cut short: written again rather than kept.
+        for broken in ["", "{\"captured_at\": \"20"] {
+            std::fs::write(&first, broken).unwrap();
+            assert_eq!(dir.environment_json("2024-01-01T00:00:00Z"), first);
+        }
+        assert_eq!(dir.lock_file(), dir.root().join("lock"));
         assert_eq!(dir.state_json(), dir.root().join("campaign.json"));
 
         std::fs::write(dir.runs_csv(), "").unwrap();

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::energy::plausibility::{self, PowerBounds};
 use crate::plan::Init;
+use crate::plan::Shard;
 
 /// Whether a run counts: `ok` or `failed`, exactly as runs.csv and its readers spell it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +121,8 @@ pub struct MeasuredRun {
     pub phases: Vec<PhaseSpan>,
     /// `None` when the run completed; else why it failed, in one line.
     pub failure: Option<String>,
+    /// The plugin's notes from run_info, training and evaluation, a key's last value kept.
+    pub notes: Vec<(String, String)>,
 }
 
 /// A measured (or failed) run, as written to runs.csv.
@@ -157,6 +160,12 @@ pub struct RunRecord {
     pub energy_dynamic_j: Option<f64>,
     /// Where the run's initial weights came from (`[model] init`).
     pub init: Option<Init>,
+    /// The plugin's notes (thread pools, backends, what it ignored), as (key, value).
+    pub notes: Vec<(String, String)>,
+    /// The shard of the campaign this run belongs to (`host run --shard K/N`).
+    pub shard: Option<Shard>,
+    /// The machine that measured it (Slurm's node name, else the hostname).
+    pub node: String,
 }
 
 impl RunRecord {
@@ -187,10 +196,10 @@ impl RunRecord {
             accuracy: run.accuracy,
             loss: run.loss,
             faults: run.faults.clone(),
+            notes: run.notes.clone(),
             ..Default::default()
         };
         r.add_phases(run);
-        r.add_whole_run(run);
         (r.status, r.error) = match &run.failure {
             None if r.eval.is_some() => (RunStatus::Ok, String::new()),
             None => (
@@ -199,6 +208,7 @@ impl RunRecord {
             ),
             Some(why) => (RunStatus::Failed, why.clone()),
         };
+        r.add_whole_run(run);
         r
     }
 
@@ -225,8 +235,11 @@ impl RunRecord {
         self.train = train;
     }
 
-    /// Time, energy, CPU time and per-domain joules from the start of setup to the end of the
-    /// last completed phase (nothing when setup never completed).
+    /// Time, energy, CPU time and per-domain joules from the start of setup to the end of
+    /// evaluation, for a run that completed. A failed run gets only its start time: its
+    /// figures would cover just the phases it finished (a run that hung in training would
+    /// show its setup's milliseconds as its time), and a reader summing the columns must not
+    /// take them for a run's measurement. Its completed phases keep their own columns.
     fn add_whole_run(&mut self, run: &MeasuredRun) {
         let (Some(first), Some(last)) = (run.phases.first(), run.phases.last()) else {
             return;
@@ -236,6 +249,9 @@ impl RunRecord {
         }
         let (start, end) = (&first.start, &last.end);
         self.started_unix_ms = Some(start.unix_ms);
+        if !self.is_ok() {
+            return;
+        }
         self.time_s = Some(end.mono_s - start.mono_s);
         self.energy_j = Some(run.total_joules(end) - run.total_joules(start));
         self.cpu_time_s = Some(end.cpu_time_s - start.cpu_time_s);
@@ -335,12 +351,14 @@ mod tests {
                 span(Phase::Eval, None, (4.0, 4.5), (70.0, 75.0)),
             ],
             failure: None,
+            notes: vec![("pool".into(), "2".into())],
         }
     }
 
     #[test]
     fn a_complete_run_sums_its_phases_and_counts_only_top_level_domains() {
         let r = RunRecord::from_measured(3, 2, "spin", &complete());
+        assert_eq!(r.notes, [("pool".to_string(), "2".to_string())]);
         assert_eq!(r.status, RunStatus::Ok);
         assert_eq!((r.time_s, r.energy_j), (Some(4.5), Some(65.0)));
         assert_eq!(r.setup, Some((1.0, 10.0)));
@@ -364,8 +382,12 @@ mod tests {
         let r = RunRecord::from_measured(1, 1, "spin", &run);
         assert_eq!(r.status, RunStatus::Failed);
         assert_eq!(r.error, "worker finished without evaluating");
-        // What was measured before is kept.
+        // What was measured before is kept, phase by phase; the whole-run figures, which would
+        // cover only those phases, are left empty.
         assert_eq!(r.train, Some((3.0, 50.0)));
+        assert_eq!((r.time_s, r.energy_j, r.cpu_time_s), (None, None, None));
+        assert!(r.domains.is_empty() && r.started_unix_ms.is_some());
+        assert_eq!((r.power_w(), r.edp_js()), (None, None));
 
         let mut run = complete();
         run.failure = Some("eval: boom".into());

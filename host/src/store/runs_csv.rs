@@ -47,7 +47,13 @@ pub enum Column {
     RestS,
     Retry,
     EnergyDynamicJ,
-    /// `init`: `host` or `framework` (older files lack it: readers look columns up by name).
+    /// `K/N` for a run of shard K of N (`host run --shard`), empty otherwise.
+    Shard,
+    /// The machine that measured the run.
+    Node,
+    /// The plugin's notes, `key=value; key=value` (campaigns before it lack the column).
+    Notes,
+    /// `init`: `host` or `framework` (campaigns before it lack the column).
     Init,
 }
 
@@ -92,9 +98,35 @@ pub fn columns(epochs: u32, domains: &[String]) -> Vec<Column> {
         Column::RestS,
         Column::Retry,
         Column::EnergyDynamicJ,
-        Column::Init,
     ]);
+    c.extend(CLUSTER_COLUMNS);
+    c.push(Column::Notes);
+    c.push(Column::Init);
     c
+}
+
+/// Columns added for campaigns sharded across machines (issue 16). A runs.csv written before
+/// them lacks them: it is still read, and resumed without them.
+const CLUSTER_COLUMNS: [Column; 2] = [Column::Shard, Column::Node];
+
+/// How many columns each later addition put at the end of runs.csv, newest first: `init`
+/// (issue 14), `notes` (issue 17), the cluster columns (issue 16).
+const LATER_ADDITIONS: [usize; 3] = [1, 1, CLUSTER_COLUMNS.len()];
+
+/// The columns of an existing runs.csv whose header is `header`: this campaign's columns, or
+/// the same without the later additions (a file written by an older host: without `init`,
+/// also without `notes`, also without the cluster columns). `None` when the header is none of
+/// these.
+fn accepted_columns(header: &[String], epochs: u32, domains: &[String]) -> Option<Vec<Column>> {
+    let mut candidate = columns(epochs, domains);
+    let mut candidates = vec![candidate.clone()];
+    for added in LATER_ADDITIONS {
+        candidate.truncate(candidate.len() - added);
+        candidates.push(candidate.clone());
+    }
+    candidates
+        .into_iter()
+        .find(|c| c.iter().map(Column::name).eq(header.iter().cloned()))
 }
 
 impl Column {
@@ -121,6 +153,9 @@ impl Column {
             Column::RestS => "rest_s",
             Column::Retry => "retry",
             Column::EnergyDynamicJ => "energy_dynamic_j",
+            Column::Shard => "shard",
+            Column::Node => "node",
+            Column::Notes => "notes",
             Column::Init => "init",
             Column::PhaseTime(p) => return format!("{p}_time_s"),
             Column::PhaseEnergy(p) => return format!("{p}_energy_j"),
@@ -166,6 +201,12 @@ impl Column {
             Column::RestS => num(r.rest_s),
             Column::Retry => r.retry.to_string(),
             Column::EnergyDynamicJ => num(r.energy_dynamic_j),
+            Column::Shard => r.shard.map(|s| s.to_string()).unwrap_or_default(),
+            Column::Node => r.node.clone(),
+            Column::Notes => {
+                let pairs: Vec<String> = r.notes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                one_line(&pairs.join("; "))
+            }
             Column::Init => r.init.map(|i| i.as_str().to_string()).unwrap_or_default(),
         }
     }
@@ -217,7 +258,8 @@ impl RunsCsv {
     }
 
     /// Reopens an existing runs.csv to append (resume). Its header must be the one this
-    /// campaign would write, or the rows would not line up. A last line cut short by a crash
+    /// campaign would write (or an older host's, without the cluster columns: rows are then
+    /// written without them), or the rows would not line up. A last line cut short by a crash
     /// (no newline) is removed: that run is measured again.
     pub fn reopen(
         path: &Path,
@@ -227,17 +269,16 @@ impl RunsCsv {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let complete = cut_partial_last_line(path, &text)?;
-        let columns = columns(epochs, domains);
-        let expected: Vec<String> = columns.iter().map(Column::name).collect();
         let mut reader = RunsReader::from_bytes(path, complete.as_bytes())?;
-        if reader.header() != expected {
+        let Some(columns) = accepted_columns(reader.header(), epochs, domains) else {
+            let expected: Vec<String> = columns(epochs, domains).iter().map(Column::name).collect();
             anyhow::bail!(
                 "{}: its columns differ from what this campaign writes (different energy domains or epochs?)\n  found:    {}\n  expected: {}",
                 path.display(),
                 reader.header().join(","),
                 expected.join(",")
             );
-        }
+        };
         let existing = existing_runs(&mut reader, path)?;
         let file = OpenOptions::new()
             .append(true)
@@ -403,11 +444,12 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Shard;
 
     const HEADER: &str = "iteration,order,plugin,framework,status,time_s,energy_j,power_w,edp_js,\
 cpu_time_s,accuracy,loss,meter,error,setup_time_s,setup_energy_j,train_time_s,train_energy_j,\
 eval_time_s,eval_energy_j,epoch1_time_s,epoch1_energy_j,epoch2_time_s,epoch2_energy_j,\
-energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,init";
+energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,shard,node,notes,init";
 
     fn record() -> RunRecord {
         RunRecord {
@@ -434,6 +476,12 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
             rest_s: Some(0.0),
             retry: 1,
             energy_dynamic_j: Some(4.0),
+            shard: Some(Shard { index: 2, count: 3 }),
+            node: "n01".into(),
+            notes: vec![
+                ("backend".into(), "flex, rayon".into()),
+                ("initial_weights".into(), "ignored\n".into()),
+            ],
             init: Some(crate::plan::Init::Host),
         }
     }
@@ -450,7 +498,7 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         assert_eq!(
             text.lines().nth(1).unwrap(),
             "2,1,spin,spin 1,ok,2,10,5,20,1.5,0.75,,estimate: x,two lines,0.5,1,1,8,0.5,1,\
-             0.25,3,,,10,1,99,a; b,0,1,4,host"
+             0.25,3,,,10,1,99,a; b,0,1,4,2/3,n01,\"backend=flex, rayon; initial_weights=ignored\",host"
         );
         assert!(
             RunsCsv::create(&path, 2, &domains).is_err(),
@@ -484,6 +532,55 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         assert!(std::fs::read_to_string(&path).unwrap().ends_with('\n'));
 
         let err = RunsCsv::reopen(&path, 3, &domains).err().unwrap();
+        assert!(format!("{err:#}").contains("columns differ"), "{err:#}");
+    }
+
+    /// A campaign started by a host without the `shard`, `node`, `notes` and `init` columns
+    /// (or without the later ones only) resumes: its rows keep lining up with its own header.
+    #[test]
+    fn an_older_runs_csv_without_cluster_columns_is_resumed_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let old_header = HEADER.strip_suffix(",shard,node,notes,init").unwrap();
+        std::fs::write(&path, format!("{old_header}\n")).unwrap();
+        let domains = vec!["package-0".to_string()];
+        let (mut csv, existing) = RunsCsv::reopen(&path, 2, &domains).unwrap();
+        assert!(existing.is_empty());
+        assert_eq!(csv.header().join(","), old_header);
+        csv.append(&record()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert_eq!(
+            row.split(',').count(),
+            old_header.split(',').count(),
+            "{row}"
+        );
+        assert!(row.ends_with(",1,4"), "no shard or node cell: {row}");
+
+        // A header from before `init` keeps the notes.
+        let without_init = HEADER.strip_suffix(",init").unwrap();
+        std::fs::write(&path, format!("{without_init}\n")).unwrap();
+        let (mut csv, _) = RunsCsv::reopen(&path, 2, &domains).unwrap();
+        assert_eq!(csv.header().join(","), without_init);
+        csv.append(&record()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.ends_with("ignored\""), "no init cell: {row}");
+
+        // A header from before `notes` only keeps the cluster columns.
+        let without_notes = HEADER.strip_suffix(",notes,init").unwrap();
+        std::fs::write(&path, format!("{without_notes}\n")).unwrap();
+        let (mut csv, _) = RunsCsv::reopen(&path, 2, &domains).unwrap();
+        assert_eq!(csv.header().join(","), without_notes);
+        csv.append(&record()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.ends_with(",2/3,n01"), "no notes cell: {row}");
+
+        // Some other subset of the columns is still refused.
+        let cut = HEADER.strip_suffix(",node,notes,init").unwrap();
+        std::fs::write(&path, format!("{cut}\n")).unwrap();
+        let err = RunsCsv::reopen(&path, 2, &domains).err().unwrap();
         assert!(format!("{err:#}").contains("columns differ"), "{err:#}");
     }
 

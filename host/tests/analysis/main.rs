@@ -5,6 +5,7 @@
 mod support;
 
 mod clean;
+mod edges;
 mod energibridge;
 mod exec;
 mod findings;

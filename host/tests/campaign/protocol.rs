@@ -300,3 +300,59 @@ fn a_run_whose_meter_lost_its_counters_is_failed_not_mixed_in() {
         rows[1][error]
     );
 }
+
+/// `--dry-run` with an earlier campaign of the same manifest in results/ prints the runs each
+/// comparison needs and, under `[experiment] stop`, the iterations the design is expected to
+/// take against its maximum; without one it prints neither.
+#[test]
+fn dry_run_forecasts_runs_needed_and_the_iterations_a_stop_design_takes() {
+    let dir = temp_dir("dry-run-outlook");
+    let m = two_spins("stop = { metric = \"energy\", looks = [5, 10, 20] }\n")
+        .replace("iterations = 3", "iterations = 20");
+    dir.write("m.toml", &m);
+    let out = host(&dir, &["run", "m.toml", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("runs needed") && !text(&out).contains("stop on energy"));
+
+    // An earlier campaign of this manifest: a ≈ 100 J, b ≈ 200 J, 8 runs each.
+    dir.write("results/earlier/manifest.toml", &m);
+    let mut csv = String::from("iteration,plugin,status,time_s,energy_j\n");
+    for i in 1..=8 {
+        for (plugin, joules) in [("a", 100.0), ("b", 200.0)] {
+            csv += &format!(
+                "{i},{plugin},ok,{},{}\n",
+                1.0 + 0.01 * i as f64,
+                joules + 0.7 * i as f64
+            );
+        }
+    }
+    dir.write("results/earlier/runs.csv", &csv);
+    let out = host(&dir, &["run", "m.toml", "--dry-run"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("runs needed per group for 80 % power"),
+        "{said}"
+    );
+    assert!(said.contains("  energy: "), "{said}");
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("stop on energy: ~"))
+        .unwrap_or_else(|| panic!("no expected iterations in {said}"));
+    let expected: f64 = line["stop on energy: ~".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(line.contains("at most 20"), "{line}");
+    // Groups 100 J apart with a spread of a few J: every resampled campaign stops early.
+    assert!((5.0..20.0).contains(&expected), "{line}");
+
+    // A campaign of other plugins is no pilot for this one.
+    dir.write(
+        "results/earlier/manifest.toml",
+        &m.replace("name = \"b\"", "name = \"c\""),
+    );
+    let out = host(&dir, &["run", "m.toml", "--dry-run"]);
+    assert!(!text(&out).contains("runs needed"), "{}", text(&out));
+}

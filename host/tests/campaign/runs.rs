@@ -177,6 +177,44 @@ fn a_misspelled_manifest_key_names_the_key_and_its_line() {
 }
 
 #[test]
+fn a_dry_run_builds_every_trainer_and_names_an_unknown_option() {
+    let dir = temp_dir("dry-run-trainers");
+    let spin = plugin("spin");
+    let tables = |options: &str| {
+        format!(
+            "[[plugin]]\nname = \"good\"\npath = \"{0}\"\n\n[[plugin]]\nname = \"typo\"\npath = \"{0}\"\n{options}",
+            spin.display()
+        )
+    };
+    std::fs::write(dir.join("m.toml"), manifest(&tables(""))).unwrap();
+    let out = host(&dir, &["run", "m.toml", "--dry-run"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("trainers (built once in a worker"), "{t}");
+    assert!(
+        t.lines()
+            .any(|l| l.trim_start().starts_with("typo") && l.contains("1 thread(s)")),
+        "{t}"
+    );
+
+    let typo = tables("options = { lerning_rate = \"0.1\" }\n");
+    std::fs::write(dir.join("m.toml"), manifest(&typo)).unwrap();
+    let out = host(&dir, &["run", "m.toml", "--dry-run"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    let line = t
+        .lines()
+        .find(|l| l.contains("plugin `typo`"))
+        .unwrap_or_else(|| panic!("the failing plugin is named:\n{t}"));
+    assert!(line.contains("lerning_rate"), "{t}");
+    assert!(!t.contains("plugin `good`"), "{t}");
+    assert!(
+        !t.contains("plan (seed"),
+        "no plan after a failed build:\n{t}"
+    );
+}
+
+#[test]
 fn a_missing_plugin_file_is_named_before_anything_runs() {
     let dir = temp_dir("missing-plugin");
     std::fs::write(

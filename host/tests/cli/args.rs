@@ -226,3 +226,49 @@ fn bad_carbon_and_cost_flags_are_usage_errors_naming_the_flag() {
         );
     }
 }
+
+/// `[experiment] stop` is checked when the manifest loads: a bad key is a usage error
+/// naming `stop.<key>` and its line, before anything runs.
+#[test]
+fn a_bad_stop_table_is_a_manifest_error_naming_the_key() {
+    let dir = temp_dir("cli-stop");
+    let two =
+        "[[plugin]]\nname = \"a\"\npath = \"a.so\"\n\n[[plugin]]\nname = \"b\"\npath = \"b.so\"\n";
+    let with = |stop: &str| {
+        manifest(two).replace(
+            "iterations = 1\n",
+            &format!("iterations = 10\nstop = {stop}\n"),
+        )
+    };
+    let line = with("{}")
+        .lines()
+        .position(|l| l.starts_with("stop = "))
+        .unwrap()
+        + 1;
+    for (stop, key) in [
+        (r#"{ metric = "energy", looks = [5, 5] }"#, "`stop.looks`"),
+        (r#"{ metric = "energy", looks = [5, 20] }"#, "`stop.looks`"),
+        (r#"{ metric = "watts", looks = [5, 10] }"#, "`stop.metric`"),
+        (
+            r#"{ metric = "energy", looks = [5, 10], spending = "obf" }"#,
+            "`stop.spending`",
+        ),
+        (
+            r#"{ metric = "energy", looks = [5, 10], alpha = 0 }"#,
+            "`stop.alpha`",
+        ),
+        (
+            r#"{ metric = "energy", looks = [5, 10], alhpa = 0.1 }"#,
+            "alhpa",
+        ),
+    ] {
+        std::fs::write(dir.join("m.toml"), with(stop)).unwrap();
+        let out = host(&dir, &["run", "m.toml", "--dry-run"]);
+        assert_eq!(out.status.code(), Some(2), "{stop}: {}", text(&out));
+        assert!(
+            text(&out).contains(key) && text(&out).contains(&format!("m.toml:{line}")),
+            "{stop}: {}",
+            text(&out)
+        );
+    }
+}

@@ -21,11 +21,184 @@ fn plugins_lists_the_built_plugins() {
     );
 }
 
+/// The line of check `name` in check-plugin's output.
+fn check_line<'t>(out: &'t str, name: &str) -> &'t str {
+    out.lines()
+        .find(|l| l.contains(name))
+        .unwrap_or_else(|| panic!("no check `{name}` in:\n{out}"))
+}
+
 #[test]
-fn check_plugin_passes_spin() {
+fn check_plugin_passes_spin_and_says_what_it_checked() {
     let out = host(&root(), &["check-plugin", plugin("spin").to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("PASS"), "{}", text(&out));
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("PASS"), "{t}");
+    // The session is printed, and the behaviour checks ran.
+    assert!(
+        t.contains("data: 200 training and 100 test images (synthetic digits)"),
+        "{t}"
+    );
+    assert!(t.contains("threads: 1"), "{t}");
+    for check in [
+        "the loss falls",
+        "the same seed gives the same losses",
+        "evaluate() is repeatable",
+        "an unknown option is refused",
+    ] {
+        assert!(check_line(&t, check).starts_with("  ok"), "{check}:\n{t}");
+    }
+    // spin ignores initial weights and says so: skipped, not passed.
+    assert!(
+        check_line(&t, "initial weights").starts_with("  skip"),
+        "{t}"
+    );
+}
+
+#[test]
+fn check_plugin_uses_a_manifests_session() {
+    let dir = temp_dir("check-manifest");
+    let spin = plugin("spin");
+    let with_spin = dir.write(
+        "m.toml",
+        &manifest(&format!(
+            "[[plugin]]\nname = \"mine\"\npath = \"{}\"\n",
+            spin.display()
+        ))
+        .replace("threads = 1", "threads = 2"),
+    );
+    let out = host(
+        &root(),
+        &[
+            "check-plugin",
+            spin.to_str().unwrap(),
+            "--manifest",
+            with_spin.to_str().unwrap(),
+        ],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("model: conv2d 4×3² → maxpool 2 → flatten → dense 10"),
+        "{t}"
+    );
+    assert!(t.contains("threads: 2"), "{t}");
+    assert!(
+        t.contains("the first images of"),
+        "real MNIST from the manifest's dataset:\n{t}"
+    );
+    assert!(
+        check_line(&t, "run_info() reports").contains("2 thread(s)"),
+        "{t}"
+    );
+
+    // A manifest without this plugin is a usage error naming what it has.
+    let other = dir.write(
+        "o.toml",
+        &manifest("[[plugin]]\nname = \"x\"\npath = \"/nowhere.so\"\n"),
+    );
+    let out = host(
+        &root(),
+        &[
+            "check-plugin",
+            spin.to_str().unwrap(),
+            "--manifest",
+            other.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("x (/nowhere.so)"), "{}", text(&out));
+}
+
+#[test]
+fn check_plugin_gives_the_probes_the_manifests_env_with_threads_filled_in() {
+    let dir = temp_dir("check-env");
+    let faulty = plugin("faulty");
+    let table = |env: &str| {
+        format!(
+            "[[plugin]]\nname = \"f\"\npath = \"{}\"\n\
+             options = {{ require_env = \"POOL_SIZE=2\" }}\n{env}",
+            faulty.display()
+        )
+    };
+    let built = |env: &str| {
+        let m = dir.write(
+            "m.toml",
+            &manifest(&table(env)).replace("threads = 1", "threads = 2"),
+        );
+        let out = host(
+            &root(),
+            &[
+                "check-plugin",
+                faulty.to_str().unwrap(),
+                "--manifest",
+                m.to_str().unwrap(),
+            ],
+        );
+        let t = text(&out);
+        check_line(&t, "new_trainer() builds a trainer").to_string() + &t
+    };
+    let with_env = built("env = { POOL_SIZE = \"{threads}\" }\n");
+    assert!(with_env.starts_with("  ok"), "{with_env}");
+    let without = built("");
+    assert!(without.starts_with("  FAIL"), "{without}");
+    assert!(
+        without.contains("environment POOL_SIZE is None"),
+        "{without}"
+    );
+}
+
+#[test]
+fn check_plugin_fails_a_plugin_that_learns_nothing() {
+    let out = host(
+        &root(),
+        &[
+            "check-plugin",
+            plugin("faulty").to_str().unwrap(),
+            "--option",
+            "fault=none",
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        check_line(&t, "the loss falls").starts_with("  FAIL"),
+        "{t}"
+    );
+    assert!(
+        check_line(&t, "the loss falls").contains("[1.000000, 1.000000, 1.000000]"),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_crash_an_abort_or_a_hang_is_a_failed_check_with_its_reason() {
+    for (fault, reason) in [
+        ("segfault", "SIGSEGV"),
+        ("abort", "SIGABRT"),
+        ("hang", "no answer within 2s"),
+    ] {
+        let out = host(
+            &root(),
+            &[
+                "check-plugin",
+                plugin("faulty").to_str().unwrap(),
+                "--option",
+                &format!("fault={fault}"),
+                "--timeout",
+                "2s",
+            ],
+        );
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{fault}: {t}");
+        let line = check_line(&t, "no crash, abort or hang");
+        assert!(line.starts_with("  FAIL"), "{fault}: {t}");
+        assert!(
+            line.contains("during train_epochs(1) for epoch 1"),
+            "{fault}: {t}"
+        );
+        assert!(line.contains(reason), "{fault}: {t}");
+    }
 }
 
 #[test]

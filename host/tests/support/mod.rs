@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod energy;
+pub mod tmpfs;
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};

@@ -2,10 +2,15 @@
 //! option names (`setup`, `train` — the default — or `eval`), so the host's tests can check
 //! that every kind of failure becomes a `failed` row with its reason while the campaign goes on.
 //!
-//! Faults: `panic`, `abort` (std::process::abort), `segfault` (a null dereference),
+//! Faults: `panic`, `panic_abort` (a panic where unwinding is impossible, inside an
+//! `extern "C"` callback as a native framework would call one: Rust prints it, and with
+//! `RUST_BACKTRACE` a backtrace, then aborts), `abort` (std::process::abort), `segfault` (a null
+//! dereference),
 //! `hang` (sleeps for an hour), `error` (returns a PluginError), `leftover` (forks a child that
 //! outlives the worker by an hour, as a framework's helper process might, then behaves),
-//! `none` (behaves).
+//! `orphan` (forks a child that ignores SIGTERM and sleeps for an hour, writes the child's PID
+//! to the file the `pid_file` option names, then hangs: the host's tests kill the host and
+//! check that the child dies too), `none` (behaves).
 //! Option `require_env = "NAME=VALUE"` fails setup unless the worker's environment has it
 //! (tests the manifest's per-plugin `env`).
 
@@ -24,7 +29,8 @@ fn info() -> PluginInfo {
     )
 }
 
-const OPTIONS: OptionKeys<'static> = OptionKeys::new("faulty", &["fault", "phase", "require_env"]);
+const OPTIONS: OptionKeys<'static> =
+    OptionKeys::new("faulty", &["fault", "phase", "require_env", "pid_file"]);
 
 fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError> {
     let options = OPTIONS.check(session)?;
@@ -40,7 +46,15 @@ fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError>
     let fault = options.get("fault").unwrap_or("none").to_string();
     let phase = options.get("phase").unwrap_or("train").to_string();
     if ![
-        "panic", "abort", "segfault", "hang", "error", "leftover", "none",
+        "panic",
+        "panic_abort",
+        "abort",
+        "segfault",
+        "hang",
+        "error",
+        "leftover",
+        "orphan",
+        "none",
     ]
     .contains(&fault.as_str())
     {
@@ -49,6 +63,7 @@ fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginError>
     let faulty = Faulty {
         fault,
         phase,
+        pid_file: options.get("pid_file").map(String::from),
         samples: session.data.train.count as u64,
         test: session.data.test.count as u64,
     };
@@ -61,6 +76,7 @@ export_plugin! { info: info, new_trainer: new_trainer }
 struct Faulty {
     fault: String,
     phase: String,
+    pid_file: Option<String>,
     samples: u64,
     test: u64,
 }
@@ -72,6 +88,13 @@ impl Faulty {
         }
         match self.fault.as_str() {
             "panic" => panic!("deliberate panic in {phase}"),
+            "panic_abort" => {
+                extern "C" fn callback() {
+                    panic!("deliberate panic in a callback that cannot unwind");
+                }
+                callback();
+                Ok(())
+            }
             "abort" => std::process::abort(),
             "segfault" => {
                 // A real invalid memory access, as a buggy native framework would make.
@@ -94,8 +117,34 @@ impl Faulty {
                 }
                 Ok(())
             }
+            "orphan" => self.orphan(),
             _ => Ok(()),
         }
+    }
+
+    /// Forks a child that ignores SIGTERM and sleeps, records its PID, then hangs.
+    fn orphan(&self) -> Result<(), PluginError> {
+        // SAFETY: the child only calls async-signal-safe functions (signal, sleep, _exit).
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            unsafe {
+                libc::signal(libc::SIGTERM, libc::SIG_IGN);
+                libc::sleep(3600);
+                libc::_exit(0)
+            }
+        }
+        if child < 0 {
+            return Err(PluginError::failed("fork failed"));
+        }
+        if let Some(path) = &self.pid_file {
+            // Written whole, then renamed: whoever polls for it never reads a partial PID.
+            let tmp = format!("{path}.part");
+            std::fs::write(&tmp, child.to_string())
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .map_err(|e| PluginError::failed(format!("cannot write {path}: {e}")))?;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+        Ok(())
     }
 }
 

@@ -252,17 +252,27 @@ impl Softmax<'_> {
     }
 }
 
+impl Spin<'_> {
+    /// What it ignores, said where runs record it (`host check-plugin` reads the second).
+    fn notes(&self) -> Vec<Note> {
+        let mut notes = vec![Note::new(
+            "model",
+            "softmax regression; the layer list is ignored",
+        )];
+        if self.model.session.initial_weights.is_some() {
+            notes.push(Note::new("initial_weights", "ignored"));
+        }
+        notes
+    }
+}
+
 impl Train for Spin<'_> {
     fn run_info(&self) -> RunInfo {
         RunInfo {
             framework: "spin (softmax regression)".into(),
             framework_version: VERSION.into(),
             threads: self.model.threads as u32,
-            notes: vec![Note::new(
-                "model",
-                "softmax regression; the layer list is ignored",
-            )]
-            .into(),
+            notes: self.notes().into(),
         }
     }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{ColumnUse, Ignored, IngestOptions, Ingested};
-use crate::analysis::data::{Energy, Metric, RawRun};
+use crate::analysis::data::{Energy, Metric, RawRun, Sampled};
 use rows::RunRead;
 
 /// Reads an EnergiBridge folder. A folder whose CSVs sit directly inside (no
@@ -61,6 +61,7 @@ pub(super) fn read_folder(dir: &Path, options: &IngestOptions) -> anyhow::Result
                     meter,
                     energy: Energy::Sampled(read.run.sampled),
                     extras: Vec::new(),
+                    node: String::new(),
                 });
             }
             Err(err) => out.ignored.push(Ignored {
@@ -264,6 +265,14 @@ fn read_all(jobs: &[(&str, &PathBuf)], forced: &[String]) -> Vec<anyhow::Result<
             })
             .collect()
     })
+}
+
+/// One recording's bytes (already gunzipped), read as [`read_folder`] reads each file: its
+/// duration in seconds and its energy columns. `forced` names the energy columns to use.
+pub fn read_recording(bytes: Vec<u8>, forced: &[String]) -> anyhow::Result<(f64, Sampled)> {
+    let decoded = decode::decode(bytes)?;
+    let run = rows::read(&decoded, forced)?;
+    Ok((run.time_s, run.sampled))
 }
 
 /// Reads one EnergiBridge CSV (gzip-compressed when its name ends in `.gz`): `forced` names

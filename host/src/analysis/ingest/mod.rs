@@ -4,6 +4,11 @@
 mod energibridge;
 mod runs_table;
 
+/// One file's readers on bytes in memory (what [`load`] does per file, without the folder):
+/// for property tests and tools that hold the text already.
+pub use energibridge::read_recording as read_energibridge_recording;
+pub use runs_table::read_bytes as read_runs_table;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -93,6 +98,40 @@ pub struct Ingested {
     pub energy_columns: Vec<ColumnUse>,
     /// Mean-power bounds for the physics check of every run's totals.
     pub bounds: PowerBounds,
+    /// Per group, each plugin note (runs.csv's `notes`) of its analysed runs: key and the
+    /// distinct values in the order first seen.
+    pub notes: PluginNotes,
+}
+
+/// Per group, its plugin's notes: each key with its distinct values, in the order first seen.
+pub type PluginNotes = Vec<(String, Vec<(String, Vec<String>)>)>;
+
+/// Adds one run's notes cell (`key=value; key=value`) to `group`'s.
+pub fn add_notes(notes: &mut PluginNotes, group: &str, cell: &str) {
+    let pairs = cell
+        .split("; ")
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()));
+    for (key, value) in pairs {
+        let at = match notes.iter().position(|(g, _)| g == group) {
+            Some(i) => i,
+            None => {
+                notes.push((group.to_string(), Vec::new()));
+                notes.len() - 1
+            }
+        };
+        let keys = &mut notes[at].1;
+        let k = match keys.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                keys.push((key.to_string(), Vec::new()));
+                keys.len() - 1
+            }
+        };
+        if !keys[k].1.iter().any(|v| v == value) {
+            keys[k].1.push(value.to_string());
+        }
+    }
 }
 
 impl Ingested {
@@ -121,6 +160,13 @@ impl Ingested {
         for m in other.extra_metrics {
             if !self.extra_metrics.contains(&m) {
                 self.extra_metrics.push(m);
+            }
+        }
+        for (group, keys) in other.notes {
+            for (key, values) in keys {
+                for value in values {
+                    add_notes(&mut self.notes, &group, &format!("{key}={value}"));
+                }
             }
         }
         self.ignored.extend(other.ignored);

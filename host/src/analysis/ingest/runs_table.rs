@@ -25,12 +25,23 @@ struct Layout {
     meter: Option<usize>,
     error: Option<usize>,
     retry: Option<usize>,
+    notes: Option<usize>,
+    /// The measuring machine (runs.csv of a host that knows clusters).
+    node: Option<usize>,
     /// Per-phase and per-domain columns, with their header as written (for errors).
     extras: Vec<(usize, Metric, String)>,
 }
 
 pub(super) fn read(path: &Path) -> anyhow::Result<Ingested> {
-    let mut csv = RunsReader::open(path)?;
+    read_from(path, RunsReader::open(path)?)
+}
+
+/// Reads runs.csv text already in memory, as if from `path` (which errors name).
+pub fn read_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<Ingested> {
+    read_from(path, RunsReader::from_bytes(path, bytes)?)
+}
+
+fn read_from<R: std::io::Read>(path: &Path, mut csv: RunsReader<R>) -> anyhow::Result<Ingested> {
     let layout = layout(&csv, path)?;
     let mut out = Ingested {
         inputs: vec![path.display().to_string()],
@@ -81,6 +92,8 @@ fn layout<R: std::io::Read>(csv: &RunsReader<R>, path: &Path) -> anyhow::Result<
         meter: csv.column("meter"),
         error: csv.column("error"),
         retry: csv.column("retry"),
+        notes: csv.column("notes"),
+        node: csv.column("node"),
         extras: csv
             .header()
             .iter()
@@ -99,16 +112,33 @@ fn read_row(
     out: &mut Ingested,
 ) -> anyhow::Result<Option<String>> {
     let get = |i: usize| record.get(i).unwrap_or("").trim();
+    // Errors name the cell as `file:line:column` (1-based), like the manifest's.
+    let cell = |i: usize| format!("{at}:{}", i + 1);
+    let whole = |i: usize, name: &str| -> anyhow::Result<u64> {
+        let text = get(i);
+        text.parse::<u64>().map_err(|_| {
+            anyhow!(
+                "{}: `{name}` = {text:?} is not a whole number (runs are numbered 0, 1, 2, …)",
+                cell(i)
+            )
+        })
+    };
     let group = get(layout.plugin).to_string();
+    let iteration = whole(layout.iteration, "iteration")?;
     // A retried run keeps its iteration; the label tells the attempts apart.
-    let run = match layout.retry.map(get) {
-        Some(r) if !r.is_empty() && r != "0" => format!("{} retry {r}", get(layout.iteration)),
-        _ => get(layout.iteration).to_string(),
+    let run = match layout.retry.filter(|&i| !get(i).is_empty()) {
+        Some(i) => match whole(i, "retry")? {
+            0 => iteration.to_string(),
+            r => format!("{iteration} retry {r}"),
+        },
+        None => iteration.to_string(),
     };
     if !out.groups.contains(&group) {
         out.groups.push(group.clone());
     }
     let status = get(layout.status);
+    // A failed run's time_s and energy_j (left empty by `host run`, partial figures in files
+    // written before) are never read: they are not measurements of a whole run.
     if RunStatus::from_cell(status) != Some(RunStatus::Ok) {
         let reason = layout
             .error
@@ -127,15 +157,18 @@ fn read_row(
         });
         return Ok(None);
     }
+    if let Some(cell) = layout.notes.map(get).filter(|c| !c.is_empty()) {
+        super::add_notes(&mut out.notes, &group, cell);
+    }
     let number = |i: usize, name: &str| -> anyhow::Result<f64> {
         let text = get(i);
         let v: f64 = text
             .parse()
-            .map_err(|_| anyhow!("{at}: `{name}` = {text:?} is not a number"))?;
+            .map_err(|_| anyhow!("{}: `{name}` = {text:?} is not a number", cell(i)))?;
         if v.is_finite() {
             Ok(v)
         } else {
-            Err(anyhow!("{at}: `{name}` = {text:?} is not finite"))
+            Err(anyhow!("{}: `{name}` = {text:?} is not finite", cell(i)))
         }
     };
     let time_s = number(layout.time_s, "time_s")?;
@@ -155,6 +188,7 @@ fn read_row(
         meter: layout.meter.map(get).unwrap_or_default().to_string(),
         energy: Energy::Total(energy_j),
         extras,
+        node: layout.node.map(get).unwrap_or_default().to_string(),
     });
     Ok(layout.meter.map(|i| get(i).to_string()))
 }
@@ -260,5 +294,42 @@ mod tests {
         assert_eq!(extra_metric("cpu_time_s"), None);
         assert_eq!(extra_metric("time_s"), None);
         assert_eq!(extra_metric("energy_j"), None);
+    }
+
+    #[test]
+    fn notes_of_analysed_runs_are_kept_per_group_and_key_and_old_files_have_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("runs.csv");
+        std::fs::write(
+            &csv,
+            "iteration,plugin,status,time_s,energy_j,notes\n\
+             1,a,ok,1,2,pool=rayon; epoch_s=0.5\n\
+             2,a,ok,1,2,pool=rayon; epoch_s=0.7\n\
+             3,a,failed,,,pool=never shown\n\
+             1,b,ok,1,2,\n",
+        )
+        .unwrap();
+        let read = read(&csv).unwrap();
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            read.notes,
+            vec![(
+                "a".to_string(),
+                vec![
+                    ("pool".to_string(), strings(&["rayon"])),
+                    ("epoch_s".to_string(), strings(&["0.5", "0.7"])),
+                ]
+            )]
+        );
+        std::fs::write(
+            &csv,
+            "iteration,plugin,status,time_s,energy_j\n1,a,ok,1,2\n",
+        )
+        .unwrap();
+        assert!(read_csv_notes(&csv).is_empty());
+    }
+
+    fn read_csv_notes(path: &Path) -> super::super::PluginNotes {
+        read(path).unwrap().notes
     }
 }

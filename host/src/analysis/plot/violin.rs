@@ -11,11 +11,13 @@
 use std::path::Path;
 
 use anyhow::anyhow;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::font::FAMILY;
 use crate::analysis::stats;
+use crate::fsx::write_atomically_with;
 
 /// One group's values on one metric.
 #[derive(Debug, Clone)]
@@ -94,18 +96,24 @@ const PALETTE: [RGBColor; 6] = [
 /// Points along the density curve.
 const GRID: usize = 128;
 
+/// Draws `plot` into `path` as SVG, atomically (a full disk leaves no truncated file).
 pub fn write_svg(plot: &ViolinPlot, path: &Path) -> anyhow::Result<()> {
-    let root = SVGBackend::new(path, plot.size).into_drawing_area();
-    draw(plot, &root)?;
-    root.present()
-        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    write_atomically_with(path, |tmp| {
+        let root = SVGBackend::new(tmp, plot.size).into_drawing_area();
+        draw(plot, &root)?;
+        root.present()
+            .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    })
 }
 
+/// Draws `plot` into `path` as PNG, atomically.
 pub fn write_png(plot: &ViolinPlot, path: &Path) -> anyhow::Result<()> {
-    let root = BitMapBackend::new(path, plot.size).into_drawing_area();
-    draw(plot, &root)?;
-    root.present()
-        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    write_atomically_with(path, |tmp| {
+        let root = BitMapBackend::new(tmp, plot.size).into_drawing_area();
+        draw(plot, &root)?;
+        root.present()
+            .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    })
 }
 
 /// Quartiles and whiskers of a sample (NumPy's linear quantiles).
@@ -188,6 +196,9 @@ where
     }
 }
 
+/// The chart type every panel draws on: group positions across, values up.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 /// One chart: `groups` side by side on one axis, colours from palette index `first`.
 fn draw_panel<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -201,23 +212,65 @@ where
     DB::ErrorType: 'static,
 {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plotting failed: {err}");
-    let k = groups.len().max(1);
     let (y0, y1) = y_range(groups);
-    // Large values get one shared power of ten on the axis label, not per tick.
+    let mut chart = panel_axes(root, groups, caption, y_label, (y0, y1))?;
+    let mut any_dropped = false;
+    for (i, group) in groups.iter().enumerate() {
+        let x = i as f64;
+        let color = PALETTE[(first + i) % PALETTE.len()];
+        if let Some(outline) = density_outline(&group.values, x, (y0, y1)) {
+            let body = Polygon::new(outline.clone(), color.mix(0.45).filled());
+            chart.draw_series(std::iter::once(body)).map_err(e)?;
+            let edge = PathElement::new(outline, color.stroke_width(2));
+            chart.draw_series(std::iter::once(edge)).map_err(e)?;
+        }
+        if let Some(b) = box_stats(&group.values) {
+            draw_box(&mut chart, &b, &group.values, x, color)?;
+        }
+        if !group.dropped.is_empty() {
+            let crosses = group
+                .dropped
+                .iter()
+                .map(|v| Cross::new((x, *v), 5, RED.stroke_width(2)));
+            let series = chart.draw_series(crosses).map_err(e)?;
+            if !any_dropped {
+                series
+                    .label("dropped by clean")
+                    .legend(|(lx, ly)| Cross::new((lx, ly), 5, RED.stroke_width(2)));
+                any_dropped = true;
+            }
+        }
+    }
+    if any_dropped && legend {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FAMILY, 15))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()
+            .map_err(e)?;
+    }
+    Ok(())
+}
+
+/// The panel's chart with its caption, group names across and a value axis whose large
+/// values share one power of ten on the label, not one per tick.
+fn panel_axes<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    groups: &[&ViolinGroup],
+    caption: Option<&str>,
+    y_label: &str,
+    (y0, y1): (f64, f64),
+) -> anyhow::Result<Chart<'a, DB>>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plotting failed: {err}");
+    let k = groups.len().max(1);
     let exponent = engineering_exponent(y0.abs().max(y1.abs()));
     let scale = 10f64.powi(exponent);
-    let y_label = match exponent {
-        0 => y_label.to_string(),
-        e => match y_label.rfind('(') {
-            Some(i) => format!(
-                "{}(×10{} {}",
-                &y_label[..i],
-                superscript(e),
-                &y_label[i + 1..]
-            ),
-            None => format!("{y_label} (×10{})", superscript(e)),
-        },
-    };
+    let y_label = scaled_label(y_label, exponent);
     let names: Vec<String> = groups
         .iter()
         .map(|g| format!("{} (n = {})", g.name, g.values.len()))
@@ -254,85 +307,51 @@ where
         .bold_line_style(RGBColor(220, 220, 220))
         .draw()
         .map_err(e)?;
+    Ok(chart)
+}
 
-    let mut any_dropped = false;
-    for (i, group) in groups.iter().enumerate() {
-        let x = i as f64;
-        let color = PALETTE[(first + i) % PALETTE.len()];
-        if let Some(outline) = density_outline(&group.values, x, (y0, y1)) {
-            chart
-                .draw_series(std::iter::once(Polygon::new(
-                    outline.clone(),
-                    color.mix(0.45).filled(),
-                )))
-                .map_err(e)?;
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    outline,
-                    color.stroke_width(2),
-                )))
-                .map_err(e)?;
-        }
-        if let Some(b) = box_stats(&group.values) {
-            let dark = RGBColor(40, 40, 40);
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(x, b.low), (x, b.high)],
-                    dark.stroke_width(2),
-                )))
-                .map_err(e)?;
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(x - 0.035, b.q1), (x + 0.035, b.q3)],
-                    dark.filled(),
-                )))
-                .map_err(e)?;
-            chart
-                .draw_series(std::iter::once(Circle::new(
-                    (x, b.median),
-                    5,
-                    WHITE.filled(),
-                )))
-                .map_err(e)?;
-            chart
-                .draw_series(std::iter::once(Circle::new(
-                    (x, b.median),
-                    5,
-                    dark.stroke_width(1),
-                )))
-                .map_err(e)?;
-            let outlying = group.values.iter().filter(|v| **v < b.low || **v > b.high);
-            chart
-                .draw_series(outlying.map(|v| Circle::new((x, *v), 4, color.stroke_width(2))))
-                .map_err(e)?;
-        }
-        if !group.dropped.is_empty() {
-            let series = chart
-                .draw_series(
-                    group
-                        .dropped
-                        .iter()
-                        .map(|v| Cross::new((x, *v), 5, RED.stroke_width(2))),
-                )
-                .map_err(e)?;
-            if !any_dropped {
-                series
-                    .label("dropped by clean")
-                    .legend(|(lx, ly)| Cross::new((lx, ly), 5, RED.stroke_width(2)));
-                any_dropped = true;
-            }
-        }
+/// `Energy (J)` with exponent 3 → `Energy (×10³ J)`.
+fn scaled_label(y_label: &str, exponent: i32) -> String {
+    match exponent {
+        0 => y_label.to_string(),
+        e => match y_label.rfind('(') {
+            Some(i) => format!(
+                "{}(×10{} {}",
+                &y_label[..i],
+                superscript(e),
+                &y_label[i + 1..]
+            ),
+            None => format!("{y_label} (×10{})", superscript(e)),
+        },
     }
-    if any_dropped && legend {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FAMILY, 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()
-            .map_err(e)?;
-    }
+}
+
+/// The box inside a violin: whiskers, the interquartile box, the median as a white dot, and
+/// the values beyond the whiskers as circles in the group's colour.
+fn draw_box<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    b: &BoxStats,
+    values: &[f64],
+    x: f64,
+    color: RGBColor,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plotting failed: {err}");
+    let dark = RGBColor(40, 40, 40);
+    let whisker = PathElement::new(vec![(x, b.low), (x, b.high)], dark.stroke_width(2));
+    chart.draw_series(std::iter::once(whisker)).map_err(e)?;
+    let quartiles = Rectangle::new([(x - 0.035, b.q1), (x + 0.035, b.q3)], dark.filled());
+    chart.draw_series(std::iter::once(quartiles)).map_err(e)?;
+    let dot = Circle::new((x, b.median), 5, WHITE.filled());
+    chart.draw_series(std::iter::once(dot)).map_err(e)?;
+    let ring = Circle::new((x, b.median), 5, dark.stroke_width(1));
+    chart.draw_series(std::iter::once(ring)).map_err(e)?;
+    let outlying = values.iter().filter(|v| **v < b.low || **v > b.high);
+    chart
+        .draw_series(outlying.map(|v| Circle::new((x, *v), 4, color.stroke_width(2))))
+        .map_err(e)?;
     Ok(())
 }
 

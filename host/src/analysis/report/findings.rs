@@ -204,6 +204,9 @@ pub fn sentence(f: &Finding, cx: &SentenceContext, power: Option<&PowerReport>) 
 /// first metric (energy when there is one) and every detected difference; the rest are
 /// counted and left to tables.md and report.html.
 pub fn print_terminal(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
+    if let Some(stop) = &s.campaign_stop {
+        writeln!(w, "{stop}")?;
+    }
     let Some(first) = s.findings.first() else {
         return Ok(());
     };
@@ -254,10 +257,15 @@ pub fn runs_needed_lines(power: &PowerReport) -> Vec<String> {
 
 /// The `## Findings` section of tables.md.
 pub fn markdown(s: &Summary) -> String {
+    let stop = s
+        .campaign_stop
+        .as_ref()
+        .map(|stop| format!("{stop}\n\n"))
+        .unwrap_or_default();
     if s.findings.is_empty() {
-        return String::new();
+        return stop;
     }
-    let mut md = String::from("## Findings\n\n");
+    let mut md = format!("## Findings\n\n{stop}");
     for f in &s.findings {
         md += &format!("{}. {}\n", f.rank, f.sentence);
     }

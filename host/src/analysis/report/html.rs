@@ -39,8 +39,10 @@ pub fn render(title: &str, summary: &Summary, table: &Table, out: &Path) -> Stri
     html_findings::sequential(&mut h, summary);
     html_findings::carbon(&mut h, summary);
     overview(&mut h, summary);
+    plugin_notes(&mut h, summary);
     dropped(&mut h, summary);
     descriptive(&mut h, summary);
+    per_node(&mut h, summary);
     comparisons(&mut h, summary, table);
     plots(&mut h, summary, out);
     ignored(&mut h, summary);
@@ -104,6 +106,34 @@ fn overview(h: &mut String, s: &Summary) {
     }
 }
 
+/// What each plugin said about its settings (thread pools, backend, what it ignored), from
+/// runs.csv's `notes`: a value that varied between runs lists its first few.
+fn plugin_notes(h: &mut String, s: &Summary) {
+    if s.plugin_notes.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Plugin notes</h2>\n<table><tr><th class=\"l\">Group</th><th class=\"l\">Note</th><th class=\"l\">Value</th></tr>\n");
+    for (group, keys) in &s.plugin_notes {
+        for (key, values) in keys {
+            let shown = match values.len() {
+                0..=3 => values.join(" · "),
+                n => format!(
+                    "{} · … ({n} values: varies by run)",
+                    values[..3].join(" · ")
+                ),
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+                esc(group),
+                esc(key),
+                esc(&shown)
+            );
+        }
+    }
+    h.push_str("</table>\n");
+}
+
 fn dropped(h: &mut String, s: &Summary) {
     let _ = writeln!(h, "<h2>Dropped ({})</h2>", s.dropped.len());
     if s.dropped.is_empty() {
@@ -163,6 +193,27 @@ fn descriptive(h: &mut String, s: &Summary) {
         }
         h.push_str("</table>\n");
     }
+}
+
+/// Each node's medians beside the pooled ones (merged shards); nothing for one campaign.
+fn per_node(h: &mut String, s: &Summary) {
+    if s.per_node.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Per node</h2>\n<p>Medians of each node's runs beside the pooled median: a node effect shows as nodes that disagree.</p>\n");
+    h.push_str("<table><tr><th class=\"l\">Group</th><th class=\"l\">Node</th><th>n</th><th>Energy (J)</th><th>Time (s)</th></tr>\n");
+    for r in &s.per_node {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.group),
+            esc(&r.node),
+            r.n,
+            opt(r.energy_median, format::num),
+            opt(r.time_median, format::num)
+        );
+    }
+    h.push_str("</table>\n");
 }
 
 fn comparisons(h: &mut String, s: &Summary, table: &Table) {

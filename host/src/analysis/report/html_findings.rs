@@ -13,6 +13,13 @@ use crate::analysis::summary::{Summary, TestKind};
 /// `<section id="findings">`: the ranked sentences, decided ones marked.
 pub fn findings(h: &mut String, s: &Summary) {
     h.push_str("<section id=\"findings\"><h2>Findings</h2>\n");
+    if let Some(stop) = &s.campaign_stop {
+        let _ = writeln!(
+            h,
+            "<p id=\"campaign-stop\"><strong>{}</strong></p>",
+            esc(stop)
+        );
+    }
     if s.findings.is_empty() {
         h.push_str("<p>No <code>findings</code> step ran, or there was nothing to compare.</p></section>\n");
         return;

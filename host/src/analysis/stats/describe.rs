@@ -155,23 +155,45 @@ pub fn population_std(x: &[f64]) -> Option<f64> {
 }
 
 /// n, mean, median, sample variance and std (ddof 1), min, max.
-/// `None` when `x` is empty or holds NaN/±∞, or when the mean or median overflows
-/// (values near `f64::MAX`). For `n == 1` the variance and standard deviation are
-/// `None` (undefined with ddof 1), and so they are if the variance overflows;
-/// constant data give exactly 0.
+/// `None` when `x` is empty or holds NaN/±∞. For `n == 1` the variance and standard deviation
+/// are `None` (undefined with ddof 1); constant data give exactly 0. Values near `f64::MAX`
+/// (1e308) overflow the plain sums: the mean, median and standard deviation are then computed
+/// on the values scaled by the largest magnitude ([`scaled`]), and only the variance, whose
+/// value (1e616) no `f64` holds, is `None`.
 pub fn describe(x: &[f64]) -> Option<Description> {
     if x.is_empty() || !all_finite(x) {
         return None;
     }
     let s = sorted(x);
-    let variance = variance(x, 1).filter(|v| v.is_finite());
+    let var = variance(x, 1).filter(|v| v.is_finite());
+    let std = match var {
+        Some(v) => Some(v.sqrt()),
+        None if x.len() >= 2 => scaled(x, |y| variance(y, 1).map(f64::sqrt)),
+        None => None,
+    };
     Some(Description {
         n: x.len(),
-        mean: mean(x).filter(|m| m.is_finite())?,
-        median: median_sorted(&s).filter(|m| m.is_finite())?,
-        variance,
-        std: variance.map(f64::sqrt),
+        mean: mean(x)
+            .filter(|m| m.is_finite())
+            .or_else(|| scaled(x, mean))?,
+        median: median_sorted(&s)
+            .filter(|m| m.is_finite())
+            .or_else(|| scaled(&s, median_sorted))?,
+        variance: var,
+        std,
         min: s[0],
         max: s[s.len() - 1],
     })
+}
+
+/// `f(x / c) × c` with `c` the largest |x|: a statistic that scales with the data (mean,
+/// median, standard deviation) computed where its sums cannot overflow. `None` when the
+/// result is not finite.
+fn scaled(x: &[f64], f: impl Fn(&[f64]) -> Option<f64>) -> Option<f64> {
+    let c = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if c == 0.0 || !c.is_finite() {
+        return None;
+    }
+    let y: Vec<f64> = x.iter().map(|v| v / c).collect();
+    f(&y).map(|r| r * c).filter(|r| r.is_finite())
 }

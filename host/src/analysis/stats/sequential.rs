@@ -34,6 +34,14 @@ pub enum Spending {
 }
 
 impl Spending {
+    /// Every kind, in the order error messages list them.
+    pub const ALL: [Spending; 2] = [Spending::OBrienFleming, Spending::Pocock];
+
+    /// The kind a manifest names (`"obrien-fleming"`, `"pocock"`).
+    pub fn from_name(name: &str) -> Option<Spending> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     /// The manifest's name for it.
     pub fn name(self) -> &'static str {
         match self {

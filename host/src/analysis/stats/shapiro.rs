@@ -163,6 +163,9 @@ fn coefficients(n: usize) -> Vec<f64> {
 ///
 /// `NotApplicable` (with a reason) when `n < 3`, `n > 5000` (the range AS R94 is
 /// calibrated for), the data hold NaN/±∞, or the data have zero range (constant).
+///
+/// Long on purpose: it follows Royston's AS R94 (and SciPy's `swilk.c`) step by step, so a
+/// reader can check each line against the algorithm; split up, the correspondence is lost.
 pub fn shapiro_wilk(x: &[f64]) -> Normality {
     let n = x.len();
     if n < 3 {

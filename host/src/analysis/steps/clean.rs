@@ -5,8 +5,9 @@
 
 use super::options::Options;
 use super::Context;
+use crate::analysis::data::Table;
 use crate::analysis::format::num;
-use crate::analysis::metrics::{self, WrapPolicy};
+use crate::analysis::metrics::{self, RunFault, WrapPolicy};
 use crate::analysis::stats;
 use crate::analysis::summary::Dropped;
 
@@ -56,10 +57,24 @@ impl Config {
 /// Rebuilds the table under the wrap policy, drops faulty runs, then outliers.
 pub fn run(config: &Config, ctx: &mut Context) -> String {
     let derived = metrics::derive_all(&ctx.ingested, config.on_wrap);
-    let (mut table, faults) = (derived.table, derived.faults);
+    let mut table = derived.table;
     ctx.set_counters(derived.counters);
-    let mut dropped = Vec::new();
-    // One entry per run, its reasons joined: a run can have several faults.
+    let faulty = drop_faulty_runs(&mut table, derived.faults);
+    let outliers = drop_outliers(&mut table, config.k);
+    let (runs_dropped, values_dropped) = (faulty.len(), outliers.len());
+    ctx.table = table;
+    ctx.summary.dropped.extend(faulty);
+    ctx.summary.dropped.extend(outliers);
+    format!(
+        "dropped {runs_dropped} run(s) for counter faults ({}) and {values_dropped} value(s) beyond {}σ",
+        wrap_note(config.on_wrap),
+        config.k
+    )
+}
+
+/// Removes every run with a counter fault: one entry per run, its reasons joined (a run can
+/// have several faults).
+fn drop_faulty_runs(table: &mut Table, faults: Vec<RunFault>) -> Vec<Dropped> {
     let mut faulty: Vec<(String, String, Vec<String>)> = Vec::new();
     for f in faults {
         match faulty
@@ -75,18 +90,22 @@ pub fn run(config: &Config, ctx: &mut Context) -> String {
             .iter()
             .any(|(g, r, _)| *g == row.group && *r == row.run)
     });
-    let runs_dropped = faulty.len();
-    for (group, run, reasons) in faulty {
-        dropped.push(Dropped {
+    faulty
+        .into_iter()
+        .map(|(group, run, reasons)| Dropped {
             group,
             run,
             metric: "*".into(),
             value: None,
             reason: reasons.join("; "),
-        });
-    }
+        })
+        .collect()
+}
 
-    let mut values_dropped = 0;
+/// Takes out the values beyond `k` population standard deviations of their group's mean,
+/// each group and metric on its own.
+fn drop_outliers(table: &mut Table, k: f64) -> Vec<Dropped> {
+    let mut dropped = Vec::new();
     for group in table.groups.clone() {
         for m in 0..table.metrics.len() {
             let positions: Vec<usize> = table
@@ -100,30 +119,26 @@ pub fn run(config: &Config, ctx: &mut Context) -> String {
                 .iter()
                 .filter_map(|&i| table.rows[i].values[m])
                 .collect();
-            let flags = stats::sigma_outliers(&sample, config.k);
+            let flags = stats::sigma_outliers(&sample, k);
             if !flags.iter().any(|&f| f) {
                 continue;
             }
             let mean = stats::describe(&sample).map(|d| d.mean).unwrap_or(f64::NAN);
             let sigma = stats::population_std(&sample).unwrap_or(f64::NAN);
-            for (&i, &flag) in positions.iter().zip(&flags) {
-                if !flag {
-                    continue;
-                }
+            let unit = table.metrics[m].unit.clone();
+            let key = table.metrics[m].key.clone();
+            for (&i, _) in positions.iter().zip(&flags).filter(|(_, &flag)| flag) {
                 let row = &mut table.rows[i];
                 let Some(x) = row.values[m].take() else {
                     continue;
                 };
-                values_dropped += 1;
-                let unit = &table.metrics[m].unit;
                 dropped.push(Dropped {
                     group: group.clone(),
                     run: row.run.clone(),
-                    metric: table.metrics[m].key.clone(),
+                    metric: key.clone(),
                     value: Some(x),
                     reason: format!(
-                        "|x − mean| > {}σ: x = {} {unit}, mean = {} {unit}, σ = {} {unit} (population, n = {})",
-                        config.k,
+                        "|x − mean| > {k}σ: x = {} {unit}, mean = {} {unit}, σ = {} {unit} (population, n = {})",
                         num(x),
                         num(mean),
                         num(sigma),
@@ -133,9 +148,12 @@ pub fn run(config: &Config, ctx: &mut Context) -> String {
             }
         }
     }
-    ctx.table = table;
-    ctx.summary.dropped.extend(dropped);
-    let wrap = match config.on_wrap {
+    dropped
+}
+
+/// How the wrap policy treated counters that wrapped, for the step's note.
+fn wrap_note(policy: WrapPolicy) -> String {
+    match policy {
         WrapPolicy::Drop => "wraps: run dropped".to_string(),
         WrapPolicy::Unwrap {
             wrap_joules: Some(w),
@@ -143,9 +161,5 @@ pub fn run(config: &Config, ctx: &mut Context) -> String {
         WrapPolicy::Unwrap { wrap_joules: None } => {
             "wraps: unwrapped, modulus inferred".to_string()
         }
-    };
-    format!(
-        "dropped {runs_dropped} run(s) for counter faults ({wrap}) and {values_dropped} value(s) beyond {}σ",
-        config.k
-    )
+    }
 }

@@ -36,12 +36,18 @@ pub fn run(ctx: &mut Context) -> String {
             gm.variance = d.variance.and_then(finite);
             gm.std = d.std.and_then(finite);
             for (field, value) in [("variance", gm.variance), ("std", gm.std)] {
-                if value.is_none() {
-                    gm.reasons.insert(
-                        field.into(),
-                        format!("needs at least 2 values, has {}", d.n),
-                    );
+                if value.is_some() {
+                    continue;
                 }
+                let reason = if d.n < 2 {
+                    format!("needs at least 2 values, has {}", d.n)
+                } else {
+                    format!(
+                        "too large for a 64-bit float (values up to {:e})",
+                        d.max.abs().max(d.min.abs())
+                    )
+                };
+                gm.reasons.insert(field.into(), reason);
             }
         }
     }

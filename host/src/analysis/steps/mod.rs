@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use super::data::Table;
 use super::ingest::{IngestOptions, Ingested};
 use super::metrics::{self, CounterNote, RunFault, WrapPolicy};
+use super::per_node;
 use super::summary::{GroupMetric, RunCount, StepRecord, Summary};
 use crate::energy::plausibility::{PowerBounds, BOUND_DOMAINS};
 use options::Options;
@@ -320,6 +321,7 @@ impl Context {
             ignored: ingested.ignored.clone(),
             warnings: ingested.warnings.clone(),
             energy_columns: ingested.energy_columns.clone(),
+            plugin_notes: ingested.notes.clone(),
             ..Summary::default()
         };
         let mut ctx = Context {
@@ -389,7 +391,14 @@ impl Context {
 
     /// Completes the summary: run counts, entries for every group and metric, and a
     /// reason for every figure no step computed.
+    /// Sets summary.json's `per_node` from the table as it is now (after `clean`).
+    pub fn update_per_node(&mut self) {
+        let inputs = self.ingested.inputs.len();
+        self.summary.per_node = per_node::per_node(&self.table, &self.ingested.runs, inputs);
+    }
+
     pub fn finish(mut self) -> Summary {
+        self.update_per_node();
         for fault in std::mem::take(&mut self.faults) {
             self.summary.warnings.push(format!(
                 "{} run {}: {} (kept: no `clean` step)",

@@ -2,8 +2,6 @@
 //! (put it after the steps whose results it should show). summary.json is written at
 //! the end of every analysis, with or without this step.
 
-use anyhow::Context as _;
-
 use super::options::Options;
 use super::Context;
 use crate::analysis::report::html;
@@ -28,9 +26,10 @@ impl Config {
 
 pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
     ctx.count_runs();
+    ctx.update_per_node();
     let page = html::render(&config.title, &ctx.summary, &ctx.table, &ctx.out);
     let path = ctx.out.join("report.html");
-    std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::fsx::write_atomically(&path, page.as_bytes())?;
     ctx.summary.files.push("report.html".into());
     Ok("report.html".into())
 }

@@ -1,11 +1,11 @@
 //! `table`: tables.md and tables.csv, per pair the medians of each metric and the %
 //! change, with the test from `compare` when it ran before.
 
-use anyhow::Context as _;
-
 use super::options::Options;
 use super::{select_metrics, Context};
+use crate::analysis::per_node;
 use crate::analysis::report::tables;
+use crate::fsx::write_atomically;
 
 pub const OPTIONS: &[(&str, &str)] = &[("metrics", "metric keys to tabulate (default: all)")];
 
@@ -25,11 +25,12 @@ impl Config {
 pub fn run(config: &Config, ctx: &mut Context) -> anyhow::Result<String> {
     let metrics = select_metrics(&ctx.table, "table", &config.metrics)?;
     let rows = tables::pair_rows(&ctx.table, &ctx.summary, &metrics);
-    let md = tables::markdown(&ctx.table, &ctx.summary, &rows, &metrics);
+    ctx.update_per_node();
+    let mut md = tables::markdown(&ctx.table, &ctx.summary, &rows, &metrics);
+    md.push_str(&per_node::markdown(&ctx.summary.per_node));
     let (md_path, csv_path) = (ctx.out.join("tables.md"), ctx.out.join("tables.csv"));
-    std::fs::write(&md_path, md).with_context(|| format!("cannot write {}", md_path.display()))?;
-    std::fs::write(&csv_path, tables::csv(&rows)?)
-        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    write_atomically(&md_path, md.as_bytes())?;
+    write_atomically(&csv_path, &tables::csv(&rows)?)?;
     ctx.summary
         .files
         .extend(["tables.md".to_string(), "tables.csv".to_string()]);

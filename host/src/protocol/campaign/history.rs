@@ -1,13 +1,16 @@
-//! Resuming and retrying: whether a folder holds a campaign this manifest may continue, which
-//! runs are recorded, and which failed runs are due for another try.
+//! Resuming and retrying: whether a folder holds a campaign this manifest may continue (taking
+//! its lock), which runs are recorded, and which failed runs are due for another try.
 
 use std::collections::{BTreeSet, HashMap};
+use std::io::ErrorKind;
 use std::path::Path;
 
-use super::folder::CampaignState;
+use super::folder::{CampaignState, Resumed};
 use crate::error::usage;
 use crate::manifest::Manifest;
-use crate::plan::PlannedRun;
+use crate::plan::{PlannedRun, Shard};
+use crate::shell;
+use crate::store::lock::CampaignLock;
 use crate::store::runs_csv::ExistingRun;
 use crate::store::CampaignDir;
 
@@ -18,21 +21,29 @@ pub struct Job {
     pub retry: u32,
 }
 
-/// Checks that `dir` holds a campaign this manifest may continue.
+/// Checks that `dir` holds a campaign this manifest may continue, and locks it first: two
+/// hosts resuming one folder would measure its remaining runs twice. `shard` (`--shard`) is
+/// the one a folder killed before its first campaign.json is taken to hold.
 pub fn open_for_resume(
     manifest: &Manifest,
     dir: &Path,
-) -> anyhow::Result<(CampaignDir, CampaignState)> {
+    shard: Option<Shard>,
+) -> anyhow::Result<Resumed> {
     let campaign = CampaignDir::open(dir);
     let state_path = campaign.state_json();
-    let state: CampaignState =
-        serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| {
-            usage(format!(
-                "{}: not a campaign folder to resume ({e})",
-                state_path.display()
-            ))
-        })?)
-        .map_err(|e| usage(format!("{}: unreadable ({e})", state_path.display())))?;
+    if !state_path.exists() && !campaign.manifest_copy().exists() {
+        return Err(usage(format!(
+            "{}: not a campaign folder to resume (neither {} nor {} is there)",
+            dir.display(),
+            state_path.display(),
+            campaign.manifest_copy().display()
+        )));
+    }
+    let lock = CampaignLock::acquire(&campaign.lock_file())?;
+    let state = read_state(&campaign, manifest, shard)?;
+    // The plan is rebuilt from it: an edited count must not allocate a plan of billions.
+    crate::manifest::bounds::check_iterations(state.iterations)
+        .map_err(|e| usage(format!("{}: {e}", state_path.display())))?;
     let saved_path = campaign.manifest_copy();
     let saved = std::fs::read_to_string(&saved_path)
         .map_err(|e| usage(format!("cannot read {} ({e})", saved_path.display())))?;
@@ -45,8 +56,8 @@ pub fn open_for_resume(
             manifest.path.display(),
             saved_path.display(),
             differing.join(", "),
-            saved_path.display(),
-            dir.display()
+            shell::quote_path(&saved_path),
+            shell::quote_path(dir)
         )));
     }
     // A campaign started before the host made weights ran with the frameworks' own; the
@@ -73,7 +84,40 @@ pub fn open_for_resume(
             now.join(", ")
         )));
     }
-    Ok((campaign, state))
+    Ok(Resumed {
+        dir: campaign,
+        state,
+        lock,
+    })
+}
+
+/// campaign.json; or, when a kill came before it was first saved and nothing was measured yet,
+/// the state of a new campaign of `manifest` (the caller checks it against the saved copy).
+fn read_state(
+    campaign: &CampaignDir,
+    manifest: &Manifest,
+    shard: Option<Shard>,
+) -> anyhow::Result<CampaignState> {
+    let path = campaign.state_json();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| usage(format!("{}: unreadable ({e})", path.display()))),
+        Err(e) if e.kind() == ErrorKind::NotFound && holds_no_runs(&campaign.runs_csv()) => Ok(
+            CampaignState::new(manifest, manifest.experiment.iterations, shard),
+        ),
+        Err(e) => Err(usage(format!(
+            "{}: not a campaign folder to resume ({e})",
+            path.display()
+        ))),
+    }
+}
+
+/// Whether runs.csv is missing, empty or holds its header only.
+fn holds_no_runs(runs_csv: &Path) -> bool {
+    match std::fs::read_to_string(runs_csv) {
+        Ok(text) => text.lines().filter(|l| !l.trim().is_empty()).count() <= 1,
+        Err(e) => e.kind() == ErrorKind::NotFound,
+    }
 }
 
 /// Top-level manifest sections (or `experiment.<key>`) that differ in a way that changes what
@@ -87,6 +131,8 @@ fn incomparable_sections(saved: &str, current: &str) -> Vec<String> {
     for table in [&mut a, &mut b] {
         table.remove("analysis");
         table.remove("report");
+        // The saved copy names the original's folder; the original need not.
+        table.remove(crate::manifest::PATHS_RELATIVE_TO);
         if let Some(toml::Value::Table(e)) = table.get_mut("experiment") {
             e.remove("iterations");
             e.remove("parity");

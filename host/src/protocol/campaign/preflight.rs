@@ -23,10 +23,12 @@ pub fn preflight(manifest: &Manifest) -> anyhow::Result<Preflight> {
         match crate::plugin::load::load(&p.path) {
             Ok(l) => {
                 lines.push(format!(
-                    "  {:<10} {} {} ({})",
+                    "  {:<10} {} ({})",
                     p.name,
-                    l.info.framework,
-                    l.info.framework_version,
+                    crate::plugin::check::framework_label(
+                        &l.info.framework,
+                        &l.info.framework_version
+                    ),
                     p.path.display()
                 ));
                 plugins.push(PluginProvenance {

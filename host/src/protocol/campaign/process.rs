@@ -48,6 +48,7 @@ impl RunWorker for ProcessWorker {
             timeout: request.timeout,
             cpus: self.cpus.as_deref(),
             env: &request.plugin.env,
+            setup_only: false,
         };
         supervisor::run_worker(&launch, stop, on_event)
     }

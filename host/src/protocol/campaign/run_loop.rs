@@ -1,6 +1,7 @@
 //! The run loop: the jobs of the plan in order, then retries of failed runs, each through a
 //! [`RunWorker`], each recorded in runs.csv as soon as it ends; Ctrl-C stops it between runs
-//! (or stops the run in flight, which is then not recorded).
+//! (or stops the run in flight, which is then not recorded), and so does `[experiment] stop`
+//! once a look decides (see [`super::stopping`]).
 //!
 //! The worker is a seam (as hyperfine's executor is): the campaign starts `host worker`
 //! processes ([`super::process::ProcessWorker`]); tests pass a fake that answers at once, so
@@ -12,9 +13,10 @@ use std::time::Duration;
 
 use super::history::{History, Job};
 use super::pacing;
+use super::stopping::Stopping;
 use crate::energy::plausibility::PowerBounds;
 use crate::manifest::{Manifest, PluginSpec};
-use crate::plan::PlannedRun;
+use crate::plan::{PlannedRun, Shard};
 use crate::plugin::events::Event;
 use crate::plugin::supervisor::RunOutcome;
 use crate::protocol::progress::CampaignProgress;
@@ -51,6 +53,8 @@ pub struct LoopEnd {
     /// Rows written, in order.
     pub records: Vec<RunRecord>,
     pub interrupted: bool,
+    /// The sequential design stopped the campaign (the rest of the plan is not run).
+    pub stopped_early: bool,
 }
 
 /// Everything a run needs besides its job.
@@ -64,11 +68,16 @@ pub struct RunLoop<'a> {
     /// Idle power (W), when a baseline was measured: each run's dynamic energy is computed
     /// against it.
     pub idle_power_w: Option<f64>,
+    /// The shard and the machine, recorded in every row.
+    pub shard: Option<Shard>,
+    pub node: &'a str,
     /// Runs recorded before this invocation (they count for rests and numbering).
     pub done_before: usize,
     pub worker: &'a mut dyn RunWorker,
     pub progress: CampaignProgress,
     pub stop: &'a AtomicBool,
+    /// `[experiment] stop`: looks taken as the runs reach them.
+    pub stopping: Option<Stopping<'a>>,
 }
 
 impl RunLoop<'_> {
@@ -82,6 +91,7 @@ impl RunLoop<'_> {
         let retry_max = self.manifest.experiment.retry_failed;
         let mut records = Vec::new();
         let mut next = 0;
+        let mut stopped_early = false;
         let interrupted = loop {
             if next == todo.len() {
                 // The plan is done: queue retries of runs that failed and have retries left.
@@ -118,12 +128,21 @@ impl RunLoop<'_> {
             };
             csv.append(&record)?;
             history.add(record.iteration, &record.plugin, record.is_ok());
+            if let Some(stopping) = self.stopping.as_mut() {
+                stopping.count(&record.plugin, record.is_ok());
+                let progress = &self.progress;
+                stopped_early = stopping.look(&mut |line| progress.println(line))?;
+            }
             records.push(record);
+            if stopped_early {
+                break false;
+            }
         };
         self.progress.finish();
         Ok(LoopEnd {
             records,
             interrupted,
+            stopped_early,
         })
     }
 
@@ -174,6 +193,8 @@ impl RunLoop<'_> {
         );
         record.retry = job.retry;
         record.init = Some(self.manifest.init);
+        record.shard = self.shard;
+        record.node = self.node.to_string();
         record.rest_s = Some(rested.as_secs_f64());
         record.require_domains(self.domains, self.meter);
         // The default bounds, as `host analyze` applies them to runs.csv unless its pipeline

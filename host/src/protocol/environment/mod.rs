@@ -6,6 +6,7 @@
 //! desktop): the field is recorded as `null` and capture never fails. Warnings are reported,
 //! never enforced: a researcher may knowingly measure on a noisy machine.
 
+mod node;
 mod procs;
 mod read;
 mod system;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+pub use node::{Node, SlurmJob};
 pub use procs::{busy_processes, ticks_per_second, BusyProcess, ProcSample};
 pub use system::{
     Boost, BoostControl, Cpu, CpuFrequency, Frequency, Load, Machine, Memory, Os, PowerSupply,
@@ -112,6 +114,9 @@ pub struct Environment {
     pub manifest: ManifestProvenance,
     pub plugins: Vec<PluginProvenance>,
     pub energy: EnergySummary,
+    /// The hostname and, under Slurm, the job (id, array task, node list, allocated CPUs).
+    #[serde(default)]
+    pub node: Node,
     pub os: Os,
     pub machine: Machine,
     pub virtualization: Virtualization,
@@ -132,16 +137,12 @@ impl Environment {
         self.warnings = warnings.iter().map(ToString::to_string).collect();
     }
 
-    /// Writes pretty JSON and fsyncs it: the file must survive a crash of the campaign.
+    /// Writes pretty JSON atomically ([`crate::fsx::write_atomically`]): the file must survive
+    /// a crash of the campaign, and a full disk must leave no empty or partial file.
     pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
-        use std::io::Write;
         let mut text = serde_json::to_string_pretty(self).context("serialise environment")?;
         text.push('\n');
-        let mut file =
-            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("write {}", path.display()))
+        crate::fsx::write_atomically(path, text.as_bytes())
     }
 }
 
@@ -164,6 +165,7 @@ pub fn capture(
         },
         plugins: plugins.to_vec(),
         energy: energy.clone(),
+        node: Node::read(&roots.proc_root, |k| std::env::var(k).ok()),
         os: Os::read(roots),
         machine: Machine::read(&roots.sys_root),
         virtualization: Virtualization::read(&roots.sys_root, &cpuinfo),
