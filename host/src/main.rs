@@ -18,7 +18,7 @@ use joulebench::protocol::campaign::{self, CampaignResult};
 use joulebench::protocol::cluster::merge;
 use joulebench::protocol::cluster::submit::{write_and_submit, SlurmRequest};
 use joulebench::store::CampaignDir;
-use joulebench::{analysis, energy, error, plugin, shell};
+use joulebench::{analysis, energy, error, plugin, protocol, shell};
 
 #[derive(Parser)]
 #[command(
@@ -132,6 +132,31 @@ Carbon and cost are derived from the factors you declare (flags, else the --pipe
         allow_mixed_hardware: bool,
         #[command(flatten)]
         factors: FactorFlags,
+    },
+    /// Check that the manifest's plugins compute the same thing: the same host-made weights and
+    /// first batches, dropout off, K optimizer steps; losses, logits and weights compared
+    #[command(
+        after_help = "Example:\n  host parity manifests/quick.toml --steps 3\n\n\
+Exit status 1 names the first plugin, step or weight tensor that disagrees."
+    )]
+    Parity {
+        /// The campaign manifest (TOML)
+        manifest: PathBuf,
+        /// Optimizer steps on the first batches of the first epoch
+        #[arg(long, default_value_t = protocol::parity::DEFAULT_STEPS)]
+        steps: u32,
+    },
+    /// Internal: one plugin's parity steps in its own process (started by `host parity`)
+    #[command(hide = true)]
+    ParityWorker {
+        #[arg(long)]
+        manifest: PathBuf,
+        #[arg(long)]
+        plugin: String,
+        #[arg(long)]
+        steps: u32,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// List plugins in files or folders: name, framework, version, ABI verdict
     Plugins {
@@ -370,6 +395,19 @@ fn main() -> ExitCode {
             out,
         ),
         Command::Plugins { paths } => cmd_plugins(paths),
+        Command::Parity { manifest, steps } => cmd_parity(manifest, steps),
+        Command::ParityWorker {
+            manifest,
+            plugin,
+            steps,
+            out,
+        } => plugin::parity_worker::run(&plugin::parity_worker::ParityJob {
+            manifest,
+            plugin,
+            steps,
+            out,
+        })
+        .map(|()| ExitCode::SUCCESS),
         Command::CheckPlugin {
             file,
             manifest,
@@ -443,6 +481,26 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// `host parity`: the table, and exit 1 when a plugin disagrees (or none could be compared).
+fn cmd_parity(manifest: PathBuf, steps: u32) -> anyhow::Result<ExitCode> {
+    let manifest = Manifest::load(&manifest)?;
+    let verdict = protocol::parity::check(&manifest, steps)?;
+    println!("\n{}", protocol::parity::table(&verdict, steps));
+    for note in verdict.unsupported() {
+        println!("{note}");
+    }
+    if let Some(why) = verdict.first_disagreement() {
+        eprintln!("error: parity: {why}");
+        return Ok(ExitCode::from(1));
+    }
+    if verdict.reference.is_none() {
+        eprintln!("error: parity: no plugin of the manifest has parity steps");
+        return Ok(ExitCode::from(1));
+    }
+    println!("parity: every plugin with parity steps agrees");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `host run`: the campaign, then its analysis. Exit 0 when every run is ok and the analysis

@@ -43,6 +43,10 @@
 //! - [`epochs`]: the epoch loop ([`epochs::Epochs`]): the plugin writes one training step.
 //! - [`options`]: option keys checked once ([`options::OptionKeys`]), old spellings kept
 //!   with a note.
+//! - [`init`]: the host's initial weights ([`init::glorot_uniform`]), so a test can make the
+//!   very numbers a plugin will be handed.
+//! - [`parity`]: the steps `host parity` asks for ([`Train::parity`]), for a plugin whose
+//!   model implements [`parity::ParitySteps`].
 //! - [`rng`]: the seeded generator the host draws its plans from ([`rng::SplitMix64`]).
 //! - [`Session::check_data`]: sizes and labels checked once, so batches can index freely.
 //! - `testing` (cargo feature `testing`): sessions over synthetic or real MNIST, a recording
@@ -200,8 +204,10 @@ pub mod epochs;
 pub mod guard;
 #[doc = include_str!("../README.md")]
 pub mod guide {}
+pub mod init;
 mod module;
 pub mod options;
+pub mod parity;
 mod report;
 pub mod rng;
 mod session;
@@ -234,7 +240,12 @@ pub const MANIFEST_DIR_OPTION: &str = "manifest_dir";
 
 /// The version of this interface. The host refuses a plugin whose `PluginInfo` names another.
 /// Bump it whenever a type here changes in a way that needs plugins rebuilt.
-pub const INTERFACE_VERSION: u32 = 1;
+///
+/// 2: the trainer's `parity` method. It is defaulted and placed after the vtable's last
+/// prefix field, yet abi_stable 0.11's layout check refuses a library whose prefix type has
+/// *fewer* fields than the host's (a newer library may have more, not an older one fewer), so
+/// plugins built against interface 1 must be rebuilt; the number says so.
+pub const INTERFACE_VERSION: u32 = 2;
 
 impl PluginInfo {
     /// Info for the current [`INTERFACE_VERSION`].

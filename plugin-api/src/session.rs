@@ -34,8 +34,9 @@ pub struct Session<'a> {
     /// The host's sample order: `epochs` consecutive permutations of `0..train.count`.
     /// Epoch `e` (0-based) trains on `order[e*n .. (e+1)*n]`, batch after batch, in that order.
     pub order: RSlice<'a, u32>,
-    /// Weights every plugin should start from, when the host supplies them; else the plugin
-    /// initialises from `seed`. Layout: see [`Tensor`].
+    /// Weights every plugin must start from, when the host supplies them (it does unless the
+    /// manifest says `[model] init = "framework"`: [`crate::init`] documents the scheme); else
+    /// the plugin initialises from `seed` its framework's own way. Layout: see [`Tensor`].
     pub initial_weights: ROption<RSlice<'a, Tensor<'a>>>,
     /// Free-form key/values from the manifest's `[[plugin]] options`.
     pub options: RSlice<'a, KeyValue<'a>>,
@@ -247,7 +248,13 @@ impl Images<'_> {
 
 /// A named tensor of initial weights. Names are `<layer index>.weight` and `<layer index>.bias`
 /// (index into `Session::model`, from 0). Convolution weights are `[out, in, kh, kw]`, dense
-/// weights `[out, in]` (PyTorch's layouts); plugins transpose as their framework needs.
+/// weights `[out, in]` (PyTorch's layouts), values row-major; plugins transpose as their
+/// framework needs.
+///
+/// The flatten order is part of this layout: [`Layer::Flatten`] is channel-major, so input
+/// `c·h·w + y·w + x` of a dense layer after a flatten of a `[c, h, w]` image is channel `c`,
+/// row `y`, column `x`. A framework that flattens channels-last (`[h, w, c]`: Keras, JAX, XLA
+/// in NHWC) must permute that dense weight's inputs.
 /// [`crate::shapes::ModelShapes`] gives every layer's names and shapes.
 #[repr(C)]
 #[derive(StableAbi, Clone, Copy, Debug)]

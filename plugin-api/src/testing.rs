@@ -65,6 +65,8 @@
 //! # Ok::<(), PluginError>(())
 //! ```
 
+pub mod reference;
+
 use std::cell::OnceCell;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -233,6 +235,29 @@ pub fn small_cnn() -> Vec<Layer> {
         Layer::MaxPool2d { size: 2, stride: 2 },
         Layer::Flatten,
         Layer::Dropout { rate: 0.1 },
+        Layer::Dense {
+            units: 10,
+            activation: Activation::None,
+        },
+    ]
+}
+
+/// A model for weight-loading checks, small enough for [`reference`]'s naive arithmetic:
+/// conv2d 3×3×3 `same` + ReLU, 2×2 max-pool, conv2d 4×5×5 `same` + ReLU, 2×2 max-pool, flatten
+/// (of 4 channels, so a wrong flatten order shows), dense 10.
+pub fn parity_model() -> Vec<Layer> {
+    let conv = |filters, kernel| Layer::Conv2d {
+        filters,
+        kernel,
+        padding: Padding::Same,
+        activation: Activation::Relu,
+    };
+    vec![
+        conv(3, 3),
+        Layer::MaxPool2d { size: 2, stride: 2 },
+        conv(4, 5),
+        Layer::MaxPool2d { size: 2, stride: 2 },
+        Layer::Flatten,
         Layer::Dense {
             units: 10,
             activation: Activation::None,

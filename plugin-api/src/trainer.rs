@@ -7,10 +7,11 @@
 use abi_stable::{
     sabi_trait,
     sabi_types::RRef,
-    std_types::{RBox, RResult},
+    std_types::{RBox, RNone, ROption, RResult},
 };
 
 use crate::guard::{catch_panic, catch_panic_or};
+use crate::parity::ParityReport;
 use crate::report::{EvalReport, PluginError, RunInfo, TrainReport};
 
 /// Where a trainer reports progress; the host draws progress bars from it.
@@ -41,6 +42,14 @@ pub trait Trainer {
     /// Evaluates on the whole test set, without dropout and without updating weights.
     #[sabi(last_prefix_field)]
     fn evaluate(&mut self) -> RResult<EvalReport, PluginError>;
+
+    /// The parity check's steps ([`crate::parity`]), on a fresh trainer instead of training;
+    /// `RNone` when the trainer has none (interface 2; see [`crate::INTERFACE_VERSION`] for
+    /// why plugins built against interface 1 must be rebuilt).
+    fn parity(&mut self, steps: u32) -> ROption<RResult<ParityReport, PluginError>> {
+        let _ = steps;
+        RNone
+    }
 }
 
 /// A boxed trainer that may borrow the session's data for `'a`.
@@ -56,6 +65,14 @@ pub trait Train {
         progress: &Progress<'_>,
     ) -> Result<TrainReport, PluginError>;
     fn evaluate(&mut self) -> Result<EvalReport, PluginError>;
+
+    /// The parity check's steps ([`crate::parity::run`] does them for a
+    /// [`crate::parity::ParitySteps`] model), or `None` (the default) when the plugin has
+    /// none: `host parity` then reports it as not supporting the check.
+    fn parity(&mut self, steps: u32) -> Option<Result<ParityReport, PluginError>> {
+        let _ = steps;
+        None
+    }
 }
 
 /// Wraps a [`Train`] implementation into the boxed trainer `new_trainer` returns. Every call
@@ -83,6 +100,12 @@ impl Train for TrainerBox<'_> {
     fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
         Trainer::evaluate(self).into_result()
     }
+
+    fn parity(&mut self, steps: u32) -> Option<Result<ParityReport, PluginError>> {
+        Trainer::parity(self, steps)
+            .into_option()
+            .map(RResult::into_result)
+    }
 }
 
 struct Guarded<T>(T);
@@ -102,5 +125,22 @@ impl<T: Train> Trainer for Guarded<T> {
 
     fn evaluate(&mut self) -> RResult<EvalReport, PluginError> {
         catch_panic(|| self.0.evaluate())
+    }
+
+    fn parity(&mut self, steps: u32) -> ROption<RResult<ParityReport, PluginError>> {
+        // A panic is an answer too: the plugin has parity steps, and they failed.
+        let mut supported = true;
+        let result = catch_panic(|| match self.0.parity(steps) {
+            Some(result) => result,
+            None => {
+                supported = false;
+                Err(PluginError::unsupported("no parity steps"))
+            }
+        });
+        if supported {
+            ROption::RSome(result)
+        } else {
+            RNone
+        }
     }
 }

@@ -27,6 +27,7 @@ use crate::analysis::stats::Spending;
 use crate::analysis::{apply_factors, default_pipeline, ReportFactors, StepSpec};
 use crate::energy::EnergyConfig;
 use crate::error::usage;
+use crate::plan::Init;
 use source::Source;
 
 /// A validated campaign.
@@ -45,6 +46,8 @@ pub struct Manifest {
     pub experiment: Experiment,
     pub dataset: DatasetSpec,
     pub model: Vec<Layer>,
+    /// `[model] init`: where every run's initial weights come from.
+    pub init: Init,
     pub training: Training,
     pub energy: EnergyConfig,
     pub plugins: Vec<PluginSpec>,
@@ -66,6 +69,8 @@ pub struct Experiment {
     /// Per-run limit; a worker still running after it is killed and its run recorded failed.
     pub run_timeout: Duration,
     pub retry_failed: u32,
+    /// Run `host parity` before the first run and refuse to start on a disagreement.
+    pub parity: bool,
     /// `stop = { .. }`: stop measuring once the answer is known (a sequential design).
     pub stop: Option<StopRule>,
 }
@@ -155,7 +160,7 @@ impl Manifest {
         let raw_stop = raw_experiment.stop.take();
         let mut experiment = sections::experiment(src, raw_experiment)?;
         let dataset = sections::dataset(src, raw.dataset, base)?;
-        let model = sections::model(src, raw.model)?;
+        let (model, init) = sections::model(src, raw.model)?;
         let training = sections::training(src, raw.training, &dataset)?;
         let energy = sections::energy(src, raw.energy, base)?;
         let plugins = sections::plugins(src, raw.plugin, base, training.threads)?;
@@ -172,6 +177,7 @@ impl Manifest {
             experiment,
             dataset,
             model,
+            init,
             training,
             energy,
             plugins,
@@ -369,6 +375,21 @@ mod tests {
                 ("X", "{other}")
             ]
         );
+    }
+
+    #[test]
+    fn init_is_host_unless_the_manifest_says_framework() {
+        assert_eq!(parse(QUICK).unwrap().init, Init::Host);
+        assert!(!parse(QUICK).unwrap().experiment.parity);
+        let framework = QUICK.replace("[training]\n", "init = \"framework\"\n[training]\n");
+        assert_eq!(parse(&framework).unwrap().init, Init::Framework);
+        let parity = QUICK.replace("seed = 42", "seed = 42\nparity = true");
+        assert!(parse(&parity).unwrap().experiment.parity);
+        let text = QUICK.replace("[training]\n", "init = \"lecun\"\n[training]\n");
+        let line = text.lines().position(|l| l.starts_with("init =")).unwrap() + 1;
+        let e = error(&text);
+        assert!(e.contains("init `lecun` is not known"), "{e}");
+        assert!(e.contains(&format!(":{line}:")), "names line {line}: {e}");
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub struct RawExperiment {
     pub idle_baseline_after: Option<bool>,
     pub run_timeout: Option<Spanned<String>>,
     pub retry_failed: Option<u32>,
+    pub parity: Option<bool>,
     pub stop: Option<Spanned<RawStop>>,
 }
 
@@ -99,6 +100,8 @@ pub struct RawModel {
     /// Kept as tables with their positions so that an error in one layer names its line
     /// (serde's tagged enums lose the position); converted in `model.rs`.
     pub layers: Vec<Spanned<toml::Table>>,
+    /// `host` (default) or `framework`.
+    pub init: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,7 @@ use super::{DatasetSpec, Experiment, PluginSpec, Rest, Training};
 use crate::analysis::factors::{check_currency, lacks_a_base, Factor};
 use crate::analysis::{apply_factors, default_pipeline, ReportFactors, StepSpec};
 use crate::energy::{EnergyConfig, SourceChoice};
+use crate::plan::Init;
 
 /// `[experiment]`; an unnamed campaign takes the manifest's file name.
 pub(super) fn experiment(src: Source, e: raw::RawExperiment) -> anyhow::Result<Experiment> {
@@ -48,6 +49,7 @@ pub(super) fn experiment(src: Source, e: raw::RawExperiment) -> anyhow::Result<E
         idle_baseline_after: e.idle_baseline_after.unwrap_or(false),
         run_timeout: src.duration(&e.run_timeout, "run_timeout", Duration::from_secs(3600))?,
         retry_failed: e.retry_failed.unwrap_or(0),
+        parity: e.parity.unwrap_or(false),
         stop: None, // read with the plugins (`stop.rs`): it needs their number
     };
     if matches!(experiment.rest, Rest::UntilIdle { .. }) && experiment.idle_baseline.is_zero() {
@@ -120,11 +122,25 @@ pub(super) fn dataset(
     })
 }
 
-/// `[model] layers = [...]`, checked layer by layer (`model.rs`).
-pub(super) fn model(src: Source, m: raw::RawModel) -> anyhow::Result<Vec<Layer>> {
-    parse_layer_tables(&m.layers, |offset| line_at(src.text, offset))
+/// `[model] layers = [...]`, checked layer by layer (`model.rs`), and `init`.
+pub(super) fn model(src: Source, m: raw::RawModel) -> anyhow::Result<(Vec<Layer>, Init)> {
+    let layers = parse_layer_tables(&m.layers, |offset| line_at(src.text, offset))
         .and_then(|specs| layers_from_specs(&specs))
-        .map_err(|err| src.error(err.line, format!("[model] {}", err.message)))
+        .map_err(|err| src.error(err.line, format!("[model] {}", err.message)))?;
+    let init = match &m.init {
+        None => Init::default(),
+        Some(word) => Init::parse(word.get_ref()).ok_or_else(|| {
+            src.error(
+                src.line(word.span()),
+                format!(
+                    "[model] init `{}` is not known: `host` (the host's Glorot-uniform \
+                     weights, the default) or `framework` (each framework's own)",
+                    word.get_ref()
+                ),
+            )
+        })?,
+    };
+    Ok((layers, init))
 }
 
 /// `[training]` and its `[training.optimizer]`; the batch size is checked against the

@@ -15,6 +15,35 @@ pub use shard::{runs_of, Shard};
 const PLUGIN_ORDER: u64 = 1;
 const SAMPLE_ORDER: u64 = 2;
 const TRAINER_SEED: u64 = 3;
+const INITIAL_WEIGHTS: u64 = 4;
+
+/// Where a run's initial weights come from (`[model] init`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Init {
+    /// The host's weights (`plugin_api::init`, seeded by [`weights_seed`]): every plugin of an
+    /// iteration starts from the same numbers.
+    #[default]
+    Host,
+    /// Each framework's own initialiser, seeded with the trainer seed (what every campaign
+    /// did before the host made weights).
+    Framework,
+}
+
+impl Init {
+    /// `host` or `framework`, as the manifest, runs.csv and campaign.json write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Init::Host => "host",
+            Init::Framework => "framework",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Init> {
+        [Init::Host, Init::Framework]
+            .into_iter()
+            .find(|i| i.as_str() == word)
+    }
+}
 
 /// One measured run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +89,12 @@ pub fn sample_order(seed: u64, iteration: u32, epochs: u32, samples: usize) -> V
 /// The seed handed to every trainer of `iteration` (same for all plugins of an iteration).
 pub fn trainer_seed(seed: u64, iteration: u32) -> u64 {
     SplitMix64::derive(seed, &[TRAINER_SEED, iteration as u64]).next_u64()
+}
+
+/// The seed of `iteration`'s host-made initial weights (same for all plugins of an
+/// iteration, another stream than the trainer seed's).
+pub fn weights_seed(seed: u64, iteration: u32) -> u64 {
+    SplitMix64::derive(seed, &[INITIAL_WEIGHTS, iteration as u64]).next_u64()
 }
 
 #[cfg(test)]
@@ -142,5 +177,18 @@ mod tests {
         assert_eq!(trainer_seed(42, 1), 0x83d0_3f08_8a88_9aa2);
         assert_eq!(trainer_seed(42, 2), 0x9971_f385_a728_fe2e);
         assert_eq!(trainer_seed(7, 30), 0xa0c9_5e44_dece_8cc2);
+    }
+
+    #[test]
+    fn weights_seeds_are_their_own_stream_per_iteration() {
+        assert_eq!(
+            weights_seed(42, 1),
+            SplitMix64::derive(42, &[4, 1]).next_u64()
+        );
+        assert_ne!(weights_seed(42, 1), weights_seed(42, 2));
+        assert_ne!(weights_seed(42, 1), trainer_seed(42, 1));
+        assert_eq!(Init::parse("framework"), Some(Init::Framework));
+        assert_eq!(Init::parse(Init::Host.as_str()), Some(Init::Host));
+        assert_eq!(Init::parse("glorot"), None);
     }
 }

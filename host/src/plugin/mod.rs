@@ -9,5 +9,6 @@ pub mod events;
 mod lifeline;
 pub mod load;
 mod log_reason;
+pub mod parity_worker;
 pub mod supervisor;
 pub mod worker;

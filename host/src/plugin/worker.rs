@@ -15,10 +15,13 @@ use std::time::{Duration, Instant};
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::sabi_types::RRef;
-use abi_stable::std_types::{RNone, RSlice, RStr};
+use abi_stable::std_types::{RSlice, RStr};
 use anyhow::{bail, Context};
+use plugin_api::init::{as_tensors, glorot_uniform, OwnedTensor};
+use plugin_api::shapes::{ModelShapes, Shape};
 use plugin_api::{
-    Dataset, Images, KeyValue, Note, ProgressSink, ProgressSink_TO, Session, MANIFEST_DIR_OPTION,
+    Dataset, Images, KeyValue, Note, ProgressSink, ProgressSink_TO, Session, Tensor,
+    MANIFEST_DIR_OPTION,
 };
 
 use super::events::{Event, Mark, Phase};
@@ -26,7 +29,7 @@ use super::load;
 use crate::dataset::{self, PreparedData};
 use crate::energy::{EnergyMonitor, Snapshot};
 use crate::manifest::Manifest;
-use crate::plan;
+use crate::plan::{self, Init};
 
 /// What the host asks one worker to do.
 #[derive(Debug, Clone)]
@@ -219,6 +222,8 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
             value: RStr::from_str(v),
         })
         .collect();
+    let weights = host_weights(&manifest, &prepared, job.iteration).in_phase(Phase::Prepare)?;
+    let views = weights.as_deref().map(as_tensors);
     let session = build_session(
         &manifest,
         &spec.name,
@@ -226,6 +231,7 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         &order,
         &options,
         plan::trainer_seed(manifest.experiment.seed, job.iteration),
+        views.as_deref(),
     );
 
     if job.setup_only {
@@ -370,6 +376,22 @@ fn pairs(notes: &[Note]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `iteration`'s initial weights when the manifest has the host make them (`[model] init`),
+/// for the model walked on the prepared images.
+pub fn host_weights(
+    manifest: &Manifest,
+    data: &PreparedData,
+    iteration: u32,
+) -> anyhow::Result<Option<Vec<OwnedTensor>>> {
+    if manifest.init != Init::Host {
+        return Ok(None);
+    }
+    let input = Shape::image(1, data.train.rows, data.train.cols);
+    let model = ModelShapes::walk(input, &manifest.model)?;
+    let seed = plan::weights_seed(manifest.experiment.seed, iteration);
+    Ok(Some(glorot_uniform(&model, seed)))
+}
+
 /// The ABI session over the host's buffers.
 pub fn build_session<'a>(
     manifest: &'a Manifest,
@@ -378,6 +400,7 @@ pub fn build_session<'a>(
     order: &'a [u32],
     options: &'a [KeyValue<'a>],
     seed: u64,
+    weights: Option<&'a [Tensor<'a>]>,
 ) -> Session<'a> {
     let images = |split: &'a dataset::PreparedSplit| Images {
         pixels: RSlice::from_slice(&split.pixels),
@@ -402,7 +425,7 @@ pub fn build_session<'a>(
             classes: data.classes,
         },
         order: RSlice::from_slice(order),
-        initial_weights: RNone,
+        initial_weights: weights.map(RSlice::from_slice).into(),
         options: RSlice::from_slice(options),
     }
 }

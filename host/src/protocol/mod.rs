@@ -7,4 +7,5 @@ pub mod cluster;
 pub mod environment;
 pub mod forecast;
 pub mod idle;
+pub mod parity;
 pub mod progress;

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::energy::plausibility::{self, PowerBounds};
+use crate::plan::Init;
 use crate::plan::Shard;
 
 /// Whether a run counts: `ok` or `failed`, exactly as runs.csv and its readers spell it.
@@ -157,6 +158,8 @@ pub struct RunRecord {
     pub retry: u32,
     /// energy − idle power × time, when an idle baseline was measured.
     pub energy_dynamic_j: Option<f64>,
+    /// Where the run's initial weights came from (`[model] init`).
+    pub init: Option<Init>,
     /// The plugin's notes (thread pools, backends, what it ignored), as (key, value).
     pub notes: Vec<(String, String)>,
     /// The shard of the campaign this run belongs to (`host run --shard K/N`).

@@ -53,6 +53,8 @@ pub enum Column {
     Node,
     /// The plugin's notes, `key=value; key=value` (campaigns before it lack the column).
     Notes,
+    /// `init`: `host` or `framework` (campaigns before it lack the column).
+    Init,
 }
 
 /// The contract's leading columns (the README's runs.csv section); scripts depend on them:
@@ -99,6 +101,7 @@ pub fn columns(epochs: u32, domains: &[String]) -> Vec<Column> {
     ]);
     c.extend(CLUSTER_COLUMNS);
     c.push(Column::Notes);
+    c.push(Column::Init);
     c
 }
 
@@ -106,14 +109,22 @@ pub fn columns(epochs: u32, domains: &[String]) -> Vec<Column> {
 /// them lacks them: it is still read, and resumed without them.
 const CLUSTER_COLUMNS: [Column; 2] = [Column::Shard, Column::Node];
 
+/// How many columns each later addition put at the end of runs.csv, newest first: `init`
+/// (issue 14), `notes` (issue 17), the cluster columns (issue 16).
+const LATER_ADDITIONS: [usize; 3] = [1, 1, CLUSTER_COLUMNS.len()];
+
 /// The columns of an existing runs.csv whose header is `header`: this campaign's columns, or
-/// the same without the later additions (a file written by an older host: without `notes`,
-/// or also without the cluster columns). `None` when the header is none of these.
+/// the same without the later additions (a file written by an older host: without `init`,
+/// also without `notes`, also without the cluster columns). `None` when the header is none of
+/// these.
 fn accepted_columns(header: &[String], epochs: u32, domains: &[String]) -> Option<Vec<Column>> {
-    let current = columns(epochs, domains);
-    let without_notes = current[..current.len() - 1].to_vec();
-    let older = without_notes[..without_notes.len() - CLUSTER_COLUMNS.len()].to_vec();
-    [current, without_notes, older]
+    let mut candidate = columns(epochs, domains);
+    let mut candidates = vec![candidate.clone()];
+    for added in LATER_ADDITIONS {
+        candidate.truncate(candidate.len() - added);
+        candidates.push(candidate.clone());
+    }
+    candidates
         .into_iter()
         .find(|c| c.iter().map(Column::name).eq(header.iter().cloned()))
 }
@@ -145,6 +156,7 @@ impl Column {
             Column::Shard => "shard",
             Column::Node => "node",
             Column::Notes => "notes",
+            Column::Init => "init",
             Column::PhaseTime(p) => return format!("{p}_time_s"),
             Column::PhaseEnergy(p) => return format!("{p}_energy_j"),
             Column::EpochTime(e) => return format!("epoch{e}_time_s"),
@@ -195,6 +207,7 @@ impl Column {
                 let pairs: Vec<String> = r.notes.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 one_line(&pairs.join("; "))
             }
+            Column::Init => r.init.map(|i| i.as_str().to_string()).unwrap_or_default(),
         }
     }
 }
@@ -436,7 +449,7 @@ mod tests {
     const HEADER: &str = "iteration,order,plugin,framework,status,time_s,energy_j,power_w,edp_js,\
 cpu_time_s,accuracy,loss,meter,error,setup_time_s,setup_energy_j,train_time_s,train_energy_j,\
 eval_time_s,eval_energy_j,epoch1_time_s,epoch1_energy_j,epoch2_time_s,epoch2_energy_j,\
-energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,shard,node,notes";
+energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,shard,node,notes,init";
 
     fn record() -> RunRecord {
         RunRecord {
@@ -469,6 +482,7 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
                 ("backend".into(), "flex, rayon".into()),
                 ("initial_weights".into(), "ignored\n".into()),
             ],
+            init: Some(crate::plan::Init::Host),
         }
     }
 
@@ -484,7 +498,7 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         assert_eq!(
             text.lines().nth(1).unwrap(),
             "2,1,spin,spin 1,ok,2,10,5,20,1.5,0.75,,estimate: x,two lines,0.5,1,1,8,0.5,1,\
-             0.25,3,,,10,1,99,a; b,0,1,4,2/3,n01,\"backend=flex, rayon; initial_weights=ignored\""
+             0.25,3,,,10,1,99,a; b,0,1,4,2/3,n01,\"backend=flex, rayon; initial_weights=ignored\",host"
         );
         assert!(
             RunsCsv::create(&path, 2, &domains).is_err(),
@@ -521,13 +535,13 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         assert!(format!("{err:#}").contains("columns differ"), "{err:#}");
     }
 
-    /// A campaign started by a host without the `shard`, `node` and `notes` columns resumes:
-    /// its rows keep lining up with its own header.
+    /// A campaign started by a host without the `shard`, `node`, `notes` and `init` columns
+    /// (or without the later ones only) resumes: its rows keep lining up with its own header.
     #[test]
     fn an_older_runs_csv_without_cluster_columns_is_resumed_as_it_is() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.csv");
-        let old_header = HEADER.strip_suffix(",shard,node,notes").unwrap();
+        let old_header = HEADER.strip_suffix(",shard,node,notes,init").unwrap();
         std::fs::write(&path, format!("{old_header}\n")).unwrap();
         let domains = vec!["package-0".to_string()];
         let (mut csv, existing) = RunsCsv::reopen(&path, 2, &domains).unwrap();
@@ -543,8 +557,18 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         );
         assert!(row.ends_with(",1,4"), "no shard or node cell: {row}");
 
+        // A header from before `init` keeps the notes.
+        let without_init = HEADER.strip_suffix(",init").unwrap();
+        std::fs::write(&path, format!("{without_init}\n")).unwrap();
+        let (mut csv, _) = RunsCsv::reopen(&path, 2, &domains).unwrap();
+        assert_eq!(csv.header().join(","), without_init);
+        csv.append(&record()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.ends_with("ignored\""), "no init cell: {row}");
+
         // A header from before `notes` only keeps the cluster columns.
-        let without_notes = HEADER.strip_suffix(",notes").unwrap();
+        let without_notes = HEADER.strip_suffix(",notes,init").unwrap();
         std::fs::write(&path, format!("{without_notes}\n")).unwrap();
         let (mut csv, _) = RunsCsv::reopen(&path, 2, &domains).unwrap();
         assert_eq!(csv.header().join(","), without_notes);
@@ -554,7 +578,7 @@ energy_package_0_j,threads,started_unix_ms,faults,rest_s,retry,energy_dynamic_j,
         assert!(row.ends_with(",2/3,n01"), "no notes cell: {row}");
 
         // Some other subset of the columns is still refused.
-        let cut = HEADER.strip_suffix(",node,notes").unwrap();
+        let cut = HEADER.strip_suffix(",node,notes,init").unwrap();
         std::fs::write(&path, format!("{cut}\n")).unwrap();
         let err = RunsCsv::reopen(&path, 2, &domains).err().unwrap();
         assert!(format!("{err:#}").contains("columns differ"), "{err:#}");

@@ -5,6 +5,7 @@
 mod support;
 
 mod args;
+mod parity;
 mod plugins;
 mod scaffold;
 mod shards;

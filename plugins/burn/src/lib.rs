@@ -20,7 +20,9 @@ use std::sync::OnceLock;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use plugin_api::epochs::{Batch, BatchStep, Epochs};
+use plugin_api::init::OwnedTensor;
 use plugin_api::options::OptionKeys;
+use plugin_api::parity::{ParityReport, ParitySteps};
 use plugin_api::{
     export_plugin, into_trainer, EvalReport, Images, Note, Optimizer, OptimizerKind, PluginError,
     PluginInfo, Progress, RunInfo, Session, Train, TrainReport, TrainerBox,
@@ -241,7 +243,41 @@ fn batch(images: &Images<'_>, indices: &[u32], device: &Device) -> (Tensor<4>, T
     )
 }
 
+/// `host parity`'s steps: a training step each, logits of test images, the parameters in the
+/// host's layouts.
+impl ParitySteps for BurnTrainer<'_> {
+    fn step(&mut self, indices: &[u32]) -> Result<f64, PluginError> {
+        let mut loss_sum = 0.0;
+        self.learner
+            .train_batch(&mut loss_sum, Batch { start: 0, indices })?;
+        Ok(loss_sum / indices.len().max(1) as f64)
+    }
+
+    fn test_logits(&mut self, indices: &[u32]) -> Result<Vec<f32>, PluginError> {
+        let learner = &self.learner;
+        let model = learner.model.as_ref().ok_or_else(broken_model)?.valid();
+        let device = learner.device.clone().inner();
+        let (x, _) = batch(&self.session.data.test, indices, &device);
+        let logits = model.forward(&learner.plan, x, false)?;
+        logits
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| PluginError::failed(format!("reading logits: {e:?}")))
+    }
+
+    fn weights(&mut self) -> Result<Vec<OwnedTensor>, PluginError> {
+        let learner = &self.learner;
+        let model = learner.model.as_ref().ok_or_else(broken_model)?;
+        learner.plan.host_weights(model)
+    }
+}
+
 impl Train for BurnTrainer<'_> {
+    fn parity(&mut self, steps: u32) -> Option<Result<ParityReport, PluginError>> {
+        let session = self.session;
+        Some(plugin_api::parity::run(&session, steps, self))
+    }
+
     fn run_info(&self) -> RunInfo {
         RunInfo {
             framework: FRAMEWORK.into(),

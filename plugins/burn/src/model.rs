@@ -14,6 +14,7 @@ use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use plugin_api::init::OwnedTensor;
 use plugin_api::rng::SplitMix64;
 use plugin_api::shapes::{LayerShape, LayerValues, ModelShapes, Params, Shape};
 use plugin_api::{Activation, Layer, PluginError, Session};
@@ -195,6 +196,41 @@ impl Plan {
             });
         }
         Ok(Net { convs, denses })
+    }
+}
+
+impl Plan {
+    /// `net`'s parameters named and laid out as the host's (`Session::initial_weights`):
+    /// kernels as they are, dense weights transposed back to `[units, inputs]`.
+    pub fn host_weights(&self, net: &Net) -> Result<Vec<OwnedTensor>, PluginError> {
+        let floats = |data: TensorData| {
+            data.try_to_vec::<f32>()
+                .map_err(|e| PluginError::failed(format!("reading a parameter: {e:?}")))
+        };
+        let mut out = Vec::new();
+        let mut push = |spec: &ParamSpec, weight: Vec<f32>, bias: Vec<f32>| {
+            let shape = spec.params.weight.iter().map(|&d| d as u32).collect();
+            out.push(OwnedTensor::new(
+                format!("{}.weight", spec.layer),
+                shape,
+                weight,
+            ));
+            let len = vec![spec.params.bias as u32];
+            out.push(OwnedTensor::new(format!("{}.bias", spec.layer), len, bias));
+        };
+        for (spec, p) in self.convs.iter().zip(&net.convs) {
+            let weight = floats(p.weight.val().into_data())?;
+            push(spec, weight, floats(p.bias.val().into_data())?);
+        }
+        for (spec, p) in self.denses.iter().zip(&net.denses) {
+            let [units, inputs] = spec.params.weight[..] else {
+                return Err(broken());
+            };
+            let stored = floats(p.weight.val().into_data())?;
+            let weight = transpose(&stored, inputs, units);
+            push(spec, weight, floats(p.bias.val().into_data())?);
+        }
+        Ok(out)
     }
 }
 

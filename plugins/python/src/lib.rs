@@ -18,6 +18,7 @@
 
 mod convert;
 mod errors;
+mod parity;
 mod paths;
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use std::sync::Mutex;
 use plugin_api::abi_stable::std_types::RVec;
 use plugin_api::epochs::Epochs;
 use plugin_api::options::OptionKeys;
+use plugin_api::parity::ParityReport;
 use plugin_api::{
     export_plugin, into_trainer, EvalReport, Note, PluginError, PluginInfo, Progress, RunInfo,
     Session, Train, TrainReport, TrainerBox,
@@ -94,7 +96,7 @@ pub fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginEr
     let venv = resolve_venv(session)?;
     paths::promote_libpython()?;
     Python::initialize();
-    let trainer = Python::attach(|py| -> Result<PyTrainer, PluginError> {
+    let trainer = Python::attach(|py| -> Result<PyTrainer<'a>, PluginError> {
         prepare_interpreter(py, venv.as_ref())?;
         let module = import_trainer(py, &trainer_path, venv.as_ref())?;
         check_options(py, &module, session)?;
@@ -117,6 +119,7 @@ pub fn new_trainer<'a>(session: &Session<'a>) -> Result<TrainerBox<'a>, PluginEr
             requested_threads: session.threads,
             trainer_path,
             venv: venv.map(|v| v.root),
+            session: *session,
         })
     })?;
     Ok(into_trainer(trainer))
@@ -271,13 +274,15 @@ fn import_trainer<'py>(
 }
 
 /// A Python trainer object and what we know about it.
-struct PyTrainer {
+struct PyTrainer<'a> {
     trainer: Py<PyAny>,
     /// The trainer's `framework_version()`, e.g. `tensorflow 2.21.0 / keras 3.15.1`.
     framework: String,
     requested_threads: u32,
     trainer_path: PathBuf,
     venv: Option<PathBuf>,
+    /// For the parity steps, which take their batches from the order.
+    session: Session<'a>,
 }
 
 /// The Python-callable `progress(epoch, batch, batches)` handed to `train_epochs`. It holds the
@@ -329,7 +334,7 @@ fn notes_from(dict: Option<&Bound<'_, PyAny>>) -> RVec<Note> {
     notes
 }
 
-impl Train for PyTrainer {
+impl Train for PyTrainer<'_> {
     fn run_info(&self) -> RunInfo {
         Python::attach(|py| {
             let mut info = RunInfo {
@@ -401,6 +406,19 @@ impl Train for PyTrainer {
         })
     }
 
+    /// `None` unless the trainer has every method the parity check needs.
+    fn parity(&mut self, steps: u32) -> Option<Result<ParityReport, PluginError>> {
+        Python::attach(|py| {
+            let trainer = self.trainer.bind(py).clone();
+            let has = |m: &str| trainer.hasattr(m).unwrap_or(false);
+            if !parity::METHODS.iter().all(|m| has(m)) {
+                return None;
+            }
+            let mut steps_of = parity::PySteps { py, trainer };
+            Some(plugin_api::parity::run(&self.session, steps, &mut steps_of))
+        })
+    }
+
     fn evaluate(&mut self) -> Result<EvalReport, PluginError> {
         Python::attach(|py| {
             let reply = self
@@ -430,7 +448,7 @@ impl Train for PyTrainer {
     }
 }
 
-impl Drop for PyTrainer {
+impl Drop for PyTrainer<'_> {
     fn drop(&mut self) {
         // Release the Python object while attached, rather than via pyo3's deferred queue.
         Python::attach(|py| {

@@ -157,6 +157,77 @@ def make_apply(layers, maxpool="reduce_window"):
     return apply
 
 
+# --- the host's weights ----------------------------------------------------------
+# The host lends PyTorch layouts (OIHW, (out, in)) and flattens channel-major (c, h, w);
+# NHWC flattens (h, w, c), so a dense layer fed by a flatten gets its inputs permuted.
+
+def flattened_images(layers):
+    """{index of a dense layer fed by a flatten of an image: that image's (c, h, w)}."""
+    fed = {}
+    image = None
+    for index, spec in enumerate(layers):
+        kind = spec["kind"]
+        if kind == "flatten":
+            shape = tuple(spec["input_shape"])
+            image = shape if len(shape) == 3 else None
+        elif kind == "dense":
+            if image is not None:
+                fed[index] = image
+            image = None
+        elif kind != "dropout":
+            image = None
+    return fed
+
+
+def from_host(kind, w, image=None):
+    """A host weight in this trainer's layout: HWIO kernels, (in, out) dense kernels."""
+    w = np.asarray(w, np.float32)
+    if kind == "conv2d":
+        return np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+    if image is not None:
+        c, h, wd = image
+        units = w.shape[0]
+        return np.ascontiguousarray(
+            w.reshape(units, c, h, wd).transpose(2, 3, 1, 0).reshape(h * wd * c, units))
+    return np.ascontiguousarray(w.T)
+
+
+def to_host(kind, k, image=None):
+    """The inverse of from_host."""
+    k = np.asarray(k, np.float32)
+    if kind == "conv2d":
+        return np.ascontiguousarray(k.transpose(3, 2, 0, 1))
+    if image is not None:
+        c, h, wd = image
+        units = k.shape[1]
+        return np.ascontiguousarray(
+            k.reshape(h, wd, c, units).transpose(3, 2, 0, 1).reshape(units, c * h * wd))
+    return np.ascontiguousarray(k.T)
+
+
+def load_weights(layers, weights):
+    """Per-layer parameter dicts from the host's weights."""
+    fed = flattened_images(layers)
+    params = []
+    for index, spec in enumerate(layers):
+        if spec["kind"] in ("conv2d", "dense"):
+            w = from_host(spec["kind"], weights[f"{index}.weight"], fed.get(index))
+            params.append({"w": jnp.asarray(w), "b": jnp.asarray(np.array(weights[f"{index}.bias"]))})
+        else:
+            params.append({})
+    return params
+
+
+def dump_weights(layers, params):
+    fed = flattened_images(layers)
+    out = {}
+    for index, (spec, p) in enumerate(zip(layers, params)):
+        if spec["kind"] in ("conv2d", "dense"):
+            out[f"{index}.weight"] = to_host(spec["kind"], np.asarray(p["w"]), fed.get(index))
+            out[f"{index}.bias"] = np.asarray(p["b"], np.float32)
+    return out
+
+
 # --- trainer -----------------------------------------------------------------
 
 class Trainer:
@@ -165,8 +236,6 @@ class Trainer:
             raise NotImplementedError(f"device {session.device!r}: this trainer runs on cpu only")
         options = dict(session.options or {})
         self.notes = _init_backend(int(session.threads))
-        if session.initial_weights is not None:
-            raise NotImplementedError("initial_weights are not supported yet")
         opt = session.optimizer
         if opt["kind"] != "adam":
             raise NotImplementedError(f"optimizer {opt['kind']!r}: only adam")
@@ -175,7 +244,12 @@ class Trainer:
         key = jax.random.key(session.seed32)
         init_key, self.dropout_key = jax.random.split(key)
         self.image_shape = (*session.train_images.shape[1:], 1)
-        self.params = init_params(session.model, init_key)
+        self.layers = session.model
+        if session.initial_weights is not None:
+            self.params = load_weights(session.model, session.initial_weights)
+        else:
+            self.params = init_params(session.model, init_key)
+        self.apply = apply
         self.tx = optax.adam(float(opt["lr"]), b1=float(opt["beta1"]),
                              b2=float(opt["beta2"]), eps=float(opt["eps"]))
         self.opt_state = self.tx.init(self.params)
@@ -218,6 +292,7 @@ class Trainer:
             "parameters": str(n_params),
             "maxpool": maxpool,
             "partial_batch": "padded to batch_size, masked",
+            "initial_weights": "host" if session.initial_weights is not None else "jax",
             "jit": "train step (forward+backward+adam), donated buffers",
         })
 
@@ -260,6 +335,24 @@ class Trainer:
 
     def run_info(self):
         return {"threads": int(self.notes["xla_intra_op_threads"]), "notes": dict(self.notes)}
+
+    # --- parity steps (host parity; plugins/python/README.md) ---
+
+    def parity_step(self, indices):
+        """One Adam step on training images `indices`; the batch's mean loss before it."""
+        x, y, mask = self._batch(np.asarray(indices), len(indices))
+        total = jnp.zeros((), jnp.float32)
+        self.params, self.opt_state, total = self.train_step(
+            self.params, self.opt_state, total, x, y, mask, np.uint32(self.step_count))
+        self.step_count += 1
+        return float(total) / len(indices)
+
+    def logits(self, test_indices):
+        x = self.test_x[np.asarray(test_indices, np.int64)][..., np.newaxis]
+        return np.asarray(self.apply(self.params, x, False, None))
+
+    def weights(self):
+        return dump_weights(self.layers, self.params)
 
     def evaluate(self):
         loss_sum = 0.0

@@ -63,6 +63,96 @@ def build_model(layers, in_shape=(28, 28, 1)):
     return model
 
 
+# --- the host's weights ----------------------------------------------------------
+# The host lends PyTorch layouts (OIHW, (out, in)) and flattens channel-major (c, h, w);
+# NHWC flattens (h, w, c), so a dense layer fed by a flatten gets its inputs permuted.
+
+def flattened_images(layers):
+    """{index of a dense layer fed by a flatten of an image: that image's (c, h, w)}."""
+    fed = {}
+    image = None
+    for index, spec in enumerate(layers):
+        kind = spec["kind"]
+        if kind == "flatten":
+            shape = tuple(spec["input_shape"])
+            image = shape if len(shape) == 3 else None
+        elif kind == "dense":
+            if image is not None:
+                fed[index] = image
+            image = None
+        elif kind != "dropout":
+            image = None
+    return fed
+
+
+def from_host(kind, w, image=None):
+    """A host weight in this trainer's layout: HWIO kernels, (in, out) dense kernels."""
+    w = np.asarray(w, np.float32)
+    if kind == "conv2d":
+        return np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+    if image is not None:
+        c, h, wd = image
+        units = w.shape[0]
+        return np.ascontiguousarray(
+            w.reshape(units, c, h, wd).transpose(2, 3, 1, 0).reshape(h * wd * c, units))
+    return np.ascontiguousarray(w.T)
+
+
+def to_host(kind, k, image=None):
+    """The inverse of from_host."""
+    k = np.asarray(k, np.float32)
+    if kind == "conv2d":
+        return np.ascontiguousarray(k.transpose(3, 2, 0, 1))
+    if image is not None:
+        c, h, wd = image
+        units = k.shape[1]
+        return np.ascontiguousarray(
+            k.reshape(h, wd, c, units).transpose(3, 2, 0, 1).reshape(units, c * h * wd))
+    return np.ascontiguousarray(k.T)
+
+
+def load_weights(model, layers, weights):
+    fed = flattened_images(layers)
+    for index, spec in enumerate(layers):
+        if spec["kind"] in ("conv2d", "dense"):
+            kernel = from_host(spec["kind"], weights[f"{index}.weight"], fed.get(index))
+            model.layers[index].set_weights([kernel, np.array(weights[f"{index}.bias"])])
+
+
+def dump_weights(model, layers):
+    fed = flattened_images(layers)
+    out = {}
+    for index, spec in enumerate(layers):
+        if spec["kind"] in ("conv2d", "dense"):
+            kernel, bias = model.layers[index].get_weights()
+            out[f"{index}.weight"] = to_host(spec["kind"], kernel, fed.get(index))
+            out[f"{index}.bias"] = np.asarray(bias, np.float32)
+    return out
+
+
+class PaperAdam(keras.optimizers.Adam):
+    """Adam with epsilon added to the bias-corrected sqrt(v_hat), as Kingma & Ba, PyTorch and
+    optax do. Keras adds it to sqrt(v) before the correction, which amounts to an epsilon of
+    eps / sqrt(1 - beta2^t) (3e-7 at step 1 for eps = 1e-8): `host parity` showed the biases
+    moving differently from torch and jax after three steps."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        ops = keras.ops
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        gradient = ops.cast(gradient, dtype)
+        step = ops.cast(self.iterations + 1, dtype)
+        beta_1 = ops.cast(self.beta_1, dtype)
+        beta_2 = ops.cast(self.beta_2, dtype)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - beta_1))
+        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - beta_2))
+        m_hat = ops.divide(m, 1 - ops.power(beta_1, step))
+        v_hat = ops.divide(v, 1 - ops.power(beta_2, step))
+        self.assign_sub(variable, ops.divide(ops.multiply(lr, m_hat), ops.add(ops.sqrt(v_hat), self.epsilon)))
+
+
 def _set_threads(threads, options):
     """TensorFlow's thread pools; must run before TF's runtime starts."""
     inter = int(options.get("inter_op_threads", threads))
@@ -98,13 +188,15 @@ class Trainer:
         self.notes = _set_threads(int(session.threads), options)
         keras.utils.set_random_seed(session.seed32)
         self.model = build_model(session.model, (*session.train_images.shape[1:], 1))
+        self.layers = session.model
         if session.initial_weights is not None:
-            raise NotImplementedError("initial_weights are not supported yet")
+            load_weights(self.model, self.layers, session.initial_weights)
+        self.notes["initial_weights"] = "host" if session.initial_weights is not None else "keras"
         opt = session.optimizer
         if opt["kind"] != "adam":
             raise NotImplementedError(f"optimizer {opt['kind']!r}: only adam")
         self.model.compile(
-            optimizer=keras.optimizers.Adam(
+            optimizer=PaperAdam(
                 learning_rate=float(opt["lr"]), beta_1=float(opt["beta1"]),
                 beta_2=float(opt["beta2"]), epsilon=float(opt["eps"])),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -149,6 +241,21 @@ class Trainer:
     def run_info(self):
         threads = tf.config.threading.get_intra_op_parallelism_threads()
         return {"threads": threads, "notes": dict(self.notes)}
+
+    # --- parity steps (host parity; plugins/python/README.md) ---
+
+    def parity_step(self, indices):
+        """One Adam step on training images `indices`; the batch's mean loss before it."""
+        logs = self.model.train_on_batch(
+            self.x[indices][..., np.newaxis], self.y[indices], return_dict=True)
+        return float(logs["loss"])
+
+    def logits(self, test_indices):
+        x = self.test_x[np.asarray(test_indices, np.int64)][..., np.newaxis]
+        return np.asarray(self.model(x, training=False))
+
+    def weights(self):
+        return dump_weights(self.model, self.layers)
 
     def evaluate(self):
         loss, accuracy = self.model.evaluate(

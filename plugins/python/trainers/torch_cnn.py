@@ -39,8 +39,14 @@ def _pair(v):
 
 def build_model(layers):
     """nn.Sequential from the layer dicts, sized by the shapes the plugin walked."""
+    return build_indexed(layers)[0]
+
+
+def build_indexed(layers):
+    """(nn.Sequential, {layer index: its Conv2d or Linear}) from the layer dicts."""
     modules = []
-    for spec in layers:
+    by_index = {}
+    for index, spec in enumerate(layers):
         kind = spec["kind"]
         if kind == "conv2d":
             filters, channels, kh, kw = spec["weight_shape"]
@@ -48,6 +54,7 @@ def build_model(layers):
             if padding not in ("same", "valid"):
                 raise NotImplementedError(f"conv2d padding {padding!r}")
             modules.append(nn.Conv2d(channels, filters, (kh, kw), padding=padding))
+            by_index[index] = modules[-1]
         elif kind == "maxpool2d":
             size = _pair(spec["size"])
             modules.append(nn.MaxPool2d(size, _pair(spec["stride"])))
@@ -58,12 +65,31 @@ def build_model(layers):
         elif kind == "dense":
             units, inputs = spec["weight_shape"]
             modules.append(nn.Linear(inputs, units))
+            by_index[index] = modules[-1]
         else:
             raise NotImplementedError(f"layer kind {kind!r} is not supported by torch_cnn")
         act = _activation(spec.get("activation")) if kind in ("conv2d", "dense") else None
         if act is not None:
             modules.append(act)
-    return nn.Sequential(*modules)
+    return nn.Sequential(*modules), by_index
+
+
+@torch.no_grad()
+def load_weights(by_index, weights):
+    """The host's weights: its layouts are PyTorch's (OIHW, (out, in)), and nn.Flatten is
+    channel-major like the host's, so they are copied as they are."""
+    for index, module in by_index.items():
+        module.weight.copy_(torch.from_numpy(np.array(weights[f"{index}.weight"])))
+        module.bias.copy_(torch.from_numpy(np.array(weights[f"{index}.bias"])))
+
+
+def dump_weights(by_index):
+    """The current weights, named and laid out as the host's."""
+    out = {}
+    for index, module in by_index.items():
+        out[f"{index}.weight"] = module.weight.detach().numpy().copy()
+        out[f"{index}.bias"] = module.bias.detach().numpy().copy()
+    return out
 
 
 def _set_threads(threads, options):
@@ -90,9 +116,10 @@ class Trainer:
         options = dict(session.options or {})
         self.notes = _set_threads(int(session.threads), options)
         torch.manual_seed(session.seed32)
-        self.model = build_model(session.model)
+        self.model, self.by_index = build_indexed(session.model)
         if session.initial_weights is not None:
-            raise NotImplementedError("initial_weights are not supported yet")
+            load_weights(self.by_index, session.initial_weights)
+        self.notes["initial_weights"] = "host" if session.initial_weights is not None else "torch"
         opt = session.optimizer
         if opt["kind"] != "adam":
             raise NotImplementedError(f"optimizer {opt['kind']!r}: only adam")
@@ -143,6 +170,27 @@ class Trainer:
 
     def run_info(self):
         return {"threads": torch.get_num_threads(), "notes": dict(self.notes)}
+
+    # --- parity steps (host parity; plugins/python/README.md) ---
+
+    def parity_step(self, indices):
+        """One Adam step on training images `indices`; the batch's mean loss before it."""
+        self.model.train()
+        xb = torch.from_numpy(self.x[indices]).unsqueeze(1)
+        yb = torch.from_numpy(self.y[indices].astype(np.int64))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(xb), yb)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def logits(self, test_indices):
+        self.model.eval()
+        return self.model(self.test_x[torch.from_numpy(np.asarray(test_indices, np.int64))]).numpy()
+
+    def weights(self):
+        return dump_weights(self.by_index)
 
     @torch.no_grad()
     def evaluate(self):

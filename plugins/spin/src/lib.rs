@@ -6,18 +6,26 @@
 //! honour everything else in the session: epochs, batch size, the host's sample order, the
 //! optimizer's hyper-parameters, the seed and the thread count. It reaches ~85-90 % on MNIST
 //! after one epoch, so "it learns" is a real check.
+//!
+//! When the layer list *is* softmax regression (`flatten`, then `dense` with one unit per
+//! class), it starts from the host's initial weights and answers `host parity`'s steps; its
+//! option `adam_epsilon` then replaces the session's ε, a deliberately wrong setting for
+//! testing that the parity check catches it.
 
 use plugin_api::epochs::{Batch, BatchStep, Epochs};
+use plugin_api::init::OwnedTensor;
 use plugin_api::options::OptionKeys;
+use plugin_api::parity::{ParityReport, ParitySteps};
 use plugin_api::rng::SplitMix64;
 use plugin_api::{
-    export_plugin, into_trainer, EvalReport, Note, PluginError, PluginInfo, Progress, RunInfo,
-    Session, Train, TrainReport, TrainerBox,
+    export_plugin, into_trainer, Activation, EvalReport, Layer, Note, PluginError, PluginInfo,
+    Progress, RunInfo, Session, Train, TrainReport, TrainerBox,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// It takes no options: any key in a manifest is a mistake worth an error.
-const OPTIONS: OptionKeys<'static> = OptionKeys::new("spin", &[]);
+/// `adam_epsilon`: replaces the optimizer's ε (for testing `host parity` only); any other key
+/// in a manifest is a mistake worth an error.
+const OPTIONS: OptionKeys<'static> = OptionKeys::new("spin", &["adam_epsilon"]);
 
 fn info() -> PluginInfo {
     PluginInfo::new("spin", "spin (softmax regression)", VERSION, &["cpu"])
@@ -46,11 +54,13 @@ struct Softmax<'a> {
     /// The batch's gradient, one buffer for every batch.
     grad: Vec<f32>,
     adam: Adam,
+    /// The dense layer's index when the layer list is softmax regression (weight names).
+    dense: Option<usize>,
 }
 
 impl<'a> Spin<'a> {
     pub fn new(session: &Session<'a>) -> Result<Self, PluginError> {
-        OPTIONS.check(session)?;
+        let options = OPTIONS.check(session)?;
         if session.device.as_str() != "cpu" {
             return Err(PluginError::unsupported(format!(
                 "spin trains on cpu only, not {}",
@@ -67,17 +77,83 @@ impl<'a> Spin<'a> {
         for w in &mut params[..classes * inputs] {
             *w = (rng.next_f32() - 0.5) * 0.01;
         }
+        let dense = softmax_regression(session);
+        if dense.is_some() {
+            if let Some(given) = session.model_shapes()?.initial_weights(session)? {
+                // [classes, inputs] then [classes]: the host's layout is spin's own.
+                params[..classes * inputs].copy_from_slice(given[0].weight);
+                params[classes * inputs..].copy_from_slice(given[0].bias);
+            }
+        }
+        let mut adam = Adam::new(params.len(), session);
+        if let Some(eps) = options.get("adam_epsilon") {
+            adam.eps = eps.parse().map_err(|_| {
+                PluginError::unsupported(format!("spin: adam_epsilon `{eps}` is not a number"))
+            })?;
+        }
         let threads = (session.threads as usize).max(1);
         let model = Softmax {
             session: *session,
             inputs,
             classes,
             threads,
-            adam: Adam::new(params.len(), session),
+            adam,
             grad: vec![0.0; params.len()],
             params,
+            dense,
         };
         Ok(Spin { epochs, model })
+    }
+}
+
+/// The dense layer's index when the layer list is `flatten`, `dense` (one unit per class, no
+/// activation): the model spin actually trains.
+fn softmax_regression(session: &Session<'_>) -> Option<usize> {
+    match session.model.as_slice() {
+        [Layer::Flatten, Layer::Dense {
+            units,
+            activation: Activation::None,
+        }] if *units == session.data.classes => Some(1),
+        _ => None,
+    }
+}
+
+impl ParitySteps for Softmax<'_> {
+    fn step(&mut self, indices: &[u32]) -> Result<f64, PluginError> {
+        let mut loss = 0.0;
+        self.train_batch(&mut loss, Batch { start: 0, indices })?;
+        Ok(loss / indices.len().max(1) as f64)
+    }
+
+    fn test_logits(&mut self, indices: &[u32]) -> Result<Vec<f32>, PluginError> {
+        let test = &self.session.data.test;
+        let (w, b) = self.params.split_at(self.classes * self.inputs);
+        let mut out = Vec::with_capacity(indices.len() * self.classes);
+        for &i in indices {
+            let x = &test.pixels.as_slice()[i as usize * self.inputs..][..self.inputs];
+            for c in 0..self.classes {
+                let row = &w[c * self.inputs..][..self.inputs];
+                out.push(b[c] + row.iter().zip(x).map(|(a, b)| a * b).sum::<f32>());
+            }
+        }
+        Ok(out)
+    }
+
+    fn weights(&mut self) -> Result<Vec<OwnedTensor>, PluginError> {
+        let index = self.dense.unwrap_or(1);
+        let (w, b) = self.params.split_at(self.classes * self.inputs);
+        Ok(vec![
+            OwnedTensor::new(
+                format!("{index}.weight"),
+                vec![self.classes as u32, self.inputs as u32],
+                w.to_vec(),
+            ),
+            OwnedTensor::new(
+                format!("{index}.bias"),
+                vec![self.classes as u32],
+                b.to_vec(),
+            ),
+        ])
     }
 }
 
@@ -206,6 +282,13 @@ impl Train for Spin<'_> {
         progress: &Progress<'_>,
     ) -> Result<TrainReport, PluginError> {
         self.epochs.train(epochs, progress, &mut self.model)
+    }
+
+    /// Only for softmax regression, the one model spin really trains.
+    fn parity(&mut self, steps: u32) -> Option<Result<ParityReport, PluginError>> {
+        self.model.dense?;
+        let session = self.model.session;
+        Some(plugin_api::parity::run(&session, steps, &mut self.model))
     }
 
     fn evaluate(&mut self) -> Result<EvalReport, PluginError> {

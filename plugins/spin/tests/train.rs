@@ -54,3 +54,36 @@ fn refuses_options_devices_and_bad_data() {
     let e = expect_refusal(Spin::new(&builder.session()));
     assert!(e.message.contains("label 10"), "{e}");
 }
+
+/// With softmax regression as its layer list, spin starts from the host's weights and its
+/// parity answers agree with plugin-api's f64 reference; with any other list it has none.
+#[test]
+fn softmax_regression_loads_host_weights_and_agrees_with_the_reference() {
+    use plugin_api::init::{as_tensors, glorot_uniform};
+    use plugin_api::testing::reference;
+    use plugin_api::{Activation, Layer, Train};
+
+    let model = [
+        Layer::Flatten,
+        Layer::Dense {
+            units: 10,
+            activation: Activation::None,
+        },
+    ];
+    let base = SessionBuilder::synthetic(64, 40).model(&model);
+    let weights = glorot_uniform(&base.session().model_shapes().unwrap(), 3);
+    let views = as_tensors(&weights);
+    let builder = base.initial_weights(&views);
+    let agreement = reference::agreement(&builder, Spin::new);
+    assert!(
+        agreement.logits < 1e-5 && agreement.loss < 1e-5,
+        "{agreement:?}"
+    );
+
+    let other = SessionBuilder::synthetic(64, 40);
+    let mut trainer = Spin::new(&other.session()).unwrap();
+    assert!(
+        trainer.parity(1).is_none(),
+        "the small CNN is not what spin trains"
+    );
+}

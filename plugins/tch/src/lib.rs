@@ -22,7 +22,9 @@
 mod model;
 
 use plugin_api::epochs::{Batch, BatchStep, Epochs};
+use plugin_api::init::OwnedTensor;
 use plugin_api::options::OptionKeys;
+use plugin_api::parity::{ParityReport, ParitySteps};
 use plugin_api::{
     export_plugin, into_trainer, EvalReport, Note, PluginError, PluginInfo, Progress, RunInfo,
     Session, Train, TrainReport, TrainerBox,
@@ -261,7 +263,57 @@ impl TchTrainer<'_> {
     }
 }
 
+/// `host parity`'s steps: a training step each (an epoch of one batch), logits of test images,
+/// and the parameters, whose layouts are already the host's.
+impl ParitySteps for TchTrainer<'_> {
+    fn step(&mut self, indices: &[u32]) -> Result<f64, PluginError> {
+        tch::set_num_threads(self.threads);
+        let mut epoch = self.learner.begin_epoch(indices)?;
+        self.learner
+            .train_batch(&mut epoch, Batch { start: 0, indices })?;
+        Ok(self.learner.end_epoch(epoch)? / indices.len().max(1) as f64)
+    }
+
+    fn test_logits(&mut self, indices: &[u32]) -> Result<Vec<f32>, PluginError> {
+        let _no_grad = tch::no_grad_guard();
+        let idx: Vec<i64> = indices.iter().map(|&i| i64::from(i)).collect();
+        let logits = Tensor::f_from_slice(&idx)
+            .and_then(|i| i.f_to_device(self.learner.device))
+            .and_then(|i| self.test_x.f_index_select(0, &i))
+            .and_then(|x| self.learner.model.forward(&x, false))
+            .tch("computing logits")?;
+        host_floats(&logits).tch("reading logits")
+    }
+
+    fn weights(&mut self) -> Result<Vec<OwnedTensor>, PluginError> {
+        self.learner
+            .model
+            .named_parameters()
+            .map(|(name, t)| {
+                let shape = t.size().iter().map(|&d| d as u32).collect();
+                let values = host_floats(t).tch("reading a parameter")?;
+                Ok(OwnedTensor::new(name, shape, values))
+            })
+            .collect()
+    }
+}
+
+/// A tensor's values as f32 on the host, row-major.
+fn host_floats(t: &Tensor) -> Result<Vec<f32>, tch::TchError> {
+    let flat = t
+        .f_detach()?
+        .f_to_device(Device::Cpu)?
+        .f_to_kind(Kind::Float)?
+        .f_flatten(0, -1)?;
+    Vec::<f32>::try_from(&flat)
+}
+
 impl Train for TchTrainer<'_> {
+    fn parity(&mut self, steps: u32) -> Option<Result<ParityReport, PluginError>> {
+        let session = self.session;
+        Some(plugin_api::parity::run(&session, steps, self))
+    }
+
     fn run_info(&self) -> RunInfo {
         let device = self.learner.device;
         let mut notes = vec![

@@ -152,6 +152,12 @@ impl Model {
         self.params.iter().map(|(_, t)| t)
     }
 
+    /// The trainable tensors with their names (`Session::initial_weights`' names and
+    /// layouts: libtorch's own).
+    pub fn named_parameters(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.params.iter().map(|(n, t)| (n.as_str(), t))
+    }
+
     /// Number of trainable values.
     pub fn parameter_count(&self) -> u64 {
         self.count

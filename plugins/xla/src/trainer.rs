@@ -7,6 +7,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use plugin_api::epochs::{Batch, BatchStep, Epochs};
+use plugin_api::init::OwnedTensor;
+use plugin_api::parity::{ParityReport, ParitySteps};
 use plugin_api::{
     EvalReport, Images, Note, PluginError, Progress, RunInfo, Session, Train, TrainReport,
 };
@@ -176,7 +178,53 @@ impl BatchStep for Learner<'_> {
     }
 }
 
+/// `host parity`'s steps: one train step each (its loss read from the zeroed loss slot),
+/// the eval step's logits, and the parameters back in the host's layout.
+impl ParitySteps for XlaTrainer<'_> {
+    fn step(&mut self, indices: &[u32]) -> Result<f64, PluginError> {
+        let learner = &mut self.learner;
+        learner.begin_epoch(indices)?;
+        learner.train_batch(&mut (), Batch { start: 0, indices })?;
+        Ok(learner.end_epoch(())? / indices.len().max(1) as f64)
+    }
+
+    fn test_logits(&mut self, indices: &[u32]) -> Result<Vec<f32>, PluginError> {
+        let test = self.session.data.test;
+        let classes = self.session.data.classes as usize;
+        let mut logits = Vec::with_capacity(indices.len() * classes);
+        let learner = &self.learner;
+        let params = &learner.state[..learner.specs.len()];
+        for chunk in indices.chunks(self.eval_batch.size.max(1)) {
+            let used = self
+                .eval_batch
+                .fill(&test, chunk.iter().map(|&i| i as usize));
+            let (x, y, mask) = upload(&learner.client, &self.eval_batch, &learner.input_dims)?;
+            let mut args: Vec<&Buffer> = params.iter().collect();
+            args.extend([&x, &y, &mask]);
+            let out = self.eval.execute(&args).doing("in an eval step")?;
+            let all = out[2].to_host::<f32>().doing("reading the logits")?;
+            logits.extend_from_slice(&all[..used * classes]);
+        }
+        Ok(logits)
+    }
+
+    fn weights(&mut self) -> Result<Vec<OwnedTensor>, PluginError> {
+        Ok(XlaTrainer::weights(self)?
+            .into_iter()
+            .map(|t| {
+                let shape = t.shape.iter().map(|&d| d as u32).collect();
+                OwnedTensor::new(t.name, shape, t.values)
+            })
+            .collect())
+    }
+}
+
 impl Train for XlaTrainer<'_> {
+    fn parity(&mut self, steps: u32) -> Option<Result<ParityReport, PluginError>> {
+        let session = self.session;
+        Some(plugin_api::parity::run(&session, steps, self))
+    }
+
     fn run_info(&self) -> RunInfo {
         RunInfo {
             framework: crate::FRAMEWORK.into(),

@@ -15,7 +15,7 @@ use crate::analysis::sequential::Design;
 use crate::error::usage;
 use crate::fsx::write_atomically;
 use crate::manifest::Manifest;
-use crate::plan::{self, PlannedRun, Shard};
+use crate::plan::{self, Init, PlannedRun, Shard};
 use crate::protocol::environment::Node;
 use crate::store::lock::CampaignLock;
 use crate::store::runs_csv::{ExistingRun, RunsCsv};
@@ -41,12 +41,20 @@ pub struct CampaignState {
     /// Idle power measured after the last run, when the manifest asks (drift check).
     #[serde(default)]
     pub idle_power_after_w: Option<f64>,
+    /// `[model] init` of the campaign's runs. Campaigns from before the host made weights
+    /// have none saved: their plugins initialised themselves (`framework`).
+    #[serde(default = "framework_init")]
+    pub init: String,
     /// Counter faults seen while measuring either baseline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub idle_faults: Vec<String>,
     /// `[experiment] stop`: the design, every look taken and where the campaign stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequential: Option<LookLog>,
+}
+
+fn framework_init() -> String {
+    Init::Framework.as_str().into()
 }
 
 impl CampaignState {
@@ -59,6 +67,7 @@ impl CampaignState {
             seed: manifest.experiment.seed,
             plugins: manifest.plugins.iter().map(|p| p.name.clone()).collect(),
             host_version: env!("CARGO_PKG_VERSION").into(),
+            init: manifest.init.as_str().into(),
             idle_power_w: None,
             idle_power_after_w: None,
             idle_faults: Vec::new(),

@@ -60,6 +60,18 @@ pub fn open_for_resume(
             shell::quote_path(dir)
         )));
     }
+    // A campaign started before the host made weights ran with the frameworks' own; the
+    // same manifest text now means host weights, which would mix two inits in one campaign.
+    if state.init != manifest.init.as_str() {
+        return Err(usage(format!(
+            "this campaign's runs started from `{}` initial weights, but the manifest now \
+             asks for `{}` ([model] init): runs would not be comparable, so it cannot be \
+             resumed. Add `init = \"{}\"` to [model], or start a new campaign.",
+            state.init,
+            manifest.init.as_str(),
+            state.init
+        )));
+    }
     // Same manifest text, but an optional plugin may have been built (or removed) since: the
     // plan's order depends on the plugin list, so runs would line up differently.
     let now: Vec<String> = manifest.plugins.iter().map(|p| p.name.clone()).collect();
@@ -109,8 +121,10 @@ fn holds_no_runs(runs_csv: &Path) -> bool {
 }
 
 /// Top-level manifest sections (or `experiment.<key>`) that differ in a way that changes what
-/// is measured. The analysis steps, the report's carbon and cost factors and the number of
-/// iterations may change on resume.
+/// is measured. The analysis steps, the report's carbon and cost factors, the number of
+/// iterations and the parity preflight may change on resume. `[model] init` is compared
+/// through campaign.json instead (a campaign from before it existed has `framework` saved),
+/// so that such a campaign resumes once `init = "framework"` is written.
 fn incomparable_sections(saved: &str, current: &str) -> Vec<String> {
     let parse = |t: &str| t.parse::<toml::Table>().unwrap_or_default();
     let (mut a, mut b) = (parse(saved), parse(current));
@@ -121,6 +135,10 @@ fn incomparable_sections(saved: &str, current: &str) -> Vec<String> {
         table.remove(crate::manifest::PATHS_RELATIVE_TO);
         if let Some(toml::Value::Table(e)) = table.get_mut("experiment") {
             e.remove("iterations");
+            e.remove("parity");
+        }
+        if let Some(toml::Value::Table(m)) = table.get_mut("model") {
+            m.remove("init");
         }
     }
     let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
@@ -221,5 +239,11 @@ mod tests {
         assert_eq!(incomparable_sections(a, &other_epochs), vec!["[training]"]);
         let other_seed = a.replace("seed = 1", "seed = 2");
         assert_eq!(incomparable_sections(a, &other_seed), vec!["[experiment]"]);
+        // init is checked against campaign.json instead; the parity preflight measures nothing.
+        let with_model = a.replace("[training]", "[model]\nlayers = []\n[training]");
+        let with_init = with_model.replace("layers = []", "layers = []\ninit = \"framework\"");
+        let with_parity = with_model.replace("seed = 1", "seed = 1\nparity = true");
+        assert!(incomparable_sections(&with_model, &with_init).is_empty());
+        assert!(incomparable_sections(&with_model, &with_parity).is_empty());
     }
 }

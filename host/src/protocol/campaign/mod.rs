@@ -114,6 +114,9 @@ pub fn run(
     for l in &checked.lines {
         println!("{l}");
     }
+    if opts.dry_run || manifest.experiment.parity {
+        crate::protocol::parity::preflight(manifest)?;
+    }
     if opts.dry_run {
         trainers::build_all(manifest, stop)?;
         dry_run::print_plan(manifest, &whole, shard);

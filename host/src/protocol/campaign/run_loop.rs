@@ -192,6 +192,7 @@ impl RunLoop<'_> {
             &outcome.measured,
         );
         record.retry = job.retry;
+        record.init = Some(self.manifest.init);
         record.shard = self.shard;
         record.node = self.node.to_string();
         record.rest_s = Some(rested.as_secs_f64());

@@ -482,7 +482,7 @@ fn shards_split_the_plan_by_whole_iterations() {
             .all(|r| r.shard == Some(shard) && !r.node.is_empty()));
         let csv = std::fs::read_to_string(result.dir.join("runs.csv")).unwrap();
         let header = csv.lines().next().unwrap();
-        assert!(header.ends_with(",shard,node,notes"), "{header}");
+        assert!(header.ends_with(",shard,node,notes,init"), "{header}");
         assert!(csv
             .lines()
             .skip(1)
@@ -896,4 +896,46 @@ fn a_folder_killed_before_its_first_campaign_json_is_resumed() {
         format!("{err:#}").contains("not a campaign folder"),
         "{err:#}"
     );
+}
+
+/// A campaign records its init in campaign.json and runs.csv; a resume that would change it
+/// is refused, and one from before the host made weights (no init saved) resumes only with
+/// `init = "framework"` written.
+#[test]
+fn a_resume_refuses_a_changed_init() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path(), 1, 0);
+    let mut once = FakeWorker::new(|_, _, nth| {
+        if nth == 1 {
+            Act::Interrupt
+        } else {
+            Act::Succeed
+        }
+    });
+    measure_with(&m, tmp.path(), false, &mut once);
+    let csv = std::fs::read_to_string(tmp.path().join("res/runs.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().ends_with(",init"));
+    assert!(lines.next().unwrap().ends_with(",host"));
+
+    let framework_text = m
+        .text
+        .replace("[training]", "init = \"framework\"\n[training]");
+    let framework = Manifest::parse(&m.path, framework_text).unwrap();
+    let Err(e) = open_for_resume(&framework, &tmp.path().join("res"), None) else {
+        panic!("a resume that changes init must be refused");
+    };
+    assert!(
+        format!("{e:#}").contains("started from `host` initial weights"),
+        "{e:#}"
+    );
+
+    // An older campaign.json, without `init`: its runs used the frameworks' own weights.
+    let state_path = tmp.path().join("res/campaign.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    state.as_object_mut().unwrap().remove("init");
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    assert!(open_for_resume(&m, &tmp.path().join("res"), None).is_err());
+    assert!(open_for_resume(&framework, &tmp.path().join("res"), None).is_ok());
 }

@@ -299,6 +299,7 @@ mod tests {
             seed: 1,
             plugins: vec!["a".into(), "b".into()],
             host_version: "0".into(),
+            init: "host".into(),
             idle_power_w: None,
             idle_power_after_w: None,
             idle_faults: Vec::new(),

@@ -86,7 +86,8 @@ pub fn train_step(
 }
 
 /// The eval step for batches of `batch` samples: `(params.., x, labels, mask)` →
-/// `(Σ loss, correct count)`, both f32 scalars.
+/// `(Σ loss, correct count, logits)`: two f32 scalars, and the `[batch, classes]` logits for
+/// `host parity` (left on the device otherwise).
 pub fn eval_step(plan: &[Step], specs: &[ParamSpec], batch: i64) -> String {
     let mut f = Func::new();
     let params: Vec<_> = specs
@@ -100,5 +101,5 @@ pub fn eval_step(plan: &[Step], specs: &[ParamSpec], batch: i64) -> String {
     let ce = loss::cross_entropy(&mut f, &logits, &labels);
     let loss_sum = loss::masked_sum(&mut f, &ce.per_sample, &mask);
     let correct = loss::correct(&mut f, &logits, &labels, &mask);
-    f.finish("joulebench_xla_eval", &[&loss_sum, &correct])
+    f.finish("joulebench_xla_eval", &[&loss_sum, &correct, &logits])
 }
