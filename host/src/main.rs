@@ -57,8 +57,9 @@ host run manifests/mnist.toml --shard 2/10 --out results/mnist-shard-2   # one n
         /// Override the manifest's number of iterations (1 to 100000)
         #[arg(long, value_name = "N", value_parser = parse_iterations)]
         iterations: Option<u32>,
-        /// Check the manifest, plugins and data, build each plugin's trainer once in a worker
-        /// (so option and layer errors show now), print the plan; measure nothing
+        /// Check the manifest, plugins and data, run the parity check, build each plugin's
+        /// trainer once in a worker (so option and layer errors show now), print the plan and
+        /// its expected duration; measure nothing
         #[arg(long)]
         dry_run: bool,
         /// Run shard K of N (K from 1 to N): iterations K, K+N, K+2N, … of the campaign's plan,

@@ -179,6 +179,28 @@ pub struct Optimizer {
     pub epsilon: f64,
 }
 
+impl Optimizer {
+    /// The optimizer's kind is one this crate knows (a new kind is a compile error in the
+    /// plugins that match on it, not a silent Adam) and its hyper-parameters are ones Adam can
+    /// use: learning rate > 0, betas in [0, 1), epsilon > 0.
+    pub fn check_adam(&self) -> Result<(), PluginError> {
+        match self.kind {
+            OptimizerKind::Adam => {}
+        }
+        let lr_ok = self.learning_rate.is_finite() && self.learning_rate > 0.0;
+        let betas_ok = (0.0..1.0).contains(&self.beta1) && (0.0..1.0).contains(&self.beta2);
+        let eps_ok = self.epsilon.is_finite() && self.epsilon > 0.0;
+        if lr_ok && betas_ok && eps_ok {
+            return Ok(());
+        }
+        Err(PluginError::unsupported(format!(
+            "Adam needs learning_rate > 0, beta1 and beta2 in [0, 1), epsilon > 0; got lr {}, \
+             beta1 {}, beta2 {}, epsilon {}",
+            self.learning_rate, self.beta1, self.beta2, self.epsilon
+        )))
+    }
+}
+
 #[repr(u8)]
 #[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptimizerKind {

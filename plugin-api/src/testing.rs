@@ -534,6 +534,39 @@ pub struct Run {
     pub eval: EvalReport,
 }
 
+impl Run {
+    /// Panics unless the run learned: every loss finite and positive, the first epoch's below
+    /// chance (ln 10), each epoch's below the one before, a test accuracy above `min_accuracy`
+    /// and a test loss below the first epoch's, and `batches` progress calls per epoch ending
+    /// `(epoch, batches, batches)`.
+    pub fn assert_learned(&self, batches: u64, min_accuracy: f64) {
+        let (losses, eval) = (&self.losses, &self.eval);
+        println!("losses {losses:?}, test accuracy {:.3}", eval.accuracy);
+        assert!(
+            losses.iter().all(|l| l.is_finite() && *l > 0.0),
+            "{losses:?}"
+        );
+        assert!(losses[0] < 10f64.ln(), "epoch 1 beats chance: {losses:?}");
+        assert!(losses.windows(2).all(|w| w[1] < w[0]), "{losses:?}");
+        assert!(
+            eval.accuracy > min_accuracy,
+            "accuracy {} (at least {min_accuracy} expected)",
+            eval.accuracy
+        );
+        assert!(
+            eval.loss.is_finite() && eval.loss < losses[0],
+            "loss {}",
+            eval.loss
+        );
+        let epochs = losses.len() as u64;
+        assert_eq!(self.progress.len() as u64, epochs * batches);
+        for epoch in 0..epochs {
+            let last = self.progress[((epoch + 1) * batches - 1) as usize];
+            assert_eq!(last, (epoch as u32, batches, batches));
+        }
+    }
+}
+
 impl SessionBuilder<'_> {
     /// Takes `trainer` (built from [`Self::session`]) through the host's steps: one
     /// `train_epochs(1, ..)` per epoch, `evaluate()`, then one `train_epochs(1, ..)` past the

@@ -4,16 +4,15 @@
 //! needs one start for all) and every dropout rate set to 0, asks the trainer for its parity
 //! steps, and writes a [`ParityOutcome`] as JSON to the file the parent named.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use abi_stable::std_types::RStr;
 use anyhow::Context;
 use plugin_api::init::as_tensors;
-use plugin_api::{KeyValue, Layer, MANIFEST_DIR_OPTION};
+use plugin_api::Layer;
 use serde::{Deserialize, Serialize};
 
 use super::load;
-use super::worker::{build_session, host_weights};
+use super::worker::{build_session, host_weights, key_values, option_pairs};
 use crate::dataset;
 use crate::manifest::Manifest;
 use crate::plan::{self, Init};
@@ -82,22 +81,8 @@ fn steps(job: &ParityJob) -> anyhow::Result<ParityOutcome> {
     let order = plan::sample_order(seed, PARITY_ITERATION, epochs, prepared.train.count);
     let weights = host_weights(&manifest, &prepared, PARITY_ITERATION)?.unwrap_or_default();
     let views = as_tensors(&weights);
-    let dir = manifest_dir(&job.manifest);
-    let mut pairs: Vec<(&str, &str)> = spec
-        .options
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    if !spec.options.iter().any(|(k, _)| k == MANIFEST_DIR_OPTION) {
-        pairs.push((MANIFEST_DIR_OPTION, &dir));
-    }
-    let options: Vec<KeyValue<'_>> = pairs
-        .iter()
-        .map(|(k, v)| KeyValue {
-            key: RStr::from_str(k),
-            value: RStr::from_str(v),
-        })
-        .collect();
+    let pairs = option_pairs(spec, &manifest);
+    let options = key_values(&pairs);
     let session = build_session(
         &manifest,
         &spec.name,
@@ -130,12 +115,4 @@ fn steps(job: &ParityJob) -> anyhow::Result<ParityOutcome> {
             })
             .collect(),
     })
-}
-
-/// The manifest's folder, absolute, as the plugins' `manifest_dir` option.
-fn manifest_dir(manifest: &Path) -> String {
-    std::fs::canonicalize(manifest)
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.to_string_lossy().into_owned()))
-        .unwrap_or_default()
 }

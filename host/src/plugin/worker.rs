@@ -28,7 +28,7 @@ use super::events::{Event, Mark, Phase};
 use super::load;
 use crate::dataset::{self, PreparedData};
 use crate::energy::{EnergyMonitor, Snapshot};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, PluginSpec};
 use crate::plan::{self, Init};
 
 /// What the host asks one worker to do.
@@ -201,27 +201,8 @@ fn run_phases(job: &WorkerJob, sink: &EventSink) -> Result<(), PhaseError> {
         manifest.training.epochs,
         prepared.train.count,
     );
-    // Plugins resolve relative paths in their options (a trainer file, a venv) against the
-    // manifest's folder (or the one its `paths_relative_to` names, as in the copy a campaign
-    // folder saves), as the host does for its own paths: hand it to them.
-    let manifest_dir = std::fs::canonicalize(crate::manifest::absolute(&manifest.base_dir))
-        .map(|d| d.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut pairs: Vec<(&str, &str)> = spec
-        .options
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    if !spec.options.iter().any(|(k, _)| k == MANIFEST_DIR_OPTION) {
-        pairs.push((MANIFEST_DIR_OPTION, &manifest_dir));
-    }
-    let options: Vec<KeyValue<'_>> = pairs
-        .iter()
-        .map(|(k, v)| KeyValue {
-            key: RStr::from_str(k),
-            value: RStr::from_str(v),
-        })
-        .collect();
+    let pairs = option_pairs(spec, &manifest);
+    let options = key_values(&pairs);
     let weights = host_weights(&manifest, &prepared, job.iteration).in_phase(Phase::Prepare)?;
     let views = weights.as_deref().map(as_tensors);
     let session = build_session(
@@ -373,6 +354,32 @@ fn pairs(notes: &[Note]) -> Vec<(String, String)> {
     notes
         .iter()
         .map(|n| (n.key.to_string(), n.value.to_string()))
+        .collect()
+}
+
+/// The plugin's options, plus `manifest_dir` unless the manifest sets it: plugins resolve
+/// relative paths in their options (a trainer file, a venv) against the manifest's folder (or
+/// the one its `paths_relative_to` names, as in the copy a campaign folder saves), as the host
+/// does for its own paths.
+pub(crate) fn option_pairs(spec: &PluginSpec, manifest: &Manifest) -> Vec<(String, String)> {
+    let mut pairs = spec.options.clone();
+    if !pairs.iter().any(|(k, _)| k == MANIFEST_DIR_OPTION) {
+        let dir = std::fs::canonicalize(crate::manifest::absolute(&manifest.base_dir))
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        pairs.push((MANIFEST_DIR_OPTION.to_string(), dir));
+    }
+    pairs
+}
+
+/// `pairs` as the ABI's borrowed key/values.
+pub(crate) fn key_values(pairs: &[(String, String)]) -> Vec<KeyValue<'_>> {
+    pairs
+        .iter()
+        .map(|(k, v)| KeyValue {
+            key: RStr::from_str(k),
+            value: RStr::from_str(v),
+        })
         .collect()
 }
 

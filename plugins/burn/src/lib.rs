@@ -24,8 +24,8 @@ use plugin_api::init::OwnedTensor;
 use plugin_api::options::OptionKeys;
 use plugin_api::parity::{ParityReport, ParitySteps};
 use plugin_api::{
-    export_plugin, into_trainer, EvalReport, Images, Note, Optimizer, OptimizerKind, PluginError,
-    PluginInfo, Progress, RunInfo, Session, Train, TrainReport, TrainerBox,
+    export_plugin, into_trainer, EvalReport, Images, Note, PluginError, PluginInfo, Progress,
+    RunInfo, Session, Train, TrainReport, TrainerBox,
 };
 
 use model::{cross_entropy, Net, Plan};
@@ -164,27 +164,9 @@ fn check_session(session: &Session<'_>) -> Result<usize, PluginError> {
     let eval_batch = options
         .positive("eval_batch_size")?
         .map_or(DEFAULT_EVAL_BATCH, |n| n as usize);
-    check_adam(&session.optimizer)?;
+    session.optimizer.check_adam()?;
     session.check_data()?;
     Ok(eval_batch)
-}
-
-/// Hyper-parameters burn's Adam can use.
-fn check_adam(o: &Optimizer) -> Result<(), PluginError> {
-    match o.kind {
-        OptimizerKind::Adam => {}
-    }
-    let lr_ok = o.learning_rate.is_finite() && o.learning_rate > 0.0;
-    let betas_ok = (0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2);
-    let eps_ok = o.epsilon.is_finite() && o.epsilon > 0.0;
-    if lr_ok && betas_ok && eps_ok {
-        return Ok(());
-    }
-    let needs = "Adam needs learning_rate > 0, beta1 and beta2 in [0, 1), epsilon > 0";
-    Err(PluginError::unsupported(format!(
-        "{needs}; got lr {}, beta1 {}, beta2 {}, epsilon {}",
-        o.learning_rate, o.beta1, o.beta2, o.epsilon
-    )))
 }
 
 impl BatchStep for Learner<'_> {

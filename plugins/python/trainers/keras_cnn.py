@@ -8,6 +8,7 @@ host's order (`shuffle=False`), the way a Keras user trains.
 """
 
 import os
+import sys
 import time
 
 # Must precede the TensorFlow import to take effect: keep TF's C++ logging to
@@ -64,51 +65,9 @@ def build_model(layers, in_shape=(28, 28, 1)):
 
 
 # --- the host's weights ----------------------------------------------------------
-# The host lends PyTorch layouts (OIHW, (out, in)) and flattens channel-major (c, h, w);
-# NHWC flattens (h, w, c), so a dense layer fed by a flatten gets its inputs permuted.
-
-def flattened_images(layers):
-    """{index of a dense layer fed by a flatten of an image: that image's (c, h, w)}."""
-    fed = {}
-    image = None
-    for index, spec in enumerate(layers):
-        kind = spec["kind"]
-        if kind == "flatten":
-            shape = tuple(spec["input_shape"])
-            image = shape if len(shape) == 3 else None
-        elif kind == "dense":
-            if image is not None:
-                fed[index] = image
-            image = None
-        elif kind != "dropout":
-            image = None
-    return fed
-
-
-def from_host(kind, w, image=None):
-    """A host weight in this trainer's layout: HWIO kernels, (in, out) dense kernels."""
-    w = np.asarray(w, np.float32)
-    if kind == "conv2d":
-        return np.ascontiguousarray(w.transpose(2, 3, 1, 0))
-    if image is not None:
-        c, h, wd = image
-        units = w.shape[0]
-        return np.ascontiguousarray(
-            w.reshape(units, c, h, wd).transpose(2, 3, 1, 0).reshape(h * wd * c, units))
-    return np.ascontiguousarray(w.T)
-
-
-def to_host(kind, k, image=None):
-    """The inverse of from_host."""
-    k = np.asarray(k, np.float32)
-    if kind == "conv2d":
-        return np.ascontiguousarray(k.transpose(3, 2, 0, 1))
-    if image is not None:
-        c, h, wd = image
-        units = k.shape[1]
-        return np.ascontiguousarray(
-            k.reshape(h, wd, c, units).transpose(3, 2, 0, 1).reshape(units, c * h * wd))
-    return np.ascontiguousarray(k.T)
+# Layout conversions shared with the other NHWC trainer (joulebench_nhwc.py, beside this file).
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+from joulebench_nhwc import flattened_images, from_host, to_host  # noqa: E402
 
 
 def load_weights(model, layers, weights):

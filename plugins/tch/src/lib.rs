@@ -115,7 +115,7 @@ impl<'a> TchTrainer<'a> {
     pub fn new(session: &Session<'a>) -> Result<Self, PluginError> {
         let options = OPTIONS.check(session)?;
         let device = parse_device(session.device.as_str())?;
-        check_optimizer(session)?;
+        session.optimizer.check_adam()?;
         session.check_data()?;
         let epochs = Epochs::new(session)?;
         let interop = options
@@ -393,28 +393,6 @@ fn parse_device(name: &str) -> Result<Device, PluginError> {
         )));
     }
     Ok(Device::Cuda(index))
-}
-
-fn check_optimizer(session: &Session<'_>) -> Result<(), PluginError> {
-    let o = session.optimizer;
-    // One kind today; the match makes a new kind a compile error here, not a silent Adam.
-    match o.kind {
-        plugin_api::OptimizerKind::Adam => {}
-    }
-    let ok = o.learning_rate.is_finite()
-        && o.learning_rate >= 0.0
-        && (0.0..1.0).contains(&o.beta1)
-        && (0.0..1.0).contains(&o.beta2)
-        && o.epsilon.is_finite()
-        && o.epsilon >= 0.0;
-    if ok {
-        Ok(())
-    } else {
-        Err(PluginError::unsupported(format!(
-            "Adam with lr {}, betas ({}, {}), epsilon {} is outside what libtorch accepts",
-            o.learning_rate, o.beta1, o.beta2, o.epsilon
-        )))
-    }
 }
 
 /// Sets libtorch's inter-op pool once per process and returns the size in effect.

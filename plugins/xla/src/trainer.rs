@@ -281,22 +281,7 @@ fn check_session(session: &Session<'_>) -> Result<(), PluginError> {
     if session.threads == 0 {
         return Err(PluginError::unsupported("threads = 0 is not usable"));
     }
-    let o = session.optimizer;
-    match o.kind {
-        plugin_api::OptimizerKind::Adam => {}
-    }
-    let ok = o.learning_rate.is_finite()
-        && o.learning_rate >= 0.0
-        && (0.0..1.0).contains(&o.beta1)
-        && (0.0..1.0).contains(&o.beta2)
-        && o.epsilon.is_finite()
-        && o.epsilon >= 0.0;
-    if !ok {
-        return Err(PluginError::unsupported(format!(
-            "Adam with lr {}, betas ({}, {}), epsilon {} is outside what this plugin accepts",
-            o.learning_rate, o.beta1, o.beta2, o.epsilon
-        )));
-    }
+    session.optimizer.check_adam()?;
     session.check_data()
 }
 

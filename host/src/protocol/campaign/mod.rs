@@ -96,21 +96,7 @@ pub fn run(
     let whole = plan::plan(manifest.experiment.seed, iterations, manifest.plugins.len());
     let planned = plan::runs_of(whole.clone(), shard);
     let checked = preflight(manifest)?;
-    println!(
-        "{}: {} iteration(s) × {} plugin(s) = {} runs, {} epoch(s) each",
-        manifest.experiment.name,
-        iterations,
-        manifest.plugins.len(),
-        whole.len(),
-        manifest.training.epochs
-    );
-    if let Some(s) = shard {
-        println!(
-            "shard {s}: iterations {} ({} runs)",
-            list_iterations(&s.iterations(iterations)),
-            planned.len()
-        );
-    }
+    print_scope(manifest, iterations, whole.len(), shard, planned.len());
     for l in &checked.lines {
         println!("{l}");
     }
@@ -120,14 +106,7 @@ pub fn run(
     if opts.dry_run {
         trainers::build_all(manifest, stop)?;
         dry_run::print_plan(manifest, &whole, shard);
-        return Ok(CampaignResult {
-            dir: PathBuf::new(),
-            records: Vec::new(),
-            ok_rows: 0,
-            interrupted: false,
-            stopped_early: false,
-            lock: None,
-        });
+        return Ok(CampaignResult::dry_run());
     }
     let energy = preflight::probe_energy(manifest)?;
     let env = preflight::record_machine(manifest, &checked, &energy);
@@ -148,6 +127,44 @@ pub fn run(
         .map_err(|e| stopped(e, manifest, campaign.dir.root()))?;
     result.lock = Some(campaign.lock);
     Ok(result)
+}
+
+/// What the campaign (or its shard) is: iterations × plugins, the runs and epochs.
+fn print_scope(
+    manifest: &Manifest,
+    iterations: u32,
+    runs: usize,
+    shard: Option<Shard>,
+    shard_runs: usize,
+) {
+    println!(
+        "{}: {} iteration(s) × {} plugin(s) = {} runs, {} epoch(s) each",
+        manifest.experiment.name,
+        iterations,
+        manifest.plugins.len(),
+        runs,
+        manifest.training.epochs
+    );
+    if let Some(s) = shard {
+        println!(
+            "shard {s}: iterations {} ({shard_runs} runs)",
+            list_iterations(&s.iterations(iterations)),
+        );
+    }
+}
+
+impl CampaignResult {
+    /// A dry run's: nothing measured, no folder.
+    fn dry_run() -> CampaignResult {
+        CampaignResult {
+            dir: PathBuf::new(),
+            records: Vec::new(),
+            ok_rows: 0,
+            interrupted: false,
+            stopped_early: false,
+            lock: None,
+        }
+    }
 }
 
 /// A campaign stopped by a fault of the host or the machine (a full disk, a read-only folder):
