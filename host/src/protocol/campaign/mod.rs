@@ -100,11 +100,15 @@ pub fn run(
     for l in &checked.lines {
         println!("{l}");
     }
+    // A dry run builds every trainer before the parity check: an unknown option or an
+    // unsupported layer is a manifest error (exit 2) naming the plugin, not a disagreement.
+    if opts.dry_run {
+        trainers::build_all(manifest, stop)?;
+    }
     if opts.dry_run || manifest.experiment.parity {
         crate::protocol::parity::preflight(manifest)?;
     }
     if opts.dry_run {
-        trainers::build_all(manifest, stop)?;
         dry_run::print_plan(manifest, &whole, shard);
         return Ok(CampaignResult::dry_run());
     }
