@@ -35,18 +35,21 @@ impl CampaignLock {
             .truncate(false)
             .open(path)
             .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-        // SAFETY: flock on a descriptor this function owns.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
-                return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+        if !try_lock(&file, path)? {
+            // A holder without a name has just let go (it empties the file first), or is a
+            // child forked with a host's descriptor an instant before its exec: `holder` gave
+            // it a moment, so try once more before refusing.
+            let who = holder(&mut file);
+            if who.is_some() || !try_lock(&file, path)? {
+                return Err(usage(format!(
+                    "{} is in use by another host: {}. One host at a time per campaign folder; \
+                     wait for it to end, or stop it (a killed host's lock is released by itself)",
+                    path.parent().unwrap_or(path).display(),
+                    who.unwrap_or_else(|| {
+                        "a host that has not written its name in the lock file".into()
+                    })
+                )));
             }
-            return Err(usage(format!(
-                "{} is in use by another host: {}. One host at a time per campaign folder; \
-                 wait for it to end, or stop it (a killed host's lock is released by itself)",
-                path.parent().unwrap_or(path).display(),
-                holder(&mut file)
-            )));
         }
         let me = format!(
             "pid={}\nhost={}\nstarted={}\n",
@@ -93,19 +96,35 @@ pub fn lock_for_analysis(out: &Path) -> anyhow::Result<Option<CampaignLock>> {
     CampaignLock::acquire(&dir.lock_file()).map(Some)
 }
 
-/// Who the lock file says holds it, on one line.
-fn holder(file: &mut File) -> String {
+/// Takes the lock without waiting: false when another open file holds it.
+fn try_lock(file: &File, path: &Path) -> anyhow::Result<bool> {
+    // SAFETY: flock on a descriptor the caller owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Ok(false);
+    }
+    Err(err).with_context(|| format!("cannot lock {}", path.display()))
+}
+
+/// Who the lock file says holds it, on one line; `None` when it names nobody.
+fn holder(file: &mut File) -> Option<String> {
     let mut text = String::new();
     // A holder that locked the file an instant ago writes its name next: give it a moment.
     for _ in 0..20 {
         text.clear();
         if file.rewind().is_err() || file.read_to_string(&mut text).is_err() {
-            return "its lock file is unreadable".into();
+            return Some("its lock file is unreadable".into());
         }
         if !text.trim().is_empty() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    if text.trim().is_empty() {
+        return None;
     }
     let field = |key: &str| {
         text.lines()
@@ -113,15 +132,12 @@ fn holder(file: &mut File) -> String {
             .unwrap_or("?")
             .to_string()
     };
-    if text.trim().is_empty() {
-        return "a host that has not written its name in the lock file".into();
-    }
-    format!(
+    Some(format!(
         "PID {} on {}, since {}",
         field("pid"),
         field("host"),
         field("started")
-    )
+    ))
 }
 
 /// This machine's name, for the lock file (a shared file system may be locked from several).
