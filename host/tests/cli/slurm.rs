@@ -135,6 +135,8 @@ fn wait_for(cluster: &Cluster, job: &str) {
     }
 }
 
+/// One user story end to end — submit, wait, check each shard, merge, check the merge — kept
+/// in one function (89 lines) so that it reads in the order a user lives it.
 #[test]
 fn a_two_shard_array_job_measures_every_run_once_and_merges() {
     let Some(cluster) = cluster_or_skip("a_two_shard_array_job_measures_every_run_once_and_merges")
