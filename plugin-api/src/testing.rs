@@ -246,37 +246,27 @@ pub fn small_cnn() -> Vec<Layer> {
 /// conv2d 3×3×3 `same` + ReLU, 2×2 max-pool, conv2d 4×5×5 `same` + ReLU, 2×2 max-pool, flatten
 /// (of 4 channels, so a wrong flatten order shows), dense 10.
 pub fn parity_model() -> Vec<Layer> {
-    let conv = |filters, kernel| Layer::Conv2d {
-        filters,
-        kernel,
-        padding: Padding::Same,
-        activation: Activation::Relu,
-    };
-    vec![
-        conv(3, 3),
-        Layer::MaxPool2d { size: 2, stride: 2 },
-        conv(4, 5),
-        Layer::MaxPool2d { size: 2, stride: 2 },
-        Layer::Flatten,
-        Layer::Dense {
-            units: 10,
-            activation: Activation::None,
-        },
-    ]
+    two_conv_model((3, 3), (4, 5))
 }
 
 /// The study's model (`manifests/mnist.toml`).
 pub fn study_model() -> Vec<Layer> {
-    let conv = |filters, kernel| Layer::Conv2d {
+    two_conv_model((64, 3), (128, 5))
+}
+
+/// Conv2d (filters, kernel) `same` + ReLU, 2×2 max-pool, the second conv2d and max-pool,
+/// flatten, dense 10: the study's shape at any size.
+fn two_conv_model(first: (u32, u32), second: (u32, u32)) -> Vec<Layer> {
+    let conv = |(filters, kernel): (u32, u32)| Layer::Conv2d {
         filters,
         kernel,
         padding: Padding::Same,
         activation: Activation::Relu,
     };
     vec![
-        conv(64, 3),
+        conv(first),
         Layer::MaxPool2d { size: 2, stride: 2 },
-        conv(128, 5),
+        conv(second),
         Layer::MaxPool2d { size: 2, stride: 2 },
         Layer::Flatten,
         Layer::Dense {

@@ -548,6 +548,15 @@ fn near(centre: f64, iteration: u32) -> Act {
     Act::Joules(centre + ((iteration * 2) % 5) as f64 - 2.0)
 }
 
+/// a ≈ 100 J, b ≈ 200 J, c ≈ 300 J: every pair is far apart at 5 runs each.
+fn far_apart() -> FakeWorker {
+    FakeWorker::new(|iteration, plugin, _| match plugin {
+        "a" => near(100.0, iteration),
+        "b" => near(200.0, iteration),
+        _ => near(300.0, iteration),
+    })
+}
+
 const STOP: &str =
     r#"stop = { metric = "energy", looks = [5, 10, 20], spending = "obrien-fleming" }"#;
 
@@ -555,12 +564,7 @@ const STOP: &str =
 fn clearly_different_plugins_stop_at_the_first_look_and_a_resume_runs_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let m = manifest_with(tmp.path(), 20, 0, STOP);
-    // a ≈ 100 J, b ≈ 200 J, c ≈ 300 J: every pair is far apart at 5 runs each.
-    let mut worker = FakeWorker::new(|iteration, plugin, _| match plugin {
-        "a" => near(100.0, iteration),
-        "b" => near(200.0, iteration),
-        _ => near(300.0, iteration),
-    });
+    let mut worker = far_apart();
     let result = measure_with(&m, tmp.path(), false, &mut worker);
     assert!(result.stopped_early && !result.interrupted);
     // Exactly the first five iterations, in plan order; nothing after the look.
@@ -711,11 +715,7 @@ fn report_steps() -> Vec<crate::analysis::StepSpec> {
 fn the_report_of_a_stopped_campaign_says_where_and_why_it_stopped() {
     let tmp = tempfile::tempdir().unwrap();
     let m = manifest_with(tmp.path(), 20, 0, STOP);
-    let mut worker = FakeWorker::new(|iteration, plugin, _| match plugin {
-        "a" => near(100.0, iteration),
-        "b" => near(200.0, iteration),
-        _ => near(300.0, iteration),
-    });
+    let mut worker = far_apart();
     measure_with(&m, tmp.path(), false, &mut worker);
     let out = tmp.path().join("analysis");
     let req = crate::analysis::AnalyzeRequest {
@@ -772,11 +772,7 @@ fn the_report_of_a_stopped_campaign_says_where_and_why_it_stopped() {
 fn a_look_missed_by_a_crash_is_taken_when_the_campaign_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let m = manifest_with(tmp.path(), 20, 0, STOP);
-    let mut worker = FakeWorker::new(|iteration, plugin, _| match plugin {
-        "a" => near(100.0, iteration),
-        "b" => near(200.0, iteration),
-        _ => near(300.0, iteration),
-    });
+    let mut worker = far_apart();
     measure_with(&m, tmp.path(), false, &mut worker);
     let taken = look_log(tmp.path());
     // campaign.json as it was before the look: no history, not stopped.
