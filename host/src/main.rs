@@ -135,10 +135,14 @@ Carbon and cost are derived from the factors you declare (flags, else the --pipe
         factors: FactorFlags,
     },
     /// Check that the manifest's plugins compute the same thing: the same host-made weights and
-    /// first batches, dropout off, K optimizer steps; losses, logits and weights compared
+    /// first batches, dropout off, K Adam steps, then a gradient probe; losses, gradients,
+    /// logits and the weights' movement compared
     #[command(
-        after_help = "Example:\n  host parity manifests/quick.toml --steps 3\n\n\
-Exit status 1 names the first plugin, step or weight tensor that disagrees."
+        after_help = "Example:\n  host parity manifests/quick.toml --steps 3 --tensors\n\n\
+Each plugin runs twice, in workers of its own: K steps with the manifest's Adam (the loss\n\
+before each step, the logits of the first test images after, the weights' movement), then\n\
+one Adam step at learning rate = epsilon = 1e6, which moves every weight by its gradient.\n\
+Exit status 1 names the first plugin, step or tensor that disagrees."
     )]
     Parity {
         /// The campaign manifest (TOML)
@@ -146,6 +150,9 @@ Exit status 1 names the first plugin, step or weight tensor that disagrees."
         /// Optimizer steps on the first batches of the first epoch
         #[arg(long, default_value_t = protocol::parity::DEFAULT_STEPS)]
         steps: u32,
+        /// Also print every tensor's distances (gradient and movement, per plugin)
+        #[arg(long)]
+        tensors: bool,
     },
     /// Internal: one plugin's parity steps in its own process (started by `host parity`)
     #[command(hide = true)]
@@ -156,6 +163,8 @@ Exit status 1 names the first plugin, step or weight tensor that disagrees."
         plugin: String,
         #[arg(long)]
         steps: u32,
+        #[arg(long, value_enum, default_value = "steps")]
+        probe: plugin::parity_worker::Probe,
         #[arg(long)]
         out: PathBuf,
     },
@@ -396,16 +405,22 @@ fn main() -> ExitCode {
             out,
         ),
         Command::Plugins { paths } => cmd_plugins(paths),
-        Command::Parity { manifest, steps } => cmd_parity(manifest, steps),
+        Command::Parity {
+            manifest,
+            steps,
+            tensors,
+        } => cmd_parity(manifest, steps, tensors),
         Command::ParityWorker {
             manifest,
             plugin,
             steps,
+            probe,
             out,
         } => plugin::parity_worker::run(&plugin::parity_worker::ParityJob {
             manifest,
             plugin,
             steps,
+            probe,
             out,
         })
         .map(|()| ExitCode::SUCCESS),
@@ -485,10 +500,13 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// `host parity`: the table, and exit 1 when a plugin disagrees (or none could be compared).
-fn cmd_parity(manifest: PathBuf, steps: u32) -> anyhow::Result<ExitCode> {
+fn cmd_parity(manifest: PathBuf, steps: u32, tensors: bool) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&manifest)?;
     let verdict = protocol::parity::check(&manifest, steps)?;
     println!("\n{}", protocol::parity::table(&verdict, steps));
+    if tensors {
+        println!("{}", protocol::parity::tensor_table(&verdict));
+    }
     for note in verdict.unsupported() {
         println!("{note}");
     }

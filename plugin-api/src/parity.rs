@@ -8,6 +8,11 @@
 //! (the loss whose gradient the step follows); then the logits of the test images
 //! [`eval_indices`] (evaluation mode); then its weights, named and laid out as
 //! [`crate::Tensor`] documents. A Rust plugin implements [`ParitySteps`] and calls [`run`].
+//!
+//! The host asks twice, each time of a fresh trainer in a process of its own: once with the
+//! manifest's optimizer, and once for one step of the *gradient probe*, whose session's Adam
+//! has learning rate = ε = 10⁶ (the step then moves every weight by its gradient). A trainer
+//! must use the session's hyper-parameters as they are, without clamping them.
 
 use abi_stable::std_types::RVec;
 use abi_stable::StableAbi;

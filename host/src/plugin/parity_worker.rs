@@ -3,6 +3,13 @@
 //! the session of iteration 1 with the host's weights (whatever `[model] init` says: parity
 //! needs one start for all) and every dropout rate set to 0, asks the trainer for its parity
 //! steps, and writes a [`ParityOutcome`] as JSON to the file the parent named.
+//!
+//! The [`Probe::Gradient`] job reads the plugin's gradient through its own optimizer: one Adam
+//! step with learning rate = ε = [`GRADIENT_SCALE`] moves a weight by `u = g / (1 + |g| / S)`,
+//! so `g = u / (1 − |u| / S)` exactly, and a gradient near zero moves its weight by nearly
+//! nothing. (With the manifest's ε = 1e-8, Adam's first step is `lr · sign(g)` for every
+//! gradient above 1e-8: a gradient that is zero up to f32 rounding moves by ±lr in whatever
+//! direction the rounding picked, which says nothing about whether two plugins agree.)
 
 use std::path::PathBuf;
 
@@ -19,6 +26,22 @@ use crate::plan::{self, Init};
 
 /// The iteration whose order, trainer seed and weights the parity check uses.
 pub const PARITY_ITERATION: u32 = 1;
+
+/// Learning rate and ε of the gradient probe's Adam step: large enough that the step is the
+/// gradient itself to f32 precision (`|g| / S` ≈ 1e-8 for the study's largest gradients; the
+/// inversion is exact anyway), and a value no framework defaults to, so a plugin that ignores
+/// the session's learning rate or ε is caught.
+pub const GRADIENT_SCALE: f64 = 1e6;
+
+/// What a parity worker asks its plugin for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Probe {
+    /// The job's steps with the manifest's optimizer.
+    Steps,
+    /// One Adam step at learning rate = ε = [`GRADIENT_SCALE`]; the report's `weights` are then
+    /// each tensor's gradient on the first batch, at the host's initial weights.
+    Gradient,
+}
 
 /// One tensor of the weights a plugin handed back.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -51,6 +74,7 @@ pub struct ParityJob {
     pub manifest: PathBuf,
     pub plugin: String,
     pub steps: u32,
+    pub probe: Probe,
     pub out: PathBuf,
 }
 
@@ -66,6 +90,15 @@ pub fn run(job: &ParityJob) -> anyhow::Result<()> {
 fn steps(job: &ParityJob) -> anyhow::Result<ParityOutcome> {
     let mut manifest = Manifest::load(&job.manifest)?;
     manifest.init = Init::Host;
+    let steps = match job.probe {
+        Probe::Steps => job.steps,
+        Probe::Gradient => {
+            let optimizer = &mut manifest.training.optimizer;
+            optimizer.learning_rate = GRADIENT_SCALE;
+            optimizer.epsilon = GRADIENT_SCALE;
+            1
+        }
+    };
     for layer in &mut manifest.model {
         if let Layer::Dropout { rate } = layer {
             *rate = 0.0;
@@ -96,23 +129,85 @@ fn steps(job: &ParityJob) -> anyhow::Result<ParityOutcome> {
     let mut trainer = (loaded.module.new_trainer())(&session)
         .into_result()
         .map_err(|e| anyhow::anyhow!("new_trainer: {e}"))?;
-    let Some(answer) = plugin_api::Train::parity(&mut trainer, job.steps) else {
+    let Some(answer) = plugin_api::Train::parity(&mut trainer, steps) else {
         return Ok(ParityOutcome::Unsupported {
             interface: loaded.info.interface_version,
         });
     };
     let report = answer.map_err(|e| anyhow::anyhow!("parity steps: {e}"))?;
+    let mut tensors: Vec<NamedTensor> = report
+        .weights
+        .iter()
+        .map(|t| NamedTensor {
+            name: t.name.to_string(),
+            shape: t.shape.to_vec(),
+            values: t.values.to_vec(),
+        })
+        .collect();
+    if job.probe == Probe::Gradient {
+        for t in &mut tensors {
+            let start = weights.iter().find(|w| w.name.as_str() == t.name);
+            if let Some(start) = start.filter(|s| s.values.len() == t.values.len()) {
+                t.values = gradient(&start.values, &t.values);
+            }
+        }
+    }
     Ok(ParityOutcome::Report {
         losses: report.losses.to_vec(),
         logits: report.logits.to_vec(),
-        weights: report
-            .weights
-            .iter()
-            .map(|t| NamedTensor {
-                name: t.name.to_string(),
-                shape: t.shape.to_vec(),
-                values: t.values.to_vec(),
-            })
-            .collect(),
+        weights: tensors,
     })
+}
+
+/// The gradient behind one probe step from `before` to `after` (module docs); a tensor the
+/// plugin renamed or reshaped is left as handed back, for the comparison to refuse.
+fn gradient(before: &[f32], after: &[f32]) -> Vec<f32> {
+    before
+        .iter()
+        .zip(after)
+        .map(|(&b, &a)| {
+            let moved = f64::from(b) - f64::from(a);
+            (moved / (1.0 - moved.abs() / GRADIENT_SCALE)) as f32
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adam's first step, as the paper writes it, in f32.
+    fn adam_first_step(w: f32, g: f32, lr: f32, eps: f32) -> f32 {
+        let (b1, b2) = (0.9f32, 0.999f32);
+        let m_hat = (1.0 - b1) * g / (1.0 - b1);
+        let v_hat = (1.0 - b2) * g * g / (1.0 - b2);
+        w - lr * m_hat / (v_hat.sqrt() + eps)
+    }
+
+    #[test]
+    fn the_probe_step_gives_back_the_gradient_and_a_small_epsilon_would_not() {
+        let before = [0.25f32, -0.125, 0.5, 0.0];
+        let g = [0.0625f32, -3e-4, 2e-9, -12.0];
+        let s = GRADIENT_SCALE as f32;
+        let after: Vec<f32> = before
+            .iter()
+            .zip(&g)
+            .map(|(&w, &g)| adam_first_step(w, g, s, s))
+            .collect();
+        for (got, want) in gradient(&before, &after).iter().zip(&g) {
+            // f32 rounding: the weights after the step and Adam's own arithmetic.
+            assert!(
+                (got - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "{got} vs {want}"
+            );
+        }
+        // With the study's ε every entry moves by ±lr: the gradient is lost.
+        let sign_only: Vec<f32> = before
+            .iter()
+            .zip(&g)
+            .map(|(&w, &g)| adam_first_step(w, g, 1e-3, 1e-8))
+            .collect();
+        let moved: Vec<f32> = before.iter().zip(&sign_only).map(|(b, a)| b - a).collect();
+        assert!((moved[0] - moved[3].abs()).abs() < 1e-6, "{moved:?}");
+    }
 }

@@ -1,8 +1,9 @@
 //! `host parity MANIFEST`: do the plugins compute the same thing? Each plugin runs its parity
 //! steps ([`plugin_api::parity`]) in a worker process of its own, from the host's weights and
-//! the same first batches with dropout off; the reports are compared against the first
-//! plugin's ([`compare`]) and printed as a table. A disagreement names the first step or
-//! tensor that diverges.
+//! the same first batches with dropout off, then, in a second worker, the gradient probe (one
+//! Adam step whose movement is the gradient: [`Probe::Gradient`]); the reports are compared
+//! against the first plugin's ([`compare`]) and printed as a table. A disagreement names the
+//! first step or tensor that diverges.
 
 pub mod compare;
 
@@ -12,17 +13,64 @@ use std::process::{Command, Stdio};
 use anyhow::Context;
 
 use crate::manifest::{Manifest, PluginSpec};
-use crate::plugin::parity_worker::ParityOutcome;
-use compare::{distances, Divergence, LOSS_TOLERANCE, VALUE_TOLERANCE, WEIGHT_TOLERANCE};
+use crate::plan::Init;
+use crate::plugin::parity_worker::{NamedTensor, ParityOutcome, Probe, PARITY_ITERATION};
+use crate::plugin::worker::host_weights;
+use compare::{distances, Divergence, Report};
+use compare::{GRADIENT_TOLERANCE, LOSS_TOLERANCE, VALUE_TOLERANCE, WEIGHT_TOLERANCE};
 
 /// Optimizer steps when the user names none.
 pub const DEFAULT_STEPS: u32 = 3;
+
+/// What one plugin's two parity workers came to.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Report(Box<Report>),
+    /// The trainer has no parity steps (or the plugin predates them).
+    Unsupported {
+        interface: u32,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// The steps' and the probe's outcomes as one; the first that is not a report wins.
+    fn of(steps: ParityOutcome, probe: ParityOutcome) -> Outcome {
+        match (steps, probe) {
+            (
+                ParityOutcome::Report {
+                    losses,
+                    logits,
+                    weights,
+                },
+                ParityOutcome::Report {
+                    weights: gradients, ..
+                },
+            ) => Outcome::Report(Box::new(Report {
+                losses,
+                logits,
+                weights,
+                gradients,
+            })),
+            (ParityOutcome::Unsupported { interface }, _) => Outcome::Unsupported { interface },
+            (ParityOutcome::Failed { message }, _) => Outcome::Failed { message },
+            (_, ParityOutcome::Failed { message }) => Outcome::Failed {
+                message: format!("gradient probe: {message}"),
+            },
+            (_, ParityOutcome::Unsupported { .. }) => Outcome::Failed {
+                message: "the gradient probe found no parity steps, the steps did".into(),
+            },
+        }
+    }
+}
 
 /// One plugin's line of the verdict.
 #[derive(Debug)]
 pub struct PluginVerdict {
     pub plugin: String,
-    pub outcome: ParityOutcome,
+    pub outcome: Outcome,
     /// Against the reference, when both have reports (`None` for the reference itself).
     pub compared: Option<Result<compare::Distances, Divergence>>,
 }
@@ -41,7 +89,7 @@ impl ParityVerdict {
         self.plugins
             .iter()
             .find_map(|p| match (&p.outcome, &p.compared) {
-                (ParityOutcome::Failed { message }, _) => {
+                (Outcome::Failed { message }, _) => {
                     Some(format!("{}: its parity steps failed: {message}", p.plugin))
                 }
                 (_, Some(Err(d))) => Some(format!("{} disagrees with {reference}: {d}", p.plugin)),
@@ -58,7 +106,7 @@ impl ParityVerdict {
         self.plugins
             .iter()
             .filter_map(|p| match p.outcome {
-                ParityOutcome::Unsupported { interface } => Some(format!(
+                Outcome::Unsupported { interface } => Some(format!(
                     "plugin {} does not support parity (built against interface {interface})",
                     p.plugin
                 )),
@@ -68,7 +116,7 @@ impl ParityVerdict {
     }
 }
 
-/// Runs every (built) plugin's parity steps and compares them.
+/// Runs every (built) plugin's parity steps and gradient probe, and compares them.
 pub fn check(manifest: &Manifest, steps: u32) -> anyhow::Result<ParityVerdict> {
     let (kept, notes) = manifest.without_missing_optional_plugins()?;
     for note in notes {
@@ -78,23 +126,33 @@ pub fn check(manifest: &Manifest, steps: u32) -> anyhow::Result<ParityVerdict> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut plugins = Vec::new();
     for spec in &kept.plugins {
-        println!("parity: {} ({steps} steps)…", spec.name);
-        let outcome = run_worker(&kept, spec, steps, &dir)?;
+        println!(
+            "parity: {} ({steps} steps, then the gradient probe)…",
+            spec.name
+        );
+        let stepped = run_worker(&kept, spec, steps, Probe::Steps, &dir)?;
+        let probed = match stepped {
+            ParityOutcome::Report { .. } => run_worker(&kept, spec, 1, Probe::Gradient, &dir)?,
+            _ => stepped.clone(),
+        };
         plugins.push(PluginVerdict {
             plugin: spec.name.clone(),
-            outcome,
+            outcome: Outcome::of(stepped, probed),
             compared: None,
         });
     }
     let _ = std::fs::remove_dir_all(&dir);
     let reference = plugins
         .iter()
-        .position(|p| matches!(p.outcome, ParityOutcome::Report { .. }));
+        .position(|p| matches!(p.outcome, Outcome::Report(_)));
     if let Some(r) = reference {
-        let base = plugins[r].outcome.clone();
+        let start = initial_weights(&kept)?;
+        let Outcome::Report(base) = plugins[r].outcome.clone() else {
+            unreachable!("the reference has a report")
+        };
         for (i, p) in plugins.iter_mut().enumerate() {
-            if i != r && matches!(p.outcome, ParityOutcome::Report { .. }) {
-                p.compared = Some(distances(&base, &p.outcome));
+            if let (true, Outcome::Report(got)) = (i != r, &p.outcome) {
+                p.compared = Some(distances(&base, got, &start));
             }
         }
     }
@@ -102,6 +160,22 @@ pub fn check(manifest: &Manifest, steps: u32) -> anyhow::Result<ParityVerdict> {
         reference: reference.map(|r| plugins[r].plugin.clone()),
         plugins,
     })
+}
+
+/// The weights every parity worker started from (as they make them).
+fn initial_weights(manifest: &Manifest) -> anyhow::Result<Vec<NamedTensor>> {
+    let mut manifest = manifest.clone();
+    manifest.init = Init::Host;
+    let prepared = crate::dataset::prepare(&manifest.dataset)?;
+    let weights = host_weights(&manifest, &prepared, PARITY_ITERATION)?.unwrap_or_default();
+    Ok(weights
+        .iter()
+        .map(|t| NamedTensor {
+            name: t.name.to_string(),
+            shape: t.shape.to_vec(),
+            values: t.values.to_vec(),
+        })
+        .collect())
 }
 
 /// `host run`'s parity check (with `--dry-run`, or as the preflight `[experiment] parity =
@@ -132,11 +206,16 @@ fn run_worker(
     manifest: &Manifest,
     spec: &PluginSpec,
     steps: u32,
+    probe: Probe,
     dir: &Path,
 ) -> anyhow::Result<ParityOutcome> {
     let exe = std::env::current_exe().context("cannot find the host executable")?;
-    let out = dir.join(format!("{}.json", spec.name));
-    let log_path = dir.join(format!("{}.log", spec.name));
+    let probe_name = match probe {
+        Probe::Steps => "steps",
+        Probe::Gradient => "gradient",
+    };
+    let out = dir.join(format!("{}.{probe_name}.json", spec.name));
+    let log_path = dir.join(format!("{}.{probe_name}.log", spec.name));
     let log = std::fs::File::create(&log_path)?;
     let status = Command::new(exe)
         .arg("parity-worker")
@@ -146,6 +225,8 @@ fn run_worker(
         .arg(&spec.name)
         .arg("--steps")
         .arg(steps.to_string())
+        .arg("--probe")
+        .arg(probe_name)
         .arg("--out")
         .arg(&out)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -178,47 +259,70 @@ fn tail(log: &PathBuf) -> String {
 pub fn table(verdict: &ParityVerdict, steps: u32) -> String {
     let reference = verdict.reference.as_deref().unwrap_or("(none)");
     let mut out = format!(
-        "parity over {steps} step(s), against {reference}; tolerances: loss {LOSS_TOLERANCE:.0e} \
-         relative, logits {VALUE_TOLERANCE:.0e} and weights {WEIGHT_TOLERANCE:.0e} of the \
-         reference's largest value\n\n"
+        "parity over {steps} step(s) and the gradient probe, against {reference}; tolerances: \
+         each step's loss {LOSS_TOLERANCE:.0e} relative; logits {VALUE_TOLERANCE:.0e} of the \
+         largest; each tensor's gradient {GRADIENT_TOLERANCE:.0e} and movement \
+         {WEIGHT_TOLERANCE:.0e} relative L2 (‖a − b‖ / ‖b‖)\n\n"
     );
     out.push_str(&format!(
-        "{:<10} {:>12} {:>12} {:>26} {:>8}\n",
-        "plugin", "loss (step)", "logits", "worst weight", "verdict"
+        "{:<10} {:>12} {:>20} {:>9} {:>20} {:>8}\n",
+        "plugin", "loss (step)", "worst gradient", "logits", "worst movement", "verdict"
     ));
     for p in &verdict.plugins {
-        let row = match (&p.outcome, &p.compared) {
-            (ParityOutcome::Report { losses, .. }, None) => format!(
-                "{:>12} {:>12} {:>26} {:>8}",
-                format!("{:.4}", losses.last().copied().unwrap_or(f64::NAN)),
-                "reference",
-                "",
-                "ref"
-            ),
-            (_, Some(Ok(d))) => format!(
-                "{:>12} {:>12} {:>26} {:>8}",
-                format!("{:.1e} ({})", d.loss.0, d.loss.1),
-                format!("{:.1e}", d.logits),
-                format!("{} {:.1e}", d.worst_tensor.0, d.worst_tensor.2),
-                if d.divergence.is_none() {
-                    "pass"
-                } else {
-                    "FAIL"
-                }
-            ),
-            (_, Some(Err(e))) => format!("{e:>60} {:>8}", "FAIL"),
-            (ParityOutcome::Unsupported { interface }, _) => {
-                format!(
-                    "{:>52} {:>8}",
-                    format!("no parity steps (interface {interface})"),
-                    "skip"
-                )
-            }
-            (ParityOutcome::Failed { .. }, _) => {
-                format!("{:>52} {:>8}", "parity steps failed", "FAIL")
-            }
-        };
-        out.push_str(&format!("{:<10} {row}\n", p.plugin));
+        out.push_str(&format!("{:<10} {}\n", p.plugin, row(p)));
+    }
+    out
+}
+
+/// One plugin's cells after its name.
+fn row(p: &PluginVerdict) -> String {
+    let cells = |loss: String, gradient: String, logits: String, weights: String, verdict| {
+        format!("{loss:>12} {gradient:>20} {logits:>9} {weights:>20} {verdict:>8}")
+    };
+    let tensor = |d: &compare::TensorDistance| format!("{} {:.1e}", d.name, d.rel);
+    let wide = |text: String, verdict: &str| format!("{text:>64} {verdict:>8}");
+    match (&p.outcome, &p.compared) {
+        (Outcome::Report(r), None) => cells(
+            format!("{:.4}", r.losses.last().copied().unwrap_or(f64::NAN)),
+            "reference".into(),
+            String::new(),
+            String::new(),
+            "ref",
+        ),
+        (_, Some(Ok(d))) => cells(
+            format!("{:.1e} ({})", d.loss.0, d.loss.1),
+            tensor(&d.worst_gradient()),
+            format!("{:.1e}", d.logits),
+            tensor(&d.worst_weights()),
+            if d.divergence.is_none() {
+                "pass"
+            } else {
+                "FAIL"
+            },
+        ),
+        (_, Some(Err(e))) => wide(e.to_string(), "FAIL"),
+        (Outcome::Unsupported { interface }, _) => {
+            wide(format!("no parity steps (interface {interface})"), "skip")
+        }
+        (Outcome::Failed { .. }, _) => wide("parity steps failed".into(), "FAIL"),
+    }
+}
+
+/// Every tensor of every compared plugin: its gradient's and its movement's distance from the
+/// reference's, relative (L2) and the largest entry difference.
+pub fn tensor_table(verdict: &ParityVerdict) -> String {
+    let mut out = format!(
+        "{:<10} {:<12} {:>14} {:>14} {:>14} {:>14}\n",
+        "plugin", "tensor", "gradient L2", "largest entry", "movement L2", "largest entry"
+    );
+    for p in &verdict.plugins {
+        let Some(Ok(d)) = &p.compared else { continue };
+        for (g, w) in d.gradients.iter().zip(&d.weights) {
+            out.push_str(&format!(
+                "{:<10} {:<12} {:>14.1e} {:>14.1e} {:>14.1e} {:>14.1e}\n",
+                p.plugin, g.name, g.rel, g.abs, w.rel, w.abs
+            ));
+        }
     }
     out
 }
