@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use plugin_api::init::as_tensors;
+use plugin_api::init::{as_tensors, OwnedTensor};
 use plugin_api::Layer;
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +49,16 @@ pub struct NamedTensor {
     pub name: String,
     pub shape: Vec<u32>,
     pub values: Vec<f32>,
+}
+
+impl From<&OwnedTensor> for NamedTensor {
+    fn from(t: &OwnedTensor) -> Self {
+        NamedTensor {
+            name: t.name.to_string(),
+            shape: t.shape.to_vec(),
+            values: t.values.to_vec(),
+        }
+    }
 }
 
 /// What one plugin's parity steps came to.
@@ -135,15 +145,7 @@ fn steps(job: &ParityJob) -> anyhow::Result<ParityOutcome> {
         });
     };
     let report = answer.map_err(|e| anyhow::anyhow!("parity steps: {e}"))?;
-    let mut tensors: Vec<NamedTensor> = report
-        .weights
-        .iter()
-        .map(|t| NamedTensor {
-            name: t.name.to_string(),
-            shape: t.shape.to_vec(),
-            values: t.values.to_vec(),
-        })
-        .collect();
+    let mut tensors: Vec<NamedTensor> = report.weights.iter().map(NamedTensor::from).collect();
     if job.probe == Probe::Gradient {
         for t in &mut tensors {
             let start = weights.iter().find(|w| w.name.as_str() == t.name);

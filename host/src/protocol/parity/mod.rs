@@ -168,14 +168,7 @@ fn initial_weights(manifest: &Manifest) -> anyhow::Result<Vec<NamedTensor>> {
     manifest.init = Init::Host;
     let prepared = crate::dataset::prepare(&manifest.dataset)?;
     let weights = host_weights(&manifest, &prepared, PARITY_ITERATION)?.unwrap_or_default();
-    Ok(weights
-        .iter()
-        .map(|t| NamedTensor {
-            name: t.name.to_string(),
-            shape: t.shape.to_vec(),
-            values: t.values.to_vec(),
-        })
-        .collect())
+    Ok(weights.iter().map(NamedTensor::from).collect())
 }
 
 /// `host run`'s parity check (with `--dry-run`, or as the preflight `[experiment] parity =
