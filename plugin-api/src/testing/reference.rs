@@ -206,6 +206,20 @@ pub fn agreement<'s, T: Train>(
     }
 }
 
+/// `base` with the host's Glorot-uniform weights (drawn with `seed`) for its model, handed to
+/// `check`: how each plugin's tests call [`agreement`] (the trainers borrow the session, so the
+/// builder is lent rather than returned).
+pub fn with_host_weights<R>(
+    base: SessionBuilder<'_>,
+    seed: u64,
+    check: impl FnOnce(&SessionBuilder<'_>) -> R,
+) -> R {
+    let shapes = base.session().model_shapes().expect("a valid model");
+    let weights = crate::init::glorot_uniform(&shapes, seed);
+    let views = crate::init::as_tensors(&weights);
+    check(&base.initial_weights(&views))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

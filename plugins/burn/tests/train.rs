@@ -132,17 +132,13 @@ fn refuses_what_it_cannot_do() {
 /// f64 reference.
 #[test]
 fn host_weights_agree_with_the_reference() {
-    use plugin_api::init::{as_tensors, glorot_uniform};
     use plugin_api::testing::{mnist_dir, parity_model, reference};
 
-    let model = parity_model();
     let base = SessionBuilder::mnist(&mnist_dir(), 200, 100)
         .unwrap_or_else(|e| panic!("{e} (set MNIST_DIR)"))
-        .model(&model);
-    let weights = glorot_uniform(&base.session().model_shapes().unwrap(), 17);
-    let views = as_tensors(&weights);
-    let builder = base.initial_weights(&views);
-    let agreement = reference::agreement(&builder, BurnTrainer::new);
+        .model(&parity_model());
+    let agreement =
+        reference::with_host_weights(base, 17, |b| reference::agreement(b, BurnTrainer::new));
     println!("{agreement:?}");
     assert!(
         agreement.logits < 1e-4 && agreement.loss < 1e-4,

@@ -59,7 +59,6 @@ fn refuses_options_devices_and_bad_data() {
 /// parity answers agree with plugin-api's f64 reference; with any other list it has none.
 #[test]
 fn softmax_regression_loads_host_weights_and_agrees_with_the_reference() {
-    use plugin_api::init::{as_tensors, glorot_uniform};
     use plugin_api::testing::reference;
     use plugin_api::{Activation, Layer, Train};
 
@@ -71,10 +70,7 @@ fn softmax_regression_loads_host_weights_and_agrees_with_the_reference() {
         },
     ];
     let base = SessionBuilder::synthetic(64, 40).model(&model);
-    let weights = glorot_uniform(&base.session().model_shapes().unwrap(), 3);
-    let views = as_tensors(&weights);
-    let builder = base.initial_weights(&views);
-    let agreement = reference::agreement(&builder, Spin::new);
+    let agreement = reference::with_host_weights(base, 3, |b| reference::agreement(b, Spin::new));
     assert!(
         agreement.logits < 1e-5 && agreement.loss < 1e-5,
         "{agreement:?}"

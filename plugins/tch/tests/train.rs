@@ -196,15 +196,11 @@ fn options_are_spelled_as_in_the_other_plugins_and_old_spellings_still_work() {
 /// naive f64 reference.
 #[test]
 fn host_weights_agree_with_the_reference() {
-    use plugin_api::init::{as_tensors, glorot_uniform};
     use plugin_api::testing::{parity_model, reference};
 
-    let model = parity_model();
-    let base = mnist(200, 100).model(&model);
-    let weights = glorot_uniform(&base.session().model_shapes().unwrap(), 17);
-    let views = as_tensors(&weights);
-    let builder = base.initial_weights(&views);
-    let agreement = reference::agreement(&builder, TchTrainer::new);
+    let base = mnist(200, 100).model(&parity_model());
+    let agreement =
+        reference::with_host_weights(base, 17, |b| reference::agreement(b, TchTrainer::new));
     println!("{agreement:?}");
     assert!(
         agreement.logits < 1e-4 && agreement.loss < 1e-4,

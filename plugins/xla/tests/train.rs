@@ -347,15 +347,11 @@ fn dropout_keeps_the_expected_share_from_the_seed() {
 /// naive f64 reference: layouts (HWIO, the NHWC flatten permutation) and forward pass.
 #[test]
 fn host_weights_agree_with_the_reference() {
-    use plugin_api::init::{as_tensors, glorot_uniform};
     use plugin_api::testing::{parity_model, reference};
 
-    let model = parity_model();
-    let base = mnist(200, 100).model(&model);
-    let weights = glorot_uniform(&base.session().model_shapes().unwrap(), 17);
-    let views = as_tensors(&weights);
-    let builder = base.initial_weights(&views);
-    let agreement = reference::agreement(&builder, XlaTrainer::new);
+    let base = mnist(200, 100).model(&parity_model());
+    let agreement =
+        reference::with_host_weights(base, 17, |b| reference::agreement(b, XlaTrainer::new));
     println!("{agreement:?}");
     assert!(
         agreement.logits < 1e-4 && agreement.loss < 1e-4,

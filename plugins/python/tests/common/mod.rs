@@ -143,24 +143,20 @@ pub fn learns(plugin: &str, trainer: &str, framework_prefix: &str, thread_note: 
 /// batch's loss against plugin-api's naive f64 reference: so the layouts, the flatten
 /// permutation and the forward pass agree with the contract, within f32 rounding.
 pub fn agrees_with_the_reference(plugin: &str, trainer: &str) {
-    use plugin_api::init::{as_tensors, glorot_uniform};
     use plugin_api::testing::{parity_model, reference};
 
     let Some(venv) = venv_or_skip(plugin) else {
         return;
     };
     let (trainer_path, venv) = (trainer_file(trainer), venv.to_string_lossy().into_owned());
-    let model = parity_model();
-    let base = mnist(200, 100, 1).model(&model);
-    let shapes = base.session().model_shapes().expect("a valid model");
-    let weights = glorot_uniform(&shapes, 17);
-    let views = as_tensors(&weights);
-    let builder = base
+    let base = mnist(200, 100, 1)
+        .model(&parity_model())
         .plugin_name(plugin)
         .option("trainer", &trainer_path)
-        .option("venv", &venv)
-        .initial_weights(&views);
-    let agreement = reference::agreement(&builder, plugin_python::new_trainer);
+        .option("venv", &venv);
+    let agreement = reference::with_host_weights(base, 17, |b| {
+        reference::agreement(b, plugin_python::new_trainer)
+    });
     eprintln!("{plugin}: {agreement:?}");
     assert!(agreement.logits < 1e-4, "logits differ: {agreement:?}");
     assert!(
