@@ -36,10 +36,10 @@ pub const GRADIENT_SCALE: f64 = 1e6;
 /// What a parity worker asks its plugin for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Probe {
-    /// The job's steps with the manifest's optimizer.
+    /// The job's steps with the manifest's optimizer, read back as each weight's movement.
     Steps,
-    /// One Adam step at learning rate = ε = [`GRADIENT_SCALE`]; the report's `weights` are then
-    /// each tensor's gradient on the first batch, at the host's initial weights.
+    /// One Adam step at learning rate = ε = [`GRADIENT_SCALE`], read back as each tensor's
+    /// gradient on the first batch, at the host's initial weights.
     Gradient,
 }
 
@@ -68,7 +68,9 @@ pub enum ParityOutcome {
     Report {
         losses: Vec<f64>,
         logits: Vec<f32>,
-        weights: Vec<NamedTensor>,
+        /// Every weight's movement from the host's weights over the steps ([`Probe::Steps`]),
+        /// or its gradient ([`Probe::Gradient`]).
+        tensors: Vec<NamedTensor>,
     },
     /// The trainer has no parity steps (or the plugin predates them).
     Unsupported {
@@ -145,24 +147,39 @@ fn steps(job: &ParityJob) -> anyhow::Result<ParityOutcome> {
         });
     };
     let report = answer.map_err(|e| anyhow::anyhow!("parity steps: {e}"))?;
-    let mut tensors: Vec<NamedTensor> = report.weights.iter().map(NamedTensor::from).collect();
-    if job.probe == Probe::Gradient {
-        for t in &mut tensors {
+    let tensors = report
+        .weights
+        .iter()
+        .map(|after| {
+            let mut t = NamedTensor::from(after);
             let start = weights.iter().find(|w| w.name.as_str() == t.name);
             if let Some(start) = start.filter(|s| s.values.len() == t.values.len()) {
-                t.values = gradient(&start.values, &t.values);
+                t.values = match job.probe {
+                    Probe::Steps => movement(&start.values, &t.values),
+                    Probe::Gradient => gradient(&start.values, &t.values),
+                };
             }
-        }
-    }
+            t
+        })
+        .collect();
     Ok(ParityOutcome::Report {
         losses: report.losses.to_vec(),
         logits: report.logits.to_vec(),
-        weights: tensors,
+        tensors,
     })
 }
 
-/// The gradient behind one probe step from `before` to `after` (module docs); a tensor the
-/// plugin renamed or reshaped is left as handed back, for the comparison to refuse.
+/// How far each weight moved from `before` to `after`; a tensor the plugin renamed or
+/// reshaped is left as handed back (by the caller), for the comparison to refuse.
+fn movement(before: &[f32], after: &[f32]) -> Vec<f32> {
+    before
+        .iter()
+        .zip(after)
+        .map(|(&b, &a)| (f64::from(a) - f64::from(b)) as f32)
+        .collect()
+}
+
+/// The gradient behind one probe step from `before` to `after` (module docs).
 fn gradient(before: &[f32], after: &[f32]) -> Vec<f32> {
     before
         .iter()

@@ -43,8 +43,8 @@ pub struct Report {
     pub losses: Vec<f64>,
     /// Logits of the evaluation batch after the steps.
     pub logits: Vec<f32>,
-    /// Every weight after the steps.
-    pub weights: Vec<NamedTensor>,
+    /// Every weight's movement over the steps (after − before, as the worker measured it).
+    pub movements: Vec<NamedTensor>,
     /// Every weight's gradient on the first batch, at the initial weights.
     pub gradients: Vec<NamedTensor>,
 }
@@ -131,14 +131,10 @@ impl Distances {
     }
 }
 
-/// The distances of `got` from `reference`, both started from the weights `start`. The first
+/// The distances of `got` from `reference` (both from the host's weights). The first
 /// divergence in the order things happen: step 1's loss (the forward pass), the gradient (the
 /// backward pass and Adam's first step), the later losses, the logits, the weights.
-pub fn distances(
-    reference: &Report,
-    got: &Report,
-    start: &[NamedTensor],
-) -> Result<Distances, Divergence> {
+pub fn distances(reference: &Report, got: &Report) -> Result<Distances, Divergence> {
     if reference.losses.len() != got.losses.len() || reference.logits.len() != got.logits.len() {
         return Err(Divergence::Mismatch(format!(
             "{} losses and {} logits, but the reference has {} and {}",
@@ -171,8 +167,8 @@ pub fn distances(
     };
     let first_loss = (!losses.is_empty()).then(|| over(0)).flatten();
     let later_loss = (1..losses.len()).find_map(over);
-    let gradients = gradient_distances(reference, got)?;
-    let weights = weight_distances(reference, got, start)?;
+    let gradients = tensor_distances(&reference.gradients, &got.gradients, "gradient")?;
+    let weights = tensor_distances(&reference.movements, &got.movements, "weight")?;
     let logits = relative(&got.logits, &reference.logits).1;
     let divergence = first_loss
         .or_else(|| first_over(&gradients, GRADIENT_TOLERANCE).map(Divergence::Gradient))
@@ -203,46 +199,26 @@ fn loss_distances(reference: &[f64], got: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn gradient_distances(reference: &Report, got: &Report) -> Result<Vec<TensorDistance>, Divergence> {
+/// Each of `reference`'s tensors against `got`'s of the same name (module docs).
+fn tensor_distances(
+    reference: &[NamedTensor],
+    got: &[NamedTensor],
+    what: &str,
+) -> Result<Vec<TensorDistance>, Divergence> {
     reference
-        .gradients
         .iter()
         .map(|r| {
-            let g = tensor(&got.gradients, r, "gradient")?;
+            let g = tensor(got, r, what)?;
             Ok(l2_distance(&r.name, &g.values, &r.values))
         })
         .collect()
 }
 
-/// Each weight tensor's movement from `start`, compared (module docs).
-fn weight_distances(
-    reference: &Report,
-    got: &Report,
-    start: &[NamedTensor],
-) -> Result<Vec<TensorDistance>, Divergence> {
-    reference
-        .weights
-        .iter()
-        .map(|r| {
-            let g = tensor(&got.weights, r, "weight")?;
-            let s = tensor(start, r, "initial weight")?;
-            let moved = |w: &NamedTensor| -> Vec<f64> {
-                w.values
-                    .iter()
-                    .zip(&s.values)
-                    .map(|(&after, &before)| f64::from(after) - f64::from(before))
-                    .collect()
-            };
-            Ok(l2_distance(&r.name, &moved(g), &moved(r)))
-        })
-        .collect()
-}
-
 /// `got`'s distance from `reference`; NaN anywhere counts as infinitely far.
-fn l2_distance<T: Copy + Into<f64>>(name: &str, got: &[T], reference: &[T]) -> TensorDistance {
+fn l2_distance(name: &str, got: &[f32], reference: &[f32]) -> TensorDistance {
     let (mut abs, mut squared, mut norm) = (0.0f64, 0.0f64, 0.0f64);
     for (&a, &b) in got.iter().zip(reference) {
-        let (a, b): (f64, f64) = (a.into(), b.into());
+        let (a, b) = (f64::from(a), f64::from(b));
         let d = (a - b).abs();
         abs = if d.is_nan() {
             f64::INFINITY
@@ -348,11 +324,15 @@ mod tests {
             .collect()
     }
 
+    fn moved(after: &[f32]) -> Vec<f32> {
+        after.iter().zip(start()).map(|(a, s)| a - s).collect()
+    }
+
     fn report(losses: &[f64], logits: &[f32], after: &[f32], gradient: &[f32]) -> Report {
         Report {
             losses: losses.to_vec(),
             logits: logits.to_vec(),
-            weights: named(after),
+            movements: named(&moved(after)),
             gradients: named(gradient),
         }
     }
@@ -367,7 +347,7 @@ mod tests {
     }
 
     fn compare(got: &Report) -> Distances {
-        distances(&reference(), got, &named(&start())).unwrap()
+        distances(&reference(), got).unwrap()
     }
 
     #[test]
@@ -485,7 +465,7 @@ mod tests {
             &gradient(),
         );
         assert!(matches!(
-            distances(&reference(), &short, &named(&start())),
+            distances(&reference(), &short),
             Err(Divergence::Mismatch(_))
         ));
     }

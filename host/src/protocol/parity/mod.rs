@@ -13,9 +13,7 @@ use std::process::{Command, Stdio};
 use anyhow::Context;
 
 use crate::manifest::{Manifest, PluginSpec};
-use crate::plan::Init;
-use crate::plugin::parity_worker::{NamedTensor, ParityOutcome, Probe, PARITY_ITERATION};
-use crate::plugin::worker::host_weights;
+use crate::plugin::parity_worker::{ParityOutcome, Probe};
 use compare::{distances, Divergence, Report};
 use compare::{GRADIENT_TOLERANCE, LOSS_TOLERANCE, VALUE_TOLERANCE, WEIGHT_TOLERANCE};
 
@@ -43,15 +41,15 @@ impl Outcome {
                 ParityOutcome::Report {
                     losses,
                     logits,
-                    weights,
+                    tensors: movements,
                 },
                 ParityOutcome::Report {
-                    weights: gradients, ..
+                    tensors: gradients, ..
                 },
             ) => Outcome::Report(Box::new(Report {
                 losses,
                 logits,
-                weights,
+                movements,
                 gradients,
             })),
             (ParityOutcome::Unsupported { interface }, _) => Outcome::Unsupported { interface },
@@ -146,13 +144,12 @@ pub fn check(manifest: &Manifest, steps: u32) -> anyhow::Result<ParityVerdict> {
         .iter()
         .position(|p| matches!(p.outcome, Outcome::Report(_)));
     if let Some(r) = reference {
-        let start = initial_weights(&kept)?;
         let Outcome::Report(base) = plugins[r].outcome.clone() else {
             unreachable!("the reference has a report")
         };
         for (i, p) in plugins.iter_mut().enumerate() {
             if let (true, Outcome::Report(got)) = (i != r, &p.outcome) {
-                p.compared = Some(distances(&base, got, &start));
+                p.compared = Some(distances(&base, got));
             }
         }
     }
@@ -160,15 +157,6 @@ pub fn check(manifest: &Manifest, steps: u32) -> anyhow::Result<ParityVerdict> {
         reference: reference.map(|r| plugins[r].plugin.clone()),
         plugins,
     })
-}
-
-/// The weights every parity worker started from (as they make them).
-fn initial_weights(manifest: &Manifest) -> anyhow::Result<Vec<NamedTensor>> {
-    let mut manifest = manifest.clone();
-    manifest.init = Init::Host;
-    let prepared = crate::dataset::prepare(&manifest.dataset)?;
-    let weights = host_weights(&manifest, &prepared, PARITY_ITERATION)?.unwrap_or_default();
-    Ok(weights.iter().map(NamedTensor::from).collect())
 }
 
 /// `host run`'s parity check (with `--dry-run`, or as the preflight `[experiment] parity =
